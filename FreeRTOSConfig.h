@@ -1,0 +1,101 @@
+/*
+ * FreeRTOS kernel configuration for the freertos-https device application.
+ *
+ * One header for every port this project builds (today: the POSIX simulator). Values that
+ * differ per port are guarded by the FREERTOS_HTTPS_PORT_* macro that build.rs defines.
+ * Values the build can change are wrapped in #ifndef so that build.rs can pass -D flags:
+ *   configTOTAL_HEAP_SIZE   FreeRTOS heap (heap_4) in bytes; env FREERTOS_HEAP_SIZE.
+ */
+#ifndef FREERTOS_CONFIG_H
+#define FREERTOS_CONFIG_H
+
+/* ---- Scheduling ------------------------------------------------------------------- */
+#define configUSE_PREEMPTION                       1
+#define configUSE_TIME_SLICING                     1
+#define configUSE_PORT_OPTIMISED_TASK_SELECTION    0
+#define configTICK_RATE_HZ                         1000
+#define configMAX_PRIORITIES                       16
+#define configIDLE_SHOULD_YIELD                    1
+#define configMAX_TASK_NAME_LEN                    16
+#define configNUMBER_OF_CORES                      1
+
+#ifdef FREERTOS_HTTPS_PORT_POSIX
+    /* The POSIX port's TickType_t is `unsigned long`, 64 bits on every supported host:
+     * declare the same width so the kernel's checks and the Rust bindings agree. A 32-bit
+     * tick wraps after 49 days; 64 bits never does. */
+    #define configTICK_TYPE_WIDTH_IN_BITS          TICK_TYPE_WIDTH_64_BITS
+    /* Task code runs on its pthread's own stack, so this only sizes the (unused) block
+     * taken from the FreeRTOS heap for each task. Kept realistic so heap figures are
+     * comparable with a board. In words (StackType_t = unsigned long). */
+    #define configMINIMAL_STACK_SIZE               ( ( unsigned short ) 256 )
+#else
+    #define configTICK_TYPE_WIDTH_IN_BITS          TICK_TYPE_WIDTH_32_BITS
+    #define configMINIMAL_STACK_SIZE               ( ( unsigned short ) 256 )
+#endif
+
+#define configSTACK_DEPTH_TYPE                     size_t
+#define configMESSAGE_BUFFER_LENGTH_TYPE           size_t
+
+/* ---- Memory: heap_4, the heap array is defined by the application (c_shim) -------- */
+#define configSUPPORT_STATIC_ALLOCATION            0
+#define configSUPPORT_DYNAMIC_ALLOCATION           1
+#define configAPPLICATION_ALLOCATED_HEAP           1
+#ifndef configTOTAL_HEAP_SIZE
+    #define configTOTAL_HEAP_SIZE                  ( ( size_t ) ( 512 * 1024 ) )
+#endif
+#define configHEAP_CLEAR_MEMORY_ON_FREE            0
+
+/* ---- Primitives the Rust layer uses ------------------------------------------------ */
+#define configUSE_TASK_NOTIFICATIONS               1
+#define configTASK_NOTIFICATION_ARRAY_ENTRIES      2
+#define configUSE_MUTEXES                          1
+#define configUSE_RECURSIVE_MUTEXES                0
+#define configUSE_COUNTING_SEMAPHORES              1
+#define configUSE_QUEUE_SETS                       0
+#define configQUEUE_REGISTRY_SIZE                  0
+#define configUSE_TIMERS                           1
+#define configTIMER_TASK_PRIORITY                  ( configMAX_PRIORITIES - 1 )
+#define configTIMER_QUEUE_LENGTH                   8
+#define configTIMER_TASK_STACK_DEPTH               ( configMINIMAL_STACK_SIZE * 2 )
+#define configUSE_CO_ROUTINES                      0
+#define configENABLE_BACKWARD_COMPATIBILITY        0
+#define configNUM_THREAD_LOCAL_STORAGE_POINTERS    0
+#define configUSE_NEWLIB_REENTRANT                 0
+
+/* ---- Hooks (implemented in c_shim/freertos_shim.c) --------------------------------- */
+#define configUSE_IDLE_HOOK                        0
+#define configUSE_TICK_HOOK                        0
+/* Counts failures instead of stopping: Mbed TLS and the network stack handle a NULL
+ * from pvPortMalloc gracefully, and the count shows in the heap report. */
+#define configUSE_MALLOC_FAILED_HOOK               1
+#define configUSE_DAEMON_TASK_STARTUP_HOOK         0
+/* Meaningless on the POSIX port (task code runs on the pthread's stack). */
+#define configCHECK_FOR_STACK_OVERFLOW             0
+
+/* ---- Diagnostics ------------------------------------------------------------------- */
+#define configUSE_TRACE_FACILITY                   0
+#define configUSE_STATS_FORMATTING_FUNCTIONS       0
+#define configGENERATE_RUN_TIME_STATS              0
+
+/* A failed kernel assertion prints "FreeRTOS assert failed: <file>:<line>" on stderr and
+ * ends the process with exit status 70 (EX_SOFTWARE). It does not return: continuing
+ * after a broken kernel invariant could corrupt state silently. */
+void vFreeRtosHttpsAssertFailed( const char * pcFile, unsigned long ulLine );
+#define configASSERT( x )    do { if( ( x ) == 0 ) { vFreeRtosHttpsAssertFailed( __FILE__, __LINE__ ); } } while( 0 )
+
+/* ---- API functions compiled in ----------------------------------------------------- */
+#define INCLUDE_vTaskDelete                        1 /* tasks that return; vTaskEndScheduler */
+#define INCLUDE_vTaskDelay                         1
+#define INCLUDE_xTaskDelayUntil                    1
+#define INCLUDE_vTaskSuspend                       1 /* portMAX_DELAY blocks forever */
+#define INCLUDE_vTaskPrioritySet                   1
+#define INCLUDE_uxTaskPriorityGet                  1
+#define INCLUDE_xTaskGetCurrentTaskHandle          1
+#define INCLUDE_xTaskGetSchedulerState             1
+#define INCLUDE_xTaskAbortDelay                    1
+#define INCLUDE_xTaskGetHandle                     0
+#define INCLUDE_uxTaskGetStackHighWaterMark        0 /* meaningless on the POSIX port */
+#define INCLUDE_xTimerPendFunctionCall             0
+#define INCLUDE_xSemaphoreGetMutexHolder           0
+
+#endif /* FREERTOS_CONFIG_H */

@@ -1,0 +1,235 @@
+//! Builds the FreeRTOS kernel and the C shim for the target, and generates the Rust
+//! bindings to them.
+//!
+//! Kernel source tree, first match wins:
+//! 1. `FREERTOS_KERNEL_PATH` (environment variable);
+//! 2. `FreeRTOS-Kernel/` in this directory (a git submodule, if the user adds one);
+//! 3. the tree shipped by the `freertos-next` crate (`DEP_FREERTOS_KERNEL`).
+//!
+//! Other knobs: `FREERTOS_HEAP_SIZE` (bytes of heap_4, default 512 KiB).
+//!
+//! Bindings are generated with bindgen at build time, not kept by hand: the kernel's
+//! types change width per port (`TickType_t` is 64-bit on the POSIX port, 32-bit on
+//! Cortex-M), and a hand-written block would silently go wrong on the next port. It costs
+//! a few seconds once per clean build.
+
+use std::env;
+use std::path::{Path, PathBuf};
+
+/// Heap size used when `FREERTOS_HEAP_SIZE` is not set.
+const DEFAULT_HEAP_SIZE: usize = 512 * 1024;
+
+/// The kernel ports this build knows about.
+enum Port {
+    /// The POSIX simulator (Linux, macOS): each task is a pthread.
+    Posix,
+}
+
+impl Port {
+    /// Chooses the port for a Rust target triple, or explains why there is none yet.
+    fn for_target(target: &str) -> Result<Port, String> {
+        let supported_later = |what: &str| {
+            Err(format!(
+                "target `{target}`: the {what} port is planned but not supported yet. \
+                 Supported today: the POSIX simulator on Linux and macOS hosts \
+                 (x86_64/aarch64-unknown-linux-gnu, *-apple-darwin)."
+            ))
+        };
+        if target.contains("-linux-") || target.contains("-apple-darwin") {
+            Ok(Port::Posix)
+        } else if target.contains("-windows-") {
+            supported_later("FreeRTOS Windows simulator (MSVC-MingW)")
+        } else if target.starts_with("thumbv7m-") {
+            supported_later("ARM Cortex-M3 (GCC/ARM_CM3)")
+        } else if target.starts_with("thumbv7em-") {
+            supported_later("ARM Cortex-M4F/M7 (GCC/ARM_CM4F)")
+        } else {
+            Err(format!(
+                "target `{target}` has no FreeRTOS port in this build. Supported: the \
+                 POSIX simulator on Linux and macOS hosts."
+            ))
+        }
+    }
+
+    /// Port sources, relative to the kernel tree.
+    fn sources(&self) -> &'static [&'static str] {
+        match self {
+            Port::Posix => &[
+                "portable/ThirdParty/GCC/Posix/port.c",
+                "portable/ThirdParty/GCC/Posix/utils/wait_for_event.c",
+            ],
+        }
+    }
+
+    /// Port include directories, relative to the kernel tree.
+    fn include_dirs(&self) -> &'static [&'static str] {
+        match self {
+            Port::Posix => &["portable/ThirdParty/GCC/Posix", "portable/ThirdParty/GCC/Posix/utils"],
+        }
+    }
+
+    /// Shim sources specific to the port (console output, process exit).
+    fn shim_sources(&self) -> &'static [&'static str] {
+        match self {
+            Port::Posix => &["c_shim/posix_io.c"],
+        }
+    }
+
+    /// The macro FreeRTOSConfig.h uses to pick per-port values.
+    fn config_define(&self) -> &'static str {
+        match self {
+            Port::Posix => "FREERTOS_HTTPS_PORT_POSIX",
+        }
+    }
+}
+
+/// Portable kernel sources, relative to the kernel tree.
+const KERNEL_SOURCES: &[&str] = &[
+    "tasks.c",
+    "queue.c",
+    "list.c",
+    "timers.c",
+    "event_groups.c",
+    "stream_buffer.c",
+    "portable/MemMang/heap_4.c",
+];
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let target = env::var("TARGET").expect("set by cargo");
+
+    let port = Port::for_target(&target).unwrap_or_else(|message| fail(&message));
+    let kernel = locate_kernel(&manifest_dir).unwrap_or_else(|message| fail(&message));
+    let heap_size = heap_size().unwrap_or_else(|message| fail(&message));
+
+    let include_dirs = include_dirs(&manifest_dir, &kernel, &port);
+    compile_kernel_and_shim(&manifest_dir, &kernel, &port, &include_dirs, heap_size);
+    generate_bindings(&manifest_dir, &port, &include_dirs, heap_size);
+
+    for path in ["FreeRTOSConfig.h", "c_shim", "build.rs"] {
+        println!("cargo:rerun-if-changed={path}");
+    }
+    println!("cargo:rerun-if-env-changed=FREERTOS_KERNEL_PATH");
+    println!("cargo:rerun-if-env-changed=FREERTOS_HEAP_SIZE");
+    println!("cargo:rustc-env=FREERTOS_KERNEL_SOURCE={}", kernel.display());
+}
+
+/// Stops the build with a message cargo shows as an error.
+fn fail(message: &str) -> ! {
+    eprintln!("error: {message}");
+    println!("cargo:warning={message}");
+    std::process::exit(1);
+}
+
+fn locate_kernel(manifest_dir: &Path) -> Result<PathBuf, String> {
+    let candidates = [
+        ("FREERTOS_KERNEL_PATH", env::var_os("FREERTOS_KERNEL_PATH").map(PathBuf::from)),
+        ("the FreeRTOS-Kernel/ directory", Some(manifest_dir.join("FreeRTOS-Kernel"))),
+        ("the freertos-next crate", env::var_os("DEP_FREERTOS_KERNEL").map(PathBuf::from)),
+    ];
+    for (origin, path) in candidates {
+        let Some(path) = path else { continue };
+        if path.join("tasks.c").is_file() {
+            return Ok(path);
+        }
+        // An explicit override that is wrong is an error, not something to skip.
+        if origin == "FREERTOS_KERNEL_PATH" {
+            return Err(format!(
+                "FREERTOS_KERNEL_PATH={} is not a FreeRTOS-Kernel tree (no tasks.c there)",
+                path.display()
+            ));
+        }
+    }
+    Err("no FreeRTOS kernel sources: set FREERTOS_KERNEL_PATH, add a FreeRTOS-Kernel/ \
+         submodule, or keep the freertos-next dependency"
+        .to_owned())
+}
+
+fn heap_size() -> Result<usize, String> {
+    match env::var("FREERTOS_HEAP_SIZE") {
+        Err(_) => Ok(DEFAULT_HEAP_SIZE),
+        Ok(text) => match text.trim().parse::<usize>() {
+            Ok(size) if size >= 16 * 1024 => Ok(size),
+            _ => Err(format!(
+                "FREERTOS_HEAP_SIZE={text:?} is not a heap size in bytes of at least 16384"
+            )),
+        },
+    }
+}
+
+fn include_dirs(manifest_dir: &Path, kernel: &Path, port: &Port) -> Vec<PathBuf> {
+    let mut dirs = vec![manifest_dir.to_path_buf(), manifest_dir.join("c_shim"), kernel.join("include")];
+    dirs.extend(port.include_dirs().iter().map(|dir| kernel.join(dir)));
+    dirs
+}
+
+fn compile_kernel_and_shim(
+    manifest_dir: &Path,
+    kernel: &Path,
+    port: &Port,
+    include_dirs: &[PathBuf],
+    heap_size: usize,
+) {
+    let mut build = cc::Build::new();
+    build
+        .includes(include_dirs)
+        .define(port.config_define(), None)
+        .define("configTOTAL_HEAP_SIZE", heap_size.to_string().as_str())
+        .flag_if_supported("-fno-strict-aliasing")
+        // The kernel's own code is not ours to lint.
+        .warnings(false);
+    if matches!(port, Port::Posix) {
+        build.define("_GNU_SOURCE", None);
+    }
+    for source in KERNEL_SOURCES.iter().chain(port.sources()) {
+        build.file(kernel.join(source));
+    }
+    build.file(manifest_dir.join("c_shim/freertos_shim.c"));
+    for source in port.shim_sources() {
+        build.file(manifest_dir.join(source));
+    }
+    build.compile("freertos_kernel");
+
+    if matches!(port, Port::Posix) {
+        println!("cargo:rustc-link-lib=pthread");
+    }
+}
+
+fn generate_bindings(manifest_dir: &Path, port: &Port, include_dirs: &[PathBuf], heap_size: usize) {
+    let mut builder = bindgen::Builder::default()
+        .header(manifest_dir.join("c_shim/freertos_shim.h").to_string_lossy())
+        .clang_arg(format!("-D{}", port.config_define()))
+        .clang_arg(format!("-DconfigTOTAL_HEAP_SIZE={heap_size}"))
+        .use_core()
+        .layout_tests(false)
+        .generate_comments(false)
+        .default_enum_style(bindgen::EnumVariation::Consts)
+        .prepend_enum_name(false)
+        .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()));
+    for dir in include_dirs {
+        builder = builder.clang_arg(format!("-I{}", dir.display()));
+    }
+    // Only what the Rust layer uses: keeps the bindings reviewable and the build quick.
+    for function in [
+        "xShim.*", "vShim.*", "ulShim.*", "uxShim.*", "iShim.*",
+        "vTaskStartScheduler", "vTaskEndScheduler", "vTaskDelay", "xTaskDelayUntil",
+        "xTaskGetTickCount", "xTaskGetCurrentTaskHandle", "xTaskGetSchedulerState",
+        "vTaskSuspendAll", "xTaskResumeAll", "pcTaskGetName", "uxTaskPriorityGet",
+        "vTaskPrioritySet", "xTaskAbortDelay",
+        "xQueueReceive", "vQueueDelete", "uxQueueMessagesWaiting",
+        "pvPortMalloc", "vPortFree", "xPortGetFreeHeapSize", "xPortGetMinimumEverFreeHeapSize",
+    ] {
+        builder = builder.allowlist_function(function);
+    }
+    builder = builder.allowlist_type("ShimKernelConstants");
+    for item in ["SHIM_.*"] {
+        builder = builder.allowlist_var(item);
+    }
+    let bindings = builder
+        .generate()
+        .unwrap_or_else(|error| fail(&format!("bindgen failed on the FreeRTOS headers: {error}")));
+    let out = PathBuf::from(env::var("OUT_DIR").expect("set by cargo")).join("freertos_bindings.rs");
+    bindings
+        .write_to_file(&out)
+        .unwrap_or_else(|error| fail(&format!("cannot write {}: {error}", out.display())));
+}

@@ -1,0 +1,147 @@
+/*
+ * Port-independent glue: macro wrappers, the task trampoline, heap figures and hooks.
+ * See freertos_shim.h for what each function promises.
+ */
+#include "freertos_shim.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* heap_4's array (configAPPLICATION_ALLOCATED_HEAP == 1), defined here so the Rust
+ * allocator can tell FreeRTOS-heap blocks from host-heap blocks by address. Aligned
+ * beyond heap_4's 8 bytes so that the usable region starts at the array itself. */
+uint8_t ucHeap[ configTOTAL_HEAP_SIZE ] __attribute__( ( aligned( 64 ) ) );
+
+static volatile size_t xMallocFailedCount = 0;
+
+static void prvTaskTrampoline( void * pvArgument )
+{
+    vFreeRtosHttpsRunTask( pvArgument );
+
+    /* The Rust frames are gone: deleting the task here unwinds nothing but this C
+     * frame. On the POSIX port vTaskDelete( NULL ) does not return. */
+    vTaskDelete( NULL );
+
+    for( ; ; )
+    {
+    }
+}
+
+BaseType_t xShimTaskCreate( const char * pcName,
+                            configSTACK_DEPTH_TYPE uxStackDepthWords,
+                            void * pvArgument,
+                            UBaseType_t uxPriority,
+                            TaskHandle_t * pxCreatedTask )
+{
+    return xTaskCreate( prvTaskTrampoline, pcName, uxStackDepthWords, pvArgument,
+                        uxPriority, pxCreatedTask );
+}
+
+void vShimEnterCritical( void )
+{
+    taskENTER_CRITICAL();
+}
+
+void vShimExitCritical( void )
+{
+    taskEXIT_CRITICAL();
+}
+
+void vShimYield( void )
+{
+    taskYIELD();
+}
+
+QueueHandle_t xShimQueueCreate( UBaseType_t uxLength, UBaseType_t uxItemSize )
+{
+    return xQueueCreate( uxLength, uxItemSize );
+}
+
+BaseType_t xShimQueueSendToBack( QueueHandle_t xQueue, const void * pvItem, TickType_t xTicksToWait )
+{
+    return xQueueSendToBack( xQueue, pvItem, xTicksToWait );
+}
+
+SemaphoreHandle_t xShimMutexCreate( void )
+{
+    return xSemaphoreCreateMutex();
+}
+
+BaseType_t xShimMutexTake( SemaphoreHandle_t xMutex, TickType_t xTicksToWait )
+{
+    return xSemaphoreTake( xMutex, xTicksToWait );
+}
+
+BaseType_t xShimMutexGive( SemaphoreHandle_t xMutex )
+{
+    return xSemaphoreGive( xMutex );
+}
+
+BaseType_t xShimNotifyGive( TaskHandle_t xTask, UBaseType_t uxIndex )
+{
+    return xTaskNotifyGiveIndexed( xTask, uxIndex );
+}
+
+uint32_t ulShimNotifyTake( UBaseType_t uxIndex, BaseType_t xClearCountOnExit, TickType_t xTicksToWait )
+{
+    return ulTaskNotifyTakeIndexed( uxIndex, xClearCountOnExit, xTicksToWait );
+}
+
+size_t xShimHeapTotalSize( void )
+{
+    return configTOTAL_HEAP_SIZE;
+}
+
+uintptr_t uxShimHeapStart( void )
+{
+    return ( uintptr_t ) &ucHeap[ 0 ];
+}
+
+uintptr_t uxShimHeapEnd( void )
+{
+    return ( uintptr_t ) &ucHeap[ 0 ] + configTOTAL_HEAP_SIZE;
+}
+
+size_t xShimMallocFailedCount( void )
+{
+    return xMallocFailedCount;
+}
+
+TickType_t xShimTickRateHz( void )
+{
+    return configTICK_RATE_HZ;
+}
+
+UBaseType_t uxShimMaxPriorities( void )
+{
+    return configMAX_PRIORITIES;
+}
+
+configSTACK_DEPTH_TYPE uxShimMinimalStackSize( void )
+{
+    return configMINIMAL_STACK_SIZE;
+}
+
+/* pvPortMalloc calls this with the scheduler suspended: count, never block or log. */
+void vApplicationMallocFailedHook( void )
+{
+    xMallocFailedCount = xMallocFailedCount + 1;
+}
+
+void vFreeRtosHttpsAssertFailed( const char * pcFile, unsigned long ulLine )
+{
+    char cMessage[ 512 ];
+    int iLength = snprintf( cMessage, sizeof( cMessage ),
+                            "FreeRTOS assert failed: %s:%lu\n", pcFile, ulLine );
+
+    if( iLength < 0 )
+    {
+        iLength = 0;
+    }
+    else if( ( size_t ) iLength >= sizeof( cMessage ) )
+    {
+        iLength = ( int ) sizeof( cMessage ) - 1;
+    }
+
+    vShimFatalExit( ( const uint8_t * ) cMessage, ( size_t ) iLength, SHIM_ASSERT_EXIT_STATUS );
+}

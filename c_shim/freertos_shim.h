@@ -1,0 +1,88 @@
+/*
+ * C glue between the FreeRTOS kernel and the Rust RTOS layer (src/rtos/).
+ *
+ * The kernel's API is partly function-like macros (taskENTER_CRITICAL, xQueueCreate,
+ * portYIELD...) that bindgen cannot see, and on Cortex-M ports some of them are inline
+ * assembly. Each is wrapped here in a real function so the Rust side calls one symbol on
+ * every port. Everything else the Rust layer calls is a plain kernel function, bound by
+ * bindgen straight from the kernel headers.
+ */
+#ifndef FREERTOS_SHIM_H
+#define FREERTOS_SHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "FreeRTOS.h"
+#include "task.h"
+#include "queue.h"
+#include "semphr.h"
+
+/* Kernel constants defined as cast macros, which bindgen cannot evaluate, restated as
+ * enumerators so the Rust bindings take their values from the kernel headers. */
+enum ShimKernelConstants
+{
+    SHIM_PD_TRUE = pdTRUE,
+    SHIM_PD_PASS = pdPASS,
+    SHIM_SCHEDULER_NOT_STARTED = taskSCHEDULER_NOT_STARTED,
+    SHIM_SCHEDULER_RUNNING = taskSCHEDULER_RUNNING
+};
+
+/* Exit status of the process after a failed configASSERT. */
+#define SHIM_ASSERT_EXIT_STATUS    70
+
+/* The Rust function every task created by xShimTaskCreate runs. It receives the task's
+ * argument and must not unwind. Defined in src/rtos/task.rs. */
+void vFreeRtosHttpsRunTask( void * pvArgument );
+
+/* Creates a task that runs vFreeRtosHttpsRunTask( pvArgument ) and deletes itself when
+ * that returns, so Rust task code is never unwound by the kernel. Returns pdPASS, or
+ * errCOULD_NOT_ALLOCATE_REQUIRED_MEMORY. */
+BaseType_t xShimTaskCreate( const char * pcName,
+                            configSTACK_DEPTH_TYPE uxStackDepthWords,
+                            void * pvArgument,
+                            UBaseType_t uxPriority,
+                            TaskHandle_t * pxCreatedTask );
+
+/* taskENTER_CRITICAL / taskEXIT_CRITICAL / taskYIELD as functions. */
+void vShimEnterCritical( void );
+void vShimExitCritical( void );
+void vShimYield( void );
+
+/* xQueueCreate, xQueueSend (to back), xSemaphoreCreateMutex, xSemaphoreTake,
+ * xSemaphoreGive as functions. */
+QueueHandle_t xShimQueueCreate( UBaseType_t uxLength, UBaseType_t uxItemSize );
+BaseType_t xShimQueueSendToBack( QueueHandle_t xQueue, const void * pvItem, TickType_t xTicksToWait );
+SemaphoreHandle_t xShimMutexCreate( void );
+BaseType_t xShimMutexTake( SemaphoreHandle_t xMutex, TickType_t xTicksToWait );
+BaseType_t xShimMutexGive( SemaphoreHandle_t xMutex );
+
+/* Task notifications (xTaskNotifyGiveIndexed / ulTaskNotifyTakeIndexed). */
+BaseType_t xShimNotifyGive( TaskHandle_t xTask, UBaseType_t uxIndex );
+uint32_t ulShimNotifyTake( UBaseType_t uxIndex, BaseType_t xClearCountOnExit, TickType_t xTicksToWait );
+
+/* The heap_4 array, and how often pvPortMalloc has returned NULL. */
+size_t xShimHeapTotalSize( void );
+uintptr_t uxShimHeapStart( void );
+uintptr_t uxShimHeapEnd( void );
+size_t xShimMallocFailedCount( void );
+
+/* configTICK_RATE_HZ, configMAX_PRIORITIES and configMINIMAL_STACK_SIZE as compiled. */
+TickType_t xShimTickRateHz( void );
+UBaseType_t uxShimMaxPriorities( void );
+configSTACK_DEPTH_TYPE uxShimMinimalStackSize( void );
+
+/* Writes all of pcBuffer to file descriptor iFd with write(2), retrying after EINTR
+ * (the POSIX port's tick signal interrupts system calls). Takes no lock and allocates
+ * nothing, so it is safe from any task at any priority. Returns 0, or an errno value. */
+int iShimWriteAll( int iFd, const uint8_t * pcBuffer, size_t xLength );
+
+/* Blocks, in the calling host thread, the signals the port uses to drive tasks (the tick and
+ * the resume signal), so that a host thread can never run kernel code from a signal. */
+void vShimBlockKernelSignals( void );
+
+/* Writes pcMessage to stderr and ends the process at once with iStatus, without running
+ * exit handlers (they could wait for a lock held by a suspended task). */
+void vShimFatalExit( const uint8_t * pcMessage, size_t xLength, int iStatus ) __attribute__( ( noreturn ) );
+
+#endif /* FREERTOS_SHIM_H */

@@ -1,0 +1,175 @@
+//! Line output that cannot deadlock, from tasks of any priority and from host threads.
+//!
+//! `println!` takes the process-wide stdout lock. On the POSIX simulator a task can be
+//! pre-empted while holding it, and the next task that prints then waits forever (measured
+//! here). This module never takes a lock: a line is formatted into a buffer on the caller's
+//! stack and handed to one `write(2)` loop. On a task the write runs with the scheduler
+//! suspended, so lines from different tasks never interleave; on a host thread it runs as is.
+//!
+//! Use it (or the `log` macros, see [`crate::rtos::log`]) instead of `print!` in task code.
+
+use core::fmt::{self, Write as _};
+
+use super::critical::SchedulerSuspended;
+use super::ffi;
+use super::task::in_task;
+
+/// Longest formatted line; longer ones are cut and end with `...`.
+pub const MAX_LINE: usize = 1024;
+
+/// Where a line goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// Standard output (file descriptor 1).
+    Stdout,
+    /// Standard error (file descriptor 2).
+    Stderr,
+}
+
+impl Stream {
+    fn fd(self) -> i32 {
+        match self {
+            Stream::Stdout => 1,
+            Stream::Stderr => 2,
+        }
+    }
+}
+
+/// A fixed-capacity text buffer that keeps what fits and notes that the rest was cut.
+pub struct LineBuffer<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+    truncated: bool,
+}
+
+impl<const N: usize> LineBuffer<N> {
+    /// An empty buffer.
+    pub const fn new() -> Self {
+        LineBuffer { bytes: [0; N], len: 0, truncated: false }
+    }
+
+    /// The text so far.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    /// Whether some text did not fit.
+    pub fn is_truncated(&self) -> bool {
+        self.truncated
+    }
+
+    /// Ends the line with `\n`, replacing the tail with `...` if text was cut.
+    fn finish_line(&mut self) {
+        const MARK: &[u8] = b"...\n";
+        if self.truncated || self.len + 1 > N {
+            let mut start = self.len.min(N.saturating_sub(MARK.len()));
+            // Step back over UTF-8 continuation bytes so no character is split.
+            while start > 0 && start < self.len && self.bytes[start] & 0xC0 == 0x80 {
+                start -= 1;
+            }
+            let end = (start + MARK.len()).min(N);
+            self.bytes[start..end].copy_from_slice(&MARK[..end - start]);
+            self.len = end;
+        } else {
+            self.bytes[self.len] = b'\n';
+            self.len += 1;
+        }
+    }
+}
+
+impl<const N: usize> Default for LineBuffer<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> fmt::Write for LineBuffer<N> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        // One byte stays free for the newline.
+        let room = N.saturating_sub(1).saturating_sub(self.len);
+        let mut take = text.len().min(room);
+        while !text.is_char_boundary(take) {
+            take -= 1;
+        }
+        self.bytes[self.len..self.len + take].copy_from_slice(&text.as_bytes()[..take]);
+        self.len += take;
+        if take < text.len() {
+            self.truncated = true;
+        }
+        Ok(())
+    }
+}
+
+/// Formats one line (a newline is added) and writes it to `stream`.
+pub fn write_line(stream: Stream, args: fmt::Arguments<'_>) {
+    let mut line = LineBuffer::<MAX_LINE>::new();
+    // Writing into a LineBuffer never fails; a Display impl that errors just ends the text.
+    let _ = line.write_fmt(args);
+    emit_line(stream, &mut line);
+}
+
+/// Ends the buffered line with a newline and writes it to `stream`.
+pub fn emit_line<const N: usize>(stream: Stream, line: &mut LineBuffer<N>) {
+    line.finish_line();
+    write_bytes(stream, line.as_bytes());
+}
+
+/// Writes `text` and a newline to `stream`, whatever its length (no formatting buffer).
+pub fn write_text_line(stream: Stream, text: &str) {
+    let _suspended = in_task().then(SchedulerSuspended::enter);
+    raw_write(stream, text.as_bytes());
+    raw_write(stream, b"\n");
+}
+
+/// Writes bytes to `stream` as one uninterrupted run (see the module docs). Errors (a closed
+/// pipe, say) are ignored: there is nowhere left to report them.
+pub fn write_bytes(stream: Stream, bytes: &[u8]) {
+    let _suspended = in_task().then(SchedulerSuspended::enter);
+    raw_write(stream, bytes);
+}
+
+fn raw_write(stream: Stream, bytes: &[u8]) {
+    // SAFETY: the pointer and length describe a live slice; the shim only reads it.
+    let _ = unsafe { ffi::iShimWriteAll(stream.fd(), bytes.as_ptr(), bytes.len()) };
+}
+
+/// Writes a message to stderr and ends the process at once with `status`, without exit
+/// handlers (which could wait on a lock held by a suspended task).
+pub fn fatal(args: fmt::Arguments<'_>, status: i32) -> ! {
+    let mut line = LineBuffer::<MAX_LINE>::new();
+    let _ = line.write_fmt(args);
+    line.finish_line();
+    // SAFETY: the message slice is live for the call; the shim does not return.
+    unsafe { ffi::vShimFatalExit(line.as_bytes().as_ptr(), line.as_bytes().len(), status) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_lines_get_a_newline() {
+        let mut line = LineBuffer::<16>::new();
+        write!(line, "abc {}", 1).unwrap();
+        line.finish_line();
+        assert_eq!(line.as_bytes(), b"abc 1\n");
+        assert!(!line.is_truncated());
+    }
+
+    #[test]
+    fn long_lines_are_cut_with_a_mark() {
+        let mut line = LineBuffer::<10>::new();
+        write!(line, "0123456789abcdef").unwrap();
+        line.finish_line();
+        assert!(line.is_truncated());
+        assert_eq!(line.as_bytes(), b"012345...\n");
+    }
+
+    #[test]
+    fn cuts_never_split_a_character() {
+        let mut line = LineBuffer::<6>::new();
+        write!(line, "aéééé").unwrap();
+        assert_eq!(line.as_bytes(), "aé".as_bytes());
+        assert!(core::str::from_utf8(line.as_bytes()).is_ok());
+    }
+}

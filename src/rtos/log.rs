@@ -1,0 +1,110 @@
+//! A [`log`] backend for tasks and host threads that cannot deadlock.
+//!
+//! Each record becomes one line, formatted on the caller's stack and written by
+//! [`console`](super::console) without any lock: a task pre-empted in the middle of logging
+//! holds nothing that another task needs. Lines look like
+//!
+//! ```text
+//! [    0.012345] INFO  [app] freertos_https::demo: Connecting to 10.0.2.2:8443
+//! ```
+//!
+//! with seconds since [`init`] from the host's monotonic clock, the level, the task's name
+//! (`host` for host threads) and the record's target.
+
+use core::fmt::Write as _;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use log::{LevelFilter, Log, Metadata, Record};
+
+use super::console::{self, LineBuffer, MAX_LINE, Stream};
+use super::task;
+
+/// Environment variable read by [`level_from_env`].
+pub const LEVEL_ENV: &str = "FREERTOS_HTTPS_LOG";
+
+struct ConsoleLogger {
+    stream: Stream,
+    start: Instant,
+}
+
+static LOGGER: OnceLock<ConsoleLogger> = OnceLock::new();
+
+/// Installs the logger, writing to `stream` at `level` and above. Call once, from `main`,
+/// before the scheduler starts.
+pub fn init(level: LevelFilter, stream: Stream) -> Result<(), log::SetLoggerError> {
+    let logger = LOGGER.get_or_init(|| ConsoleLogger { stream, start: Instant::now() });
+    log::set_logger(logger)?;
+    log::set_max_level(level);
+    Ok(())
+}
+
+/// Parses a level name: `off`, `error`, `warn`, `info`, `debug` or `trace` (any case).
+pub fn parse_level(text: &str) -> Result<LevelFilter, InvalidLevel> {
+    text.trim().parse::<LevelFilter>().map_err(|_| InvalidLevel(text.to_owned()))
+}
+
+/// The level named by the `FREERTOS_HTTPS_LOG` environment variable, `default` if unset.
+pub fn level_from_env(default: LevelFilter) -> Result<LevelFilter, InvalidLevel> {
+    match std::env::var(LEVEL_ENV) {
+        Ok(text) => parse_level(&text),
+        Err(_) => Ok(default),
+    }
+}
+
+/// A log level name that is not one of `off`, `error`, `warn`, `info`, `debug`, `trace`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidLevel(pub String);
+
+impl core::fmt::Display for InvalidLevel {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "invalid log level {:?}: use off, error, warn, info, debug or trace", self.0)
+    }
+}
+
+impl std::error::Error for InvalidLevel {}
+
+impl Log for ConsoleLogger {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let elapsed = self.start.elapsed();
+        let mut line = LineBuffer::<MAX_LINE>::new();
+        let _ = write!(
+            line,
+            "[{:>5}.{:06}] {:<5} [{}] {}: {}",
+            elapsed.as_secs(),
+            elapsed.subsec_micros(),
+            record.level(),
+            task::current_name(),
+            record.target(),
+            record.args()
+        );
+        console::emit_line(self.stream, &mut line);
+    }
+
+    fn flush(&self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn level_names_parse_in_any_case() {
+        assert_eq!(parse_level("INFO"), Ok(LevelFilter::Info));
+        assert_eq!(parse_level(" debug "), Ok(LevelFilter::Debug));
+        assert_eq!(parse_level("off"), Ok(LevelFilter::Off));
+    }
+
+    #[test]
+    fn unknown_level_names_are_errors() {
+        let error = parse_level("loud").unwrap_err();
+        assert!(error.to_string().contains("\"loud\""));
+    }
+}

@@ -1,0 +1,109 @@
+//! Starting the kernel with an application task, and getting its exit status back.
+//!
+//! ```no_run
+//! use freertos_https::rtos::{scheduler, task::Priority};
+//!
+//! let status = scheduler::run_application(Priority::new(2).unwrap(), || {
+//!     log::info!("running under FreeRTOS");
+//!     0
+//! })
+//! .expect("scheduler started");
+//! std::process::exit(status);
+//! ```
+
+use core::fmt;
+use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+use super::console::{self, Stream};
+use super::ffi;
+use super::task::{self, Priority, SpawnError};
+
+/// Stack of the application task, in words.
+const APPLICATION_STACK_WORDS: usize = 2048;
+
+static STARTED: AtomicBool = AtomicBool::new(false);
+static FINISHED: AtomicBool = AtomicBool::new(false);
+static EXIT_STATUS: AtomicI32 = AtomicI32::new(0);
+
+/// Why [`run_application`] could not run the application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartError {
+    /// The scheduler already ran in this process; it is a process-wide singleton.
+    AlreadyStarted,
+    /// Called from a task; call it from `main`.
+    CalledFromTask,
+    /// The application task could not be created.
+    ApplicationTask(SpawnError),
+    /// `vTaskStartScheduler` returned without running the application, which means the
+    /// FreeRTOS heap had no room for the idle or timer task.
+    SchedulerFailed,
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::AlreadyStarted => f.write_str("the FreeRTOS scheduler already ran in this process"),
+            StartError::CalledFromTask => f.write_str("run_application must be called from main, not from a task"),
+            StartError::ApplicationTask(error) => write!(f, "cannot create the application task: {error}"),
+            StartError::SchedulerFailed => f.write_str(
+                "the FreeRTOS scheduler did not start: not enough heap for the idle and timer tasks \
+                 (raise FREERTOS_HEAP_SIZE)",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// Creates the application task (named `app`) at `priority`, starts the scheduler, and
+/// returns the status `body` returned once it has finished and the scheduler has stopped.
+///
+/// When `body` returns, the scheduler ends (`vTaskEndScheduler`) even if other tasks are
+/// still running; they are left suspended and the process can exit. A panic in any task
+/// ends the process (see [`crate::rtos::task`]).
+pub fn run_application<F>(priority: Priority, body: F) -> Result<i32, StartError>
+where
+    F: FnOnce() -> i32 + Send + 'static,
+{
+    if task::in_task() {
+        return Err(StartError::CalledFromTask);
+    }
+    if STARTED.swap(true, Ordering::SeqCst) {
+        return Err(StartError::AlreadyStarted);
+    }
+    install_panic_hook();
+    task::TaskBuilder::new("app")
+        .priority(priority)
+        .stack_words(APPLICATION_STACK_WORDS)
+        .spawn(move || {
+            let status = body();
+            EXIT_STATUS.store(status, Ordering::SeqCst);
+            FINISHED.store(true, Ordering::SeqCst);
+            end_scheduler();
+        })
+        .map_err(StartError::ApplicationTask)?;
+    // SAFETY: called once, from main, with the application task created. On the POSIX port
+    // it returns after vTaskEndScheduler.
+    unsafe { ffi::vTaskStartScheduler() };
+    if FINISHED.load(Ordering::SeqCst) {
+        Ok(EXIT_STATUS.load(Ordering::SeqCst))
+    } else {
+        Err(StartError::SchedulerFailed)
+    }
+}
+
+/// Stops the kernel so `vTaskStartScheduler` returns in `main`. On the POSIX port the
+/// calling task then waits, suspended, until the process exits.
+fn end_scheduler() {
+    // SAFETY: called from the application task, as vTaskEndScheduler requires. It does not
+    // unwind; on the POSIX port it blocks this thread for good.
+    unsafe { ffi::vTaskEndScheduler() };
+}
+
+/// Reports panics through the lock-free console (the default hook locks stderr, which a
+/// suspended task may hold).
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        console::write_line(Stream::Stderr, format_args!("panic in task '{}': {info}", task::current_name()));
+    }));
+}

@@ -1,0 +1,344 @@
+//! Tasks: spawning from closures, priorities, notifications.
+//!
+//! A task's closure runs inside `vFreeRtosHttpsRunTask`, called by a C trampoline
+//! (`c_shim/freertos_shim.c`). When the closure returns, the Rust frames are gone and the
+//! trampoline deletes the task with `vTaskDelete(NULL)`: the kernel never unwinds through
+//! Rust code. A panic inside a task is caught at that boundary, reported, and ends the
+//! process with status [`TASK_PANIC_EXIT_STATUS`]: a device cannot carry on with one of its
+//! tasks half-run.
+
+use core::ffi::{CStr, c_void};
+use core::fmt;
+use core::ptr::{self, NonNull};
+use std::cell::Cell;
+use std::panic::{self, AssertUnwindSafe};
+
+use super::console;
+use super::ffi;
+use super::time::Ticks;
+
+/// Exit status of the process when a task panics.
+pub const TASK_PANIC_EXIT_STATUS: i32 = 101;
+
+/// Longest task name the kernel keeps (`configMAX_TASK_NAME_LEN - 1`); longer names are
+/// truncated.
+pub const MAX_NAME_LEN: usize = 15;
+
+thread_local! {
+    /// True while this thread is running the body of a FreeRTOS task spawned here.
+    static IN_TASK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the calling thread is a FreeRTOS task running Rust code (as opposed to a host
+/// thread, or `main` before the scheduler starts).
+pub fn in_task() -> bool {
+    IN_TASK.with(Cell::get)
+}
+
+/// Panics with a message naming the API if the caller is not a task.
+pub(crate) fn require_task(api: &str) {
+    assert!(
+        in_task(),
+        "{api} must be called from a FreeRTOS task, not from a host thread"
+    );
+}
+
+/// A task priority, from [`Priority::IDLE`] (0) to [`Priority::max`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Priority(u8);
+
+impl Priority {
+    /// The idle task's priority. Tasks at this level only run when nothing else can.
+    pub const IDLE: Priority = Priority(0);
+
+    /// A priority level, or an error if the kernel was built with fewer levels
+    /// (`configMAX_PRIORITIES`).
+    pub fn new(level: u8) -> Result<Priority, PriorityError> {
+        let max = Self::max();
+        if level <= max.0 {
+            Ok(Priority(level))
+        } else {
+            Err(PriorityError { level, max: max.0 })
+        }
+    }
+
+    /// The highest priority the kernel was built with (`configMAX_PRIORITIES - 1`).
+    pub fn max() -> Priority {
+        // SAFETY: returns a compile-time constant; no state is touched.
+        let levels = unsafe { ffi::uxShimMaxPriorities() };
+        Priority(u8::try_from(levels.saturating_sub(1)).unwrap_or(u8::MAX))
+    }
+
+    /// The numeric level.
+    pub fn level(self) -> u8 {
+        self.0
+    }
+}
+
+/// A priority above the kernel's highest level was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PriorityError {
+    /// The level asked for.
+    pub level: u8,
+    /// The highest level available.
+    pub max: u8,
+}
+
+impl fmt::Display for PriorityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "task priority {} is above the highest level, {}", self.level, self.max)
+    }
+}
+
+impl std::error::Error for PriorityError {}
+
+/// Why a task could not be created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpawnError {
+    /// The FreeRTOS heap had no room for the task's control block and stack.
+    OutOfMemory,
+    /// The name contains a NUL byte.
+    InvalidName,
+}
+
+impl fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpawnError::OutOfMemory => {
+                f.write_str("not enough FreeRTOS heap for the task's control block and stack")
+            }
+            SpawnError::InvalidName => f.write_str("task name contains a NUL byte"),
+        }
+    }
+}
+
+impl std::error::Error for SpawnError {}
+
+/// How to create a task: name, priority and stack depth.
+#[derive(Debug, Clone)]
+pub struct TaskBuilder {
+    name: String,
+    priority: Priority,
+    stack_words: usize,
+}
+
+impl TaskBuilder {
+    /// A builder for a task called `name`, at priority 1 with the kernel's minimal stack.
+    pub fn new(name: &str) -> TaskBuilder {
+        TaskBuilder { name: name.to_owned(), priority: Priority(1), stack_words: minimal_stack_words() }
+    }
+
+    /// Sets the priority.
+    pub fn priority(mut self, priority: Priority) -> TaskBuilder {
+        self.priority = priority;
+        self
+    }
+
+    /// Sets the stack depth in words (`StackType_t`). On the POSIX simulator task code runs
+    /// on its pthread's own stack and this only sizes the block the kernel takes from the
+    /// FreeRTOS heap; on a board it is the real stack.
+    pub fn stack_words(mut self, words: usize) -> TaskBuilder {
+        self.stack_words = words.max(minimal_stack_words());
+        self
+    }
+
+    /// Creates the task. It becomes ready at once and runs `body` when scheduled; when
+    /// `body` returns, the task deletes itself.
+    ///
+    /// Callable from a task, or from `main` before the scheduler starts.
+    pub fn spawn<F>(self, body: F) -> Result<TaskHandle, SpawnError>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        let name = c_name(&self.name)?;
+        // A thin pointer to hand through C: a box holding the boxed closure.
+        let body: Box<TaskBody> = Box::new(Box::new(body));
+        let argument = Box::into_raw(body).cast::<c_void>();
+        let mut handle: ffi::TaskHandle_t = ptr::null_mut();
+        // SAFETY: `name` is NUL-terminated and the kernel copies it; `argument` is a valid
+        // `Box<TaskBody>` whose ownership passes to the new task, which takes it back in
+        // `vFreeRtosHttpsRunTask`; `handle` is a valid out-pointer.
+        let created = unsafe {
+            ffi::xShimTaskCreate(
+                name.as_ptr().cast(),
+                self.stack_words,
+                argument,
+                ffi::UBaseType_t::from(self.priority.0),
+                &mut handle,
+            )
+        };
+        match NonNull::new(handle) {
+            Some(handle) if created == ffi::pdPASS => Ok(TaskHandle(handle)),
+            _ => {
+                // SAFETY: the task was not created, so ownership of the box is still ours.
+                drop(unsafe { Box::from_raw(argument.cast::<TaskBody>()) });
+                Err(SpawnError::OutOfMemory)
+            }
+        }
+    }
+}
+
+/// Spawns a task with the default stack; see [`TaskBuilder::spawn`].
+pub fn spawn<F>(name: &str, priority: Priority, body: F) -> Result<TaskHandle, SpawnError>
+where
+    F: FnOnce() + Send + 'static,
+{
+    TaskBuilder::new(name).priority(priority).spawn(body)
+}
+
+type TaskBody = Box<dyn FnOnce() + Send>;
+
+fn minimal_stack_words() -> usize {
+    // SAFETY: returns a compile-time constant.
+    unsafe { ffi::uxShimMinimalStackSize() }
+}
+
+/// The name as a NUL-terminated, truncated copy.
+fn c_name(name: &str) -> Result<[u8; MAX_NAME_LEN + 1], SpawnError> {
+    if name.as_bytes().contains(&0) {
+        return Err(SpawnError::InvalidName);
+    }
+    let mut buffer = [0u8; MAX_NAME_LEN + 1];
+    let mut length = name.len().min(MAX_NAME_LEN);
+    while !name.is_char_boundary(length) {
+        length -= 1;
+    }
+    buffer[..length].copy_from_slice(&name.as_bytes()[..length]);
+    Ok(buffer)
+}
+
+/// Entry point of every task spawned here, called by the C trampoline.
+#[unsafe(no_mangle)]
+extern "C" fn vFreeRtosHttpsRunTask(argument: *mut c_void) {
+    IN_TASK.with(|flag| flag.set(true));
+    // SAFETY: `argument` is the `Box<TaskBody>` leaked by `TaskBuilder::spawn` for this task
+    // alone; it is taken back exactly once, here.
+    let body = unsafe { Box::from_raw(argument.cast::<TaskBody>()) };
+    let outcome = panic::catch_unwind(AssertUnwindSafe(move || (*body)()));
+    // From here on this thread may be ended by the kernel at any switch; anything the
+    // thread's destructors free must take the host-thread path (see `rtos::alloc`).
+    IN_TASK.with(|flag| flag.set(false));
+    if outcome.is_err() {
+        console::fatal(
+            format_args!("task '{}' panicked; stopping", current_name()),
+            TASK_PANIC_EXIT_STATUS,
+        );
+    }
+}
+
+/// A handle to a task, for notifying it. Copyable; it does not keep the task alive, so
+/// notify only tasks that you know still exist (long-lived tasks such as the IP task).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskHandle(NonNull<ffi::tskTaskControlBlock>);
+
+// SAFETY: a task handle is an opaque kernel pointer; the kernel's notification API is safe to
+// call on it from any task, which is all this type allows.
+unsafe impl Send for TaskHandle {}
+// SAFETY: as above; the handle is never dereferenced in Rust.
+unsafe impl Sync for TaskHandle {}
+
+impl TaskHandle {
+    /// The calling task's handle, or `None` on a host thread.
+    pub fn current() -> Option<TaskHandle> {
+        if !in_task() {
+            return None;
+        }
+        // SAFETY: called from a running task, for which the kernel returns its own TCB.
+        NonNull::new(unsafe { ffi::xTaskGetCurrentTaskHandle() }).map(TaskHandle)
+    }
+
+    /// Increments the task's notification count, waking it if it waits in
+    /// [`wait_for_notification`]. Call from a task.
+    pub fn notify(&self) {
+        require_task("TaskHandle::notify");
+        // SAFETY: called from a task with a handle to an existing task (see the type's
+        // documentation); index 0 is within configTASK_NOTIFICATION_ARRAY_ENTRIES.
+        unsafe { ffi::xShimNotifyGive(self.0.as_ptr(), 0) };
+    }
+}
+
+/// Waits up to `timeout` for notifications sent with [`TaskHandle::notify`], then clears
+/// them. Returns how many had arrived, 0 on timeout. Call from a task.
+pub fn wait_for_notification(timeout: Ticks) -> u32 {
+    require_task("wait_for_notification");
+    // SAFETY: called from a task; index 0 is within configTASK_NOTIFICATION_ARRAY_ENTRIES.
+    unsafe { ffi::ulShimNotifyTake(0, ffi::pdTRUE, timeout.count()) }
+}
+
+/// Lets other ready tasks of the same priority run. Call from a task.
+pub fn yield_now() {
+    require_task("yield_now");
+    // SAFETY: called from a task, where taskYIELD is allowed.
+    unsafe { ffi::vShimYield() };
+}
+
+/// A task name, copied out of the kernel (at most [`MAX_NAME_LEN`] bytes).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct TaskName {
+    bytes: [u8; MAX_NAME_LEN],
+    len: usize,
+}
+
+impl TaskName {
+    fn from_bytes(name: &[u8]) -> TaskName {
+        let mut bytes = [0u8; MAX_NAME_LEN];
+        let len = name.len().min(MAX_NAME_LEN);
+        bytes[..len].copy_from_slice(&name[..len]);
+        TaskName { bytes, len }
+    }
+
+    /// The name as text; `"?"` if the kernel held bytes that are not UTF-8.
+    pub fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.bytes[..self.len]).unwrap_or("?")
+    }
+}
+
+impl fmt::Display for TaskName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for TaskName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// The calling task's name, or `host` on a host thread.
+pub fn current_name() -> TaskName {
+    if !in_task() {
+        return TaskName::from_bytes(b"host");
+    }
+    // SAFETY: a NULL handle means the calling task; the kernel returns a pointer to the
+    // NUL-terminated name inside that task's TCB, which outlives this call made by the task.
+    let name = unsafe { CStr::from_ptr(ffi::pcTaskGetName(ptr::null_mut())) };
+    TaskName::from_bytes(name.to_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_truncated_on_a_char_boundary() {
+        let name = c_name("abcdefghijklmnopé").expect("valid");
+        assert_eq!(&name[..MAX_NAME_LEN], b"abcdefghijklmno");
+        assert_eq!(name[MAX_NAME_LEN], 0);
+        let name = c_name("abcdefghijklmné").expect("valid");
+        assert_eq!(&name[..14], b"abcdefghijklmn");
+        assert_eq!(name[14], 0);
+    }
+
+    #[test]
+    fn names_with_nul_are_rejected() {
+        assert_eq!(c_name("a\0b"), Err(SpawnError::InvalidName));
+    }
+
+    #[test]
+    fn priorities_above_the_kernel_maximum_are_rejected() {
+        assert_eq!(Priority::max().level(), 15);
+        assert!(Priority::new(15).is_ok());
+        assert_eq!(Priority::new(16), Err(PriorityError { level: 16, max: 15 }));
+    }
+}

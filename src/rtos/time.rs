@@ -1,0 +1,117 @@
+//! Kernel ticks, delays, and the host clock.
+//!
+//! Kernel time advances one tick per `configTICK_RATE_HZ` period (1 ms here). On the POSIX
+//! simulator ticks come from a timer thread and run slow when the machine is loaded, so
+//! report durations with [`host_now`], and use ticks for delays and timeouts.
+
+use core::time::Duration;
+use std::time::Instant;
+
+use super::ffi;
+use super::task::require_task;
+
+/// A number of kernel ticks, used for delays and timeouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ticks(ffi::TickType_t);
+
+impl Ticks {
+    /// Do not wait at all.
+    pub const ZERO: Ticks = Ticks(0);
+
+    /// Wait forever (`portMAX_DELAY`; blocking indefinitely needs `INCLUDE_vTaskSuspend`,
+    /// which the configuration enables).
+    pub const FOREVER: Ticks = Ticks(ffi::TickType_t::MAX);
+
+    /// Exactly `count` ticks. `TickType_t::MAX` means [`Ticks::FOREVER`].
+    pub const fn new(count: ffi::TickType_t) -> Ticks {
+        Ticks(count)
+    }
+
+    /// The smallest tick count that lasts at least `duration`, rounded up. Durations too long
+    /// to count saturate just below [`Ticks::FOREVER`], so a finite duration never becomes an
+    /// infinite wait.
+    pub fn from_duration(duration: Duration) -> Ticks {
+        let hz = u128::from(tick_rate_hz());
+        let ticks = (duration.as_nanos() * hz).div_ceil(1_000_000_000);
+        let finite_max = u128::from(ffi::TickType_t::MAX - 1);
+        Ticks(ffi::TickType_t::try_from(ticks.min(finite_max)).unwrap_or(ffi::TickType_t::MAX - 1))
+    }
+
+    /// The raw count, as the kernel API takes it.
+    pub const fn count(self) -> ffi::TickType_t {
+        self.0
+    }
+
+    /// How long this many ticks last at the configured tick rate (not for FOREVER).
+    pub fn as_duration(self) -> Duration {
+        let hz = u128::from(tick_rate_hz());
+        let nanos = u128::from(self.0) * 1_000_000_000 / hz;
+        Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+    }
+}
+
+impl From<Duration> for Ticks {
+    fn from(duration: Duration) -> Ticks {
+        Ticks::from_duration(duration)
+    }
+}
+
+/// The kernel's tick rate (`configTICK_RATE_HZ`).
+pub fn tick_rate_hz() -> u64 {
+    // SAFETY: returns a compile-time constant.
+    u64::from(unsafe { ffi::xShimTickRateHz() })
+}
+
+/// Ticks since the scheduler started.
+pub fn tick_count() -> Ticks {
+    // SAFETY: a plain read of the kernel's tick counter, atomic on this port
+    // (portTICK_TYPE_IS_ATOMIC); callable from tasks and before the scheduler starts.
+    Ticks(unsafe { ffi::xTaskGetTickCount() })
+}
+
+/// Blocks the calling task for at least `duration`, letting lower-priority tasks run.
+///
+/// A kernel delay of `n` ticks ends at the `n`-th tick boundary, which can be almost a
+/// whole tick early; one tick is added so the delay is never shorter than asked.
+pub fn delay(duration: Duration) {
+    let ticks = Ticks::from_duration(duration).count().saturating_add(1).min(ffi::TickType_t::MAX - 1);
+    delay_ticks(Ticks(ticks));
+}
+
+/// Blocks the calling task for `ticks` kernel ticks (`vTaskDelay`).
+pub fn delay_ticks(ticks: Ticks) {
+    require_task("delay");
+    // SAFETY: called from a running task, as vTaskDelay requires.
+    unsafe { ffi::vTaskDelay(ticks.count()) };
+}
+
+/// The host's monotonic clock, for timings that are reported.
+pub fn host_now() -> Instant {
+    Instant::now()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_round_up_to_whole_ticks() {
+        assert_eq!(Ticks::from_duration(Duration::ZERO), Ticks::ZERO);
+        assert_eq!(Ticks::from_duration(Duration::from_micros(1)).count(), 1);
+        assert_eq!(Ticks::from_duration(Duration::from_millis(1)).count(), 1);
+        assert_eq!(Ticks::from_duration(Duration::from_micros(1001)).count(), 2);
+        assert_eq!(Ticks::from_duration(Duration::from_secs(70)).count(), 70_000);
+    }
+
+    #[test]
+    fn huge_durations_stay_finite() {
+        let ticks = Ticks::from_duration(Duration::MAX);
+        assert_ne!(ticks, Ticks::FOREVER);
+        assert_eq!(ticks.count(), ffi::TickType_t::MAX - 1);
+    }
+
+    #[test]
+    fn ticks_convert_back_to_durations() {
+        assert_eq!(Ticks::new(250).as_duration(), Duration::from_millis(250));
+    }
+}
