@@ -64,7 +64,10 @@ impl Port {
     /// Port include directories, relative to the kernel tree.
     fn include_dirs(&self) -> &'static [&'static str] {
         match self {
-            Port::Posix => &["portable/ThirdParty/GCC/Posix", "portable/ThirdParty/GCC/Posix/utils"],
+            Port::Posix => &[
+                "portable/ThirdParty/GCC/Posix",
+                "portable/ThirdParty/GCC/Posix/utils",
+            ],
         }
     }
 
@@ -111,7 +114,10 @@ fn main() {
     }
     println!("cargo:rerun-if-env-changed=FREERTOS_KERNEL_PATH");
     println!("cargo:rerun-if-env-changed=FREERTOS_HEAP_SIZE");
-    println!("cargo:rustc-env=FREERTOS_KERNEL_SOURCE={}", kernel.display());
+    println!(
+        "cargo:rustc-env=FREERTOS_KERNEL_SOURCE={}",
+        kernel.display()
+    );
 }
 
 /// Stops the build with a message cargo shows as an error.
@@ -123,9 +129,18 @@ fn fail(message: &str) -> ! {
 
 fn locate_kernel(manifest_dir: &Path) -> Result<PathBuf, String> {
     let candidates = [
-        ("FREERTOS_KERNEL_PATH", env::var_os("FREERTOS_KERNEL_PATH").map(PathBuf::from)),
-        ("the FreeRTOS-Kernel/ directory", Some(manifest_dir.join("FreeRTOS-Kernel"))),
-        ("the freertos-next crate", env::var_os("DEP_FREERTOS_KERNEL").map(PathBuf::from)),
+        (
+            "FREERTOS_KERNEL_PATH",
+            env::var_os("FREERTOS_KERNEL_PATH").map(PathBuf::from),
+        ),
+        (
+            "the FreeRTOS-Kernel/ directory",
+            Some(manifest_dir.join("FreeRTOS-Kernel")),
+        ),
+        (
+            "the freertos-next crate",
+            env::var_os("DEP_FREERTOS_KERNEL").map(PathBuf::from),
+        ),
     ];
     for (origin, path) in candidates {
         let Some(path) = path else { continue };
@@ -140,9 +155,11 @@ fn locate_kernel(manifest_dir: &Path) -> Result<PathBuf, String> {
             ));
         }
     }
-    Err("no FreeRTOS kernel sources: set FREERTOS_KERNEL_PATH, add a FreeRTOS-Kernel/ \
+    Err(
+        "no FreeRTOS kernel sources: set FREERTOS_KERNEL_PATH, add a FreeRTOS-Kernel/ \
          submodule, or keep the freertos-next dependency"
-        .to_owned())
+            .to_owned(),
+    )
 }
 
 fn heap_size() -> Result<usize, String> {
@@ -158,7 +175,11 @@ fn heap_size() -> Result<usize, String> {
 }
 
 fn include_dirs(manifest_dir: &Path, kernel: &Path, port: &Port) -> Vec<PathBuf> {
-    let mut dirs = vec![manifest_dir.to_path_buf(), manifest_dir.join("c_shim"), kernel.join("include")];
+    let mut dirs = vec![
+        manifest_dir.to_path_buf(),
+        manifest_dir.join("c_shim"),
+        kernel.join("include"),
+    ];
     dirs.extend(port.include_dirs().iter().map(|dir| kernel.join(dir)));
     dirs
 }
@@ -197,7 +218,11 @@ fn compile_kernel_and_shim(
 
 fn generate_bindings(manifest_dir: &Path, port: &Port, include_dirs: &[PathBuf], heap_size: usize) {
     let mut builder = bindgen::Builder::default()
-        .header(manifest_dir.join("c_shim/freertos_shim.h").to_string_lossy())
+        .header(
+            manifest_dir
+                .join("c_shim/freertos_shim.h")
+                .to_string_lossy(),
+        )
         .clang_arg(format!("-D{}", port.config_define()))
         .clang_arg(format!("-DconfigTOTAL_HEAP_SIZE={heap_size}"))
         .use_core()
@@ -211,24 +236,41 @@ fn generate_bindings(manifest_dir: &Path, port: &Port, include_dirs: &[PathBuf],
     }
     // Only what the Rust layer uses: keeps the bindings reviewable and the build quick.
     for function in [
-        "xShim.*", "vShim.*", "ulShim.*", "uxShim.*", "iShim.*",
-        "vTaskStartScheduler", "vTaskEndScheduler", "vTaskDelay", "xTaskDelayUntil",
-        "xTaskGetTickCount", "xTaskGetCurrentTaskHandle", "xTaskGetSchedulerState",
-        "vTaskSuspendAll", "xTaskResumeAll", "pcTaskGetName", "uxTaskPriorityGet",
-        "vTaskPrioritySet", "xTaskAbortDelay",
-        "xQueueReceive", "vQueueDelete", "uxQueueMessagesWaiting",
-        "pvPortMalloc", "vPortFree", "xPortGetFreeHeapSize", "xPortGetMinimumEverFreeHeapSize",
+        "xShim.*",
+        "vShim.*",
+        "ulShim.*",
+        "uxShim.*",
+        "iShim.*",
+        "vTaskStartScheduler",
+        "vTaskEndScheduler",
+        "vTaskDelay",
+        "xTaskDelayUntil",
+        "xTaskGetTickCount",
+        "xTaskGetCurrentTaskHandle",
+        "xTaskGetSchedulerState",
+        "vTaskSuspendAll",
+        "xTaskResumeAll",
+        "pcTaskGetName",
+        "uxTaskPriorityGet",
+        "vTaskPrioritySet",
+        "xTaskAbortDelay",
+        "xQueueReceive",
+        "vQueueDelete",
+        "uxQueueMessagesWaiting",
+        "pvPortMalloc",
+        "vPortFree",
+        "xPortGetFreeHeapSize",
+        "xPortGetMinimumEverFreeHeapSize",
     ] {
         builder = builder.allowlist_function(function);
     }
     builder = builder.allowlist_type("ShimKernelConstants");
-    for item in ["SHIM_.*"] {
-        builder = builder.allowlist_var(item);
-    }
+    builder = builder.allowlist_var("SHIM_.*");
     let bindings = builder
         .generate()
         .unwrap_or_else(|error| fail(&format!("bindgen failed on the FreeRTOS headers: {error}")));
-    let out = PathBuf::from(env::var("OUT_DIR").expect("set by cargo")).join("freertos_bindings.rs");
+    let out =
+        PathBuf::from(env::var("OUT_DIR").expect("set by cargo")).join("freertos_bindings.rs");
     bindings
         .write_to_file(&out)
         .unwrap_or_else(|error| fail(&format!("cannot write {}: {error}", out.display())));

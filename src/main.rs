@@ -27,7 +27,8 @@ struct Options {
 }
 
 fn parse_options(mut args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
-    let mut log_level = rtos_log::level_from_env(LevelFilter::Info).map_err(|error| error.to_string())?;
+    let mut log_level =
+        rtos_log::level_from_env(LevelFilter::Info).map_err(|error| error.to_string())?;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "-h" | "--help" => return Ok(None),
@@ -51,7 +52,10 @@ fn application() -> i32 {
     log::info!("Heap: {heap}");
     console::write_line(
         Stream::Stdout,
-        format_args!("Application finished; free heap {} B, minimum ever free heap {} B.", heap.free, heap.min_ever_free),
+        format_args!(
+            "Application finished; free heap {} B, minimum ever free heap {} B.",
+            heap.free, heap.min_ever_free
+        ),
     );
     0
 }
@@ -72,7 +76,8 @@ fn main() -> ExitCode {
         eprintln!("error: cannot install the logger: {error}");
         return ExitCode::FAILURE;
     }
-    let priority = Priority::new(APPLICATION_PRIORITY).expect("the kernel has at least 3 priority levels");
+    let priority =
+        Priority::new(APPLICATION_PRIORITY).expect("the kernel has at least 3 priority levels");
     match scheduler::run_application(priority, application) {
         Ok(status) => ExitCode::from(u8::try_from(status).unwrap_or(1)),
         Err(error) => {

@@ -1,1 +1,764 @@
-fn main() {}
+//! `rtos-selftest`: checks the RTOS layer on the running port, one scenario per process.
+//!
+//! The FreeRTOS scheduler is a process-wide singleton, so each scenario runs in a process of
+//! its own: `rtos-selftest <scenario>`. It prints `PASS <scenario> ...` and exits 0, or
+//! `FAIL <scenario>: <why>` and exits 1. `rtos-selftest --list` names the scenarios. The
+//! integration tests in `tests/rtos.rs` run each one; run it by hand when porting to a new
+//! target to see that the kernel, the allocator and the logger behave.
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+use std::alloc::Layout;
+use std::hint::black_box;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use freertos_https::rtos::console::{self, Stream};
+use freertos_https::rtos::heap::HeapStats;
+use freertos_https::rtos::sync::{Mutex, Queue, SendTimeout};
+use freertos_https::rtos::task::{self, Priority, TaskHandle};
+use freertos_https::rtos::time::{self, Ticks};
+use freertos_https::rtos::{host_thread, log as rtos_log, scheduler};
+use log::LevelFilter;
+
+type Outcome = Result<String, String>;
+
+struct Scenario {
+    name: &'static str,
+    run: fn() -> Outcome,
+}
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "preemption",
+        run: preemption,
+    },
+    Scenario {
+        name: "time_slicing",
+        run: time_slicing,
+    },
+    Scenario {
+        name: "delays",
+        run: delays,
+    },
+    Scenario {
+        name: "queue",
+        run: queue,
+    },
+    Scenario {
+        name: "notification",
+        run: notification,
+    },
+    Scenario {
+        name: "mutex",
+        run: mutex,
+    },
+    Scenario {
+        name: "heap_accounting",
+        run: heap_accounting,
+    },
+    Scenario {
+        name: "alignment",
+        run: alignment,
+    },
+    Scenario {
+        name: "host_threads_allocate",
+        run: host_threads_allocate,
+    },
+    Scenario {
+        name: "logger_stress",
+        run: logger_stress,
+    },
+    Scenario {
+        name: "task_returns",
+        run: task_returns,
+    },
+    Scenario {
+        name: "task_panic",
+        run: task_panic,
+    },
+    Scenario {
+        name: "kernel_assert",
+        run: kernel_assert,
+    },
+];
+
+/// The application task runs above every task a scenario spawns, so it can always observe.
+const APP_PRIORITY: u8 = 8;
+
+fn main() -> ExitCode {
+    let Some(name) = std::env::args().nth(1) else {
+        eprintln!("usage: rtos-selftest <scenario> | --list");
+        return ExitCode::from(2);
+    };
+    if name == "--list" {
+        SCENARIOS
+            .iter()
+            .for_each(|scenario| println!("{}", scenario.name));
+        return ExitCode::SUCCESS;
+    }
+    let Some(scenario) = SCENARIOS.iter().find(|scenario| scenario.name == name) else {
+        eprintln!("error: unknown scenario {name:?}; try --list");
+        return ExitCode::from(2);
+    };
+    if let Err(error) = rtos_log::init(LevelFilter::Info, Stream::Stdout) {
+        eprintln!("error: {error}");
+        return ExitCode::FAILURE;
+    }
+    let run = scenario.run;
+    let result = scheduler::run_application(priority(APP_PRIORITY), move || match run() {
+        Ok(details) => {
+            console::write_line(Stream::Stdout, format_args!("PASS {name} {details}"));
+            0
+        }
+        Err(why) => {
+            console::write_line(Stream::Stdout, format_args!("FAIL {name}: {why}"));
+            1
+        }
+    });
+    match result {
+        Ok(status) => ExitCode::from(u8::try_from(status).unwrap_or(1)),
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn priority(level: u8) -> Priority {
+    Priority::new(level).expect("scenario priorities are below configMAX_PRIORITIES")
+}
+
+fn check(condition: bool, why: impl FnOnce() -> String) -> Result<(), String> {
+    if condition { Ok(()) } else { Err(why()) }
+}
+
+/// Waits (blocking this task, so lower ones run) until `count` reaches `target` or `limit`
+/// passes on the host clock.
+fn wait_for_count(count: &AtomicUsize, target: usize, limit: Duration) -> Result<(), String> {
+    let start = Instant::now();
+    while count.load(Ordering::SeqCst) < target {
+        if start.elapsed() > limit {
+            return Err(format!(
+                "only {} of {target} tasks finished within {limit:?}",
+                count.load(Ordering::SeqCst)
+            ));
+        }
+        time::delay(Duration::from_millis(2));
+    }
+    Ok(())
+}
+
+fn spawn(
+    name: &str,
+    level: u8,
+    body: impl FnOnce() + Send + 'static,
+) -> Result<TaskHandle, String> {
+    task::spawn(name, priority(level), body).map_err(|error| format!("spawn {name}: {error}"))
+}
+
+/// A task that never blocks can only lose the CPU to a higher-priority task by pre-emption.
+fn preemption() -> Outcome {
+    static HIGH_RAN: AtomicBool = AtomicBool::new(false);
+    static SPINNER_SAW_HIGH: AtomicBool = AtomicBool::new(false);
+    static WAKE_LATE_US: AtomicU64 = AtomicU64::new(u64::MAX);
+    let done = Arc::new(AtomicUsize::new(0));
+
+    let spinner_done = done.clone();
+    spawn("spinner", 2, move || {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(1500) {
+            if HIGH_RAN.load(Ordering::SeqCst) {
+                SPINNER_SAW_HIGH.store(true, Ordering::SeqCst);
+                break;
+            }
+            std::hint::spin_loop();
+        }
+        spinner_done.fetch_add(1, Ordering::SeqCst);
+    })?;
+    let high_done = done.clone();
+    spawn("high", 3, move || {
+        let asked = Duration::from_millis(20);
+        let start = Instant::now();
+        time::delay(asked);
+        let late = start.elapsed().saturating_sub(asked);
+        WAKE_LATE_US.store(late.as_micros() as u64, Ordering::SeqCst);
+        HIGH_RAN.store(true, Ordering::SeqCst);
+        high_done.fetch_add(1, Ordering::SeqCst);
+    })?;
+    wait_for_count(&done, 2, Duration::from_secs(10))?;
+    check(SPINNER_SAW_HIGH.load(Ordering::SeqCst), || {
+        "the high-priority task never ran while the low-priority task spun".into()
+    })?;
+    let late_us = WAKE_LATE_US.load(Ordering::SeqCst);
+    check(late_us < 100_000, || {
+        format!("the high-priority task woke {late_us} us late")
+    })?;
+    Ok(format!(
+        "high-priority wake-up {late_us} us after its delay"
+    ))
+}
+
+/// Two busy tasks of equal priority must take turns at the tick.
+fn time_slicing() -> Outcome {
+    static LAST_RUNNER: AtomicU32 = AtomicU32::new(0);
+    static SWITCHES: AtomicU32 = AtomicU32::new(0);
+    let loops = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+    let done = Arc::new(AtomicUsize::new(0));
+    let spin_time = Duration::from_millis(400);
+    for id in 1..=2u32 {
+        let loops = loops.clone();
+        let done = done.clone();
+        spawn(&format!("slice{id}"), 2, move || {
+            let start = Instant::now();
+            while start.elapsed() < spin_time {
+                if LAST_RUNNER.swap(id, Ordering::SeqCst) != id {
+                    SWITCHES.fetch_add(1, Ordering::SeqCst);
+                }
+                loops[id as usize - 1].fetch_add(1, Ordering::Relaxed);
+            }
+            done.fetch_add(1, Ordering::SeqCst);
+        })?;
+    }
+    wait_for_count(&done, 2, Duration::from_secs(10))?;
+    let switches = SWITCHES.load(Ordering::SeqCst);
+    let (first, second) = (
+        loops[0].load(Ordering::SeqCst),
+        loops[1].load(Ordering::SeqCst),
+    );
+    check(first > 0 && second > 0, || {
+        format!("a task never ran: loops {first} and {second}")
+    })?;
+    // 400 ms at 1 kHz gives up to ~400 slices; even a heavily loaded host gives dozens.
+    check(switches >= 20, || {
+        format!("only {switches} switches between equal-priority tasks in {spin_time:?}")
+    })?;
+    Ok(format!("{switches} switches in {spin_time:?}"))
+}
+
+/// Delays measured against the host clock: never short, and not much long.
+fn delays() -> Outcome {
+    let mut report = Vec::new();
+    for millis in [1u64, 10, 50, 200] {
+        let asked = Duration::from_millis(millis);
+        let ticks_before = time::tick_count();
+        let start = Instant::now();
+        time::delay(asked);
+        let took = start.elapsed();
+        let ticks = time::tick_count().count() - ticks_before.count();
+        check(took >= asked, || {
+            format!("delay({asked:?}) returned after {took:?}")
+        })?;
+        // Ticks on the POSIX port come from a sleeping timer thread and run slow (about
+        // 1.2 ms each here), more so on a loaded machine.
+        let allowed = asked * 2 + Duration::from_millis(50);
+        check(took <= allowed, || {
+            format!("delay({asked:?}) took {took:?}, more than {allowed:?}")
+        })?;
+        check(ticks > millis, || {
+            format!("delay({asked:?}) spanned only {ticks} ticks")
+        })?;
+        report.push(format!("{millis}ms->{:.1}ms", took.as_secs_f64() * 1e3));
+    }
+    Ok(report.join(" "))
+}
+
+/// Items cross a small queue between tasks intact, in order, and block both sides.
+fn queue() -> Outcome {
+    const ITEMS: u32 = 2000;
+    let queue: Arc<Queue<(u32, String)>> = Arc::new(Queue::new(4).map_err(|e| e.to_string())?);
+    let received = Arc::new(AtomicUsize::new(0));
+    let failure: Arc<std::sync::OnceLock<String>> = Arc::new(std::sync::OnceLock::new());
+    let done = Arc::new(AtomicUsize::new(0));
+
+    let (producer_queue, producer_done) = (queue.clone(), done.clone());
+    spawn("producer", 2, move || {
+        for sequence in 0..ITEMS {
+            let item = (sequence, format!("item {sequence}"));
+            if producer_queue.send(item, Ticks::FOREVER).is_err() {
+                break;
+            }
+        }
+        producer_done.fetch_add(1, Ordering::SeqCst);
+    })?;
+    let (consumer_queue, consumer_done) = (queue.clone(), done.clone());
+    let (consumer_count, consumer_failure) = (received.clone(), failure.clone());
+    spawn("consumer", 3, move || {
+        for expected in 0..ITEMS {
+            match consumer_queue.receive(Ticks::from_duration(Duration::from_secs(5))) {
+                Some((sequence, text))
+                    if sequence == expected && text == format!("item {expected}") =>
+                {
+                    consumer_count.fetch_add(1, Ordering::SeqCst);
+                }
+                other => {
+                    let _ =
+                        consumer_failure.set(format!("expected item {expected}, got {other:?}"));
+                    break;
+                }
+            }
+        }
+        consumer_done.fetch_add(1, Ordering::SeqCst);
+    })?;
+    wait_for_count(&done, 2, Duration::from_secs(30))?;
+    if let Some(why) = failure.get() {
+        return Err(why.clone());
+    }
+    let count = received.load(Ordering::SeqCst);
+    check(count == ITEMS as usize, || {
+        format!("received {count} of {ITEMS} items")
+    })?;
+
+    // Timeouts: an empty queue times out, a full one hands the item back.
+    let start = Instant::now();
+    let nothing = queue.receive(Ticks::from_duration(Duration::from_millis(20)));
+    let waited = start.elapsed();
+    check(nothing.is_none(), || {
+        "an empty queue produced an item".into()
+    })?;
+    check(waited >= Duration::from_millis(19), || {
+        format!("receive timed out after only {waited:?}")
+    })?;
+    for sequence in 0..4 {
+        queue
+            .send((sequence, String::new()), Ticks::ZERO)
+            .map_err(|_| "a queue with room refused an item")?;
+    }
+    match queue.send(
+        (99, "kept".into()),
+        Ticks::from_duration(Duration::from_millis(5)),
+    ) {
+        Err(SendTimeout((99, text))) if text == "kept" => {}
+        other => {
+            return Err(format!(
+                "a full queue did not hand the item back: {other:?}"
+            ));
+        }
+    }
+    Ok(format!(
+        "{ITEMS} items in order; receive timeout after {waited:?}"
+    ))
+}
+
+/// Notifications wake a waiting task and count; waiting without one times out.
+fn notification() -> Outcome {
+    static WAITER_GOT: AtomicU32 = AtomicU32::new(0);
+    let done = Arc::new(AtomicUsize::new(0));
+    let waiter_done = done.clone();
+    let waiter = spawn("waiter", 3, move || {
+        let mut total = 0;
+        while total < 3 {
+            let got = task::wait_for_notification(Ticks::from_duration(Duration::from_secs(5)));
+            if got == 0 {
+                break;
+            }
+            total += got;
+        }
+        WAITER_GOT.store(total, Ordering::SeqCst);
+        waiter_done.fetch_add(1, Ordering::SeqCst);
+    })?;
+    for _ in 0..3 {
+        waiter.notify();
+        time::delay(Duration::from_millis(2));
+    }
+    wait_for_count(&done, 1, Duration::from_secs(10))?;
+    let got = WAITER_GOT.load(Ordering::SeqCst);
+    check(got == 3, || {
+        format!("the waiter counted {got} of 3 notifications")
+    })?;
+    let start = Instant::now();
+    let none = task::wait_for_notification(Ticks::from_duration(Duration::from_millis(15)));
+    let waited = start.elapsed();
+    check(none == 0, || {
+        format!("{none} notifications arrived from nowhere")
+    })?;
+    check(waited >= Duration::from_millis(14), || {
+        format!("the wait ended after only {waited:?}")
+    })?;
+    Ok("3 of 3 notifications; timeout honoured".into())
+}
+
+/// Increments under a contended mutex are never lost.
+fn mutex() -> Outcome {
+    const ROUNDS: u64 = 3000;
+    let counter = Arc::new(Mutex::new(0u64).map_err(|e| e.to_string())?);
+    let done = Arc::new(AtomicUsize::new(0));
+    for id in 0..2 {
+        let (counter, done) = (counter.clone(), done.clone());
+        spawn(&format!("locker{id}"), 2, move || {
+            for round in 0..ROUNDS {
+                let mut value = counter.lock();
+                let seen = *value;
+                if round % 64 == 0 {
+                    // Give the other task a chance to find the mutex taken.
+                    task::yield_now();
+                }
+                *value = seen + 1;
+            }
+            done.fetch_add(1, Ordering::SeqCst);
+        })?;
+    }
+    wait_for_count(&done, 2, Duration::from_secs(30))?;
+    let total = *counter.lock();
+    check(total == 2 * ROUNDS, || {
+        format!("counter is {total}, expected {}", 2 * ROUNDS)
+    })?;
+    Ok(format!("{total} increments"))
+}
+
+/// A Vec made in a task comes from the FreeRTOS heap and goes back to it.
+fn heap_accounting() -> Outcome {
+    const SIZE: usize = 64 * 1024;
+    let before = HeapStats::now();
+    let block = black_box(vec![0xA5u8; SIZE]);
+    let during = HeapStats::now();
+    let taken = before.free.saturating_sub(during.free);
+    check((SIZE..SIZE + 64).contains(&taken), || {
+        format!("a {SIZE} B Vec moved the free heap by {taken} B")
+    })?;
+    check(during.min_ever_free <= during.free, || {
+        "minimum ever free is above free".into()
+    })?;
+    drop(block);
+    let after = HeapStats::now();
+    check(after.free == before.free, || {
+        format!(
+            "free heap {} B before, {} B after the Vec was dropped",
+            before.free, after.free
+        )
+    })?;
+    Ok(format!(
+        "Vec of {SIZE} B took {taken} B of FreeRTOS heap; all returned"
+    ))
+}
+
+/// Every alignment up to 64 is honoured, on the FreeRTOS heap (tasks) and on the host heap.
+fn alignment() -> Outcome {
+    let before = HeapStats::now();
+    check_alignments("task")?;
+    #[repr(align(64))]
+    struct CacheLine([u8; 64]);
+    let lines: Vec<Box<CacheLine>> = (0..16).map(|i| Box::new(CacheLine([i; 64]))).collect();
+    for (i, line) in lines.iter().enumerate() {
+        let address = &**line as *const CacheLine as usize;
+        check(address % 64 == 0, || {
+            format!("Box<align(64)> at {address:#x}")
+        })?;
+        check(line.0.iter().all(|&byte| byte == i as u8), || {
+            "Box<align(64)> content changed".into()
+        })?;
+    }
+    drop(lines);
+    let after = HeapStats::now();
+    check(after.free == before.free, || {
+        format!("free heap {} B before, {} B after", before.free, after.free)
+    })?;
+    let host = host_thread::spawn("align-host", || check_alignments("host thread"))
+        .map_err(|e| e.to_string())?;
+    wait_until_finished(&host)?;
+    host.join()
+        .map_err(|_| "the host thread panicked".to_string())??;
+    Ok("alignments 1..=64 on the FreeRTOS heap and the host heap".into())
+}
+
+fn check_alignments(context: &str) -> Result<(), String> {
+    let mut blocks = Vec::new();
+    for align in [1usize, 2, 4, 8, 16, 32, 64] {
+        for size in [1usize, 7, 64, 1000] {
+            let layout = Layout::from_size_align(size, align).map_err(|e| e.to_string())?;
+            // SAFETY: the layout has a non-zero size.
+            let block = unsafe { std::alloc::alloc(layout) };
+            check(!block.is_null(), || {
+                format!("{context}: allocation of {layout:?} failed")
+            })?;
+            check(block as usize % align == 0, || {
+                format!("{context}: {layout:?} at {:#x}", block as usize)
+            })?;
+            // SAFETY: `block` is valid for `size` bytes.
+            unsafe { block.write_bytes(align as u8 ^ size as u8, size) };
+            blocks.push((block, layout));
+        }
+    }
+    for &(block, layout) in &blocks {
+        let expected = layout.align() as u8 ^ layout.size() as u8;
+        // SAFETY: `block` is live and was filled with `layout.size()` bytes above.
+        let content = unsafe { std::slice::from_raw_parts(block, layout.size()) };
+        check(content.iter().all(|&byte| byte == expected), || {
+            format!("{context}: {layout:?} was overwritten")
+        })?;
+    }
+    for (block, layout) in blocks {
+        // SAFETY: allocated above with this layout, freed once.
+        unsafe { std::alloc::dealloc(block, layout) };
+    }
+    Ok(())
+}
+
+/// The heap once the idle task has freed the control blocks and stacks of deleted tasks
+/// (it does so when it next runs): waits until `free` is back to `expected_free`, or 5 s.
+fn heap_after_idle_cleanup(expected_free: usize) -> HeapStats {
+    let start = Instant::now();
+    let mut heap = HeapStats::now();
+    while heap.free != expected_free && start.elapsed() < Duration::from_secs(5) {
+        time::delay(Duration::from_millis(10));
+        heap = HeapStats::now();
+    }
+    heap
+}
+
+fn wait_until_finished<T>(handle: &std::thread::JoinHandle<T>) -> Result<(), String> {
+    let start = Instant::now();
+    while !handle.is_finished() {
+        if start.elapsed() > Duration::from_secs(30) {
+            return Err("a host thread did not finish within 30 s".into());
+        }
+        time::delay(Duration::from_millis(5));
+    }
+    Ok(())
+}
+
+/// Host threads and tasks allocate at once; host threads also free blocks tasks made.
+fn host_threads_allocate() -> Outcome {
+    let run_time = Duration::from_millis(1500);
+    let done = Arc::new(AtomicUsize::new(0));
+    let handed_over = Arc::new(AtomicUsize::new(0));
+    let before = HeapStats::now();
+    let mut hosts = Vec::new();
+    for id in 0..2u8 {
+        // One channel per task/host pair: a std channel's lock is then only ever shared
+        // between one task and one host thread, never between two tasks. Bounded, so a
+        // host thread the OS leaves waiting cannot make the task exhaust the FreeRTOS heap.
+        let (sender, receiver) = mpsc::sync_channel::<Vec<u8>>(16);
+        let host = host_thread::spawn(&format!("alloc-host{id}"), move || {
+            host_allocator(id, receiver, run_time)
+        })
+        .map_err(|e| e.to_string())?;
+        hosts.push(host);
+        let (done, handed_over) = (done.clone(), handed_over.clone());
+        spawn(&format!("alloc-task{id}"), 2 + id, move || {
+            let start = Instant::now();
+            let mut round = 0usize;
+            while start.elapsed() < run_time {
+                let size = 16 + (round * 37) % 4000;
+                let block = vec![(round % 251) as u8; size];
+                if round % 3 == 0 {
+                    // Never block the task on a host thread: if the channel is full, the
+                    // block is simply freed here.
+                    if sender.try_send(block).is_ok() {
+                        handed_over.fetch_add(1, Ordering::Relaxed);
+                    }
+                } else {
+                    black_box(&block);
+                }
+                round += 1;
+                if round % 50 == 0 {
+                    time::delay(Duration::from_millis(1));
+                }
+            }
+            drop(sender);
+            done.fetch_add(1, Ordering::SeqCst);
+        })?;
+    }
+    wait_for_count(&done, 2, Duration::from_secs(30))?;
+    let mut host_rounds = 0;
+    for host in hosts {
+        wait_until_finished(&host)?;
+        host_rounds += host
+            .join()
+            .map_err(|_| "a host thread panicked".to_string())??;
+    }
+    let after = heap_after_idle_cleanup(before.free);
+    check(after.free == before.free, || {
+        format!(
+            "FreeRTOS heap leaked: {} B free before, {} B after",
+            before.free, after.free
+        )
+    })?;
+    let handed = handed_over.load(Ordering::SeqCst);
+    Ok(format!(
+        "{host_rounds} host allocations, {handed} task blocks freed by host threads, no leak"
+    ))
+}
+
+fn host_allocator(
+    id: u8,
+    from_task: mpsc::Receiver<Vec<u8>>,
+    run_time: Duration,
+) -> Result<usize, String> {
+    let start = Instant::now();
+    let mut rounds = 0usize;
+    let mut keep: Vec<Vec<u8>> = Vec::new();
+    while start.elapsed() < run_time {
+        let fill = (rounds as u8).wrapping_mul(31) ^ id;
+        keep.push(vec![fill; 8 + (rounds * 53) % 3000]);
+        if keep.len() > 32 {
+            let block = keep.remove(0);
+            let expected = block[0];
+            check(block.iter().all(|&byte| byte == expected), || {
+                "a host block was overwritten".into()
+            })?;
+        }
+        while let Ok(block) = from_task.try_recv() {
+            let first = block.first().copied().unwrap_or_default();
+            check(block.iter().all(|&byte| byte == first), || {
+                "a task block was overwritten".into()
+            })?;
+        }
+        rounds += 1;
+    }
+    // Drain what the task sent after the loop.
+    for block in from_task.iter() {
+        let first = block.first().copied().unwrap_or_default();
+        check(block.iter().all(|&byte| byte == first), || {
+            "a task block was overwritten".into()
+        })?;
+    }
+    Ok(rounds)
+}
+
+/// Tasks of three priorities and a host thread log flat out; nothing deadlocks, every line
+/// comes out whole. The test harness parses the lines and compares with the counts here.
+fn logger_stress() -> Outcome {
+    let run_time = Duration::from_millis(2500);
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicUsize::new(0));
+    let counts = Arc::new([
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+    ]);
+    for (index, (name, level, pause_every)) in [
+        ("log-low", 1u8, 0usize),
+        ("log-mid", 2, 3),
+        ("log-high", 3, 2),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (stop, done, counts) = (stop.clone(), done.clone(), counts.clone());
+        spawn(name, level, move || {
+            let mut sequence = 0usize;
+            while !stop.load(Ordering::SeqCst) {
+                log::info!(
+                    "stress source={name} seq={sequence} payload={:x}",
+                    sequence * 2654435761
+                );
+                sequence += 1;
+                if pause_every > 0 && sequence % pause_every == 0 {
+                    time::delay(Duration::from_millis(1));
+                } else {
+                    // The low task never blocks; a short spin keeps its output readable
+                    // while it still spends much of its time inside the logger.
+                    let spin = Instant::now();
+                    while spin.elapsed() < Duration::from_micros(20) {
+                        std::hint::spin_loop();
+                    }
+                }
+            }
+            counts[index].store(sequence, Ordering::SeqCst);
+            done.fetch_add(1, Ordering::SeqCst);
+        })?;
+    }
+    let (host_stop, host_counts) = (stop.clone(), counts.clone());
+    let host = host_thread::spawn("log-host", move || {
+        let mut sequence = 0usize;
+        while !host_stop.load(Ordering::SeqCst) {
+            log::info!(
+                "stress source=log-host seq={sequence} payload={:x}",
+                sequence * 2654435761
+            );
+            sequence += 1;
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        host_counts[3].store(sequence, Ordering::SeqCst);
+    })
+    .map_err(|e| e.to_string())?;
+    time::delay(run_time);
+    stop.store(true, Ordering::SeqCst);
+    wait_for_count(&done, 3, Duration::from_secs(30))?;
+    wait_until_finished(&host)?;
+    host.join()
+        .map_err(|_| "the host thread panicked".to_string())?;
+    let lines: Vec<usize> = counts
+        .iter()
+        .map(|count| count.load(Ordering::SeqCst))
+        .collect();
+    check(lines.iter().all(|&count| count > 0), || {
+        format!("a source logged nothing: {lines:?}")
+    })?;
+    Ok(format!(
+        "lines log-low={} log-mid={} log-high={} log-host={}",
+        lines[0], lines[1], lines[2], lines[3]
+    ))
+}
+
+/// Tasks that return are deleted by the trampoline, and their memory comes back.
+fn task_returns() -> Outcome {
+    const TASKS: usize = 40;
+    // Let the idle task finish any earlier clean-up before the baseline.
+    time::delay(Duration::from_millis(20));
+    let finished = Arc::new(AtomicUsize::new(0));
+    let before = HeapStats::now();
+    for index in 0..TASKS {
+        let finished = finished.clone();
+        spawn(&format!("short{index}"), 1 + (index % 3) as u8, move || {
+            if index % 2 == 0 {
+                time::delay(Duration::from_millis(1));
+            }
+            let scratch = black_box(vec![index as u8; 256]);
+            drop(scratch);
+            finished.fetch_add(1, Ordering::SeqCst);
+        })?;
+    }
+    wait_for_count(&finished, TASKS, Duration::from_secs(30))?;
+    let after = heap_after_idle_cleanup(before.free);
+    check(after.free == before.free, || {
+        format!(
+            "{} B free before {TASKS} tasks ran and returned, {} B after",
+            before.free, after.free
+        )
+    })?;
+    Ok(format!(
+        "{TASKS} tasks returned; heap back to {} B free",
+        after.free
+    ))
+}
+
+/// A panicking task ends the process with a message and status 101.
+fn task_panic() -> Outcome {
+    spawn("boom", 3, || panic!("deliberate panic for the self-test"))?;
+    time::delay(Duration::from_secs(5));
+    Err("the process survived a task panic".into())
+}
+
+/// A failed kernel assertion ends the process with a message and status 70.
+fn kernel_assert() -> Outcome {
+    kernel_misuse::receive_from_null_queue();
+    Err("the kernel did not assert on a NULL queue".into())
+}
+
+/// Deliberate misuse of the raw kernel API, to check that configASSERT is wired up.
+mod kernel_misuse {
+    #![allow(unsafe_code)]
+
+    use core::ffi::c_void;
+
+    unsafe extern "C" {
+        fn xQueueReceive(
+            queue: *mut c_void,
+            buffer: *mut c_void,
+            ticks: core::ffi::c_ulong,
+        ) -> core::ffi::c_long;
+    }
+
+    /// Calls `xQueueReceive` with a NULL queue, whose first check is `configASSERT(pxQueue)`.
+    pub(super) fn receive_from_null_queue() {
+        let mut buffer = [0u8; 8];
+        // SAFETY: the kernel asserts on the NULL queue before touching anything, and the
+        // assert handler ends the process; nothing is read or written.
+        unsafe { xQueueReceive(core::ptr::null_mut(), buffer.as_mut_ptr().cast(), 0) };
+    }
+}

@@ -146,7 +146,8 @@ fn defer_free(raw: *mut u8) {
         // SAFETY: heap_4 rounds every block up to at least 8 bytes, so its first word is
         // ours to use as the link now that the block is free; `raw` is 8-aligned.
         unsafe { raw.cast::<*mut u8>().write(head) };
-        match DEFERRED_FREES.compare_exchange_weak(head, raw, Ordering::Release, Ordering::Relaxed) {
+        match DEFERRED_FREES.compare_exchange_weak(head, raw, Ordering::Release, Ordering::Relaxed)
+        {
             Ok(_) => return,
             Err(current) => head = current,
         }

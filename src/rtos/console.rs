@@ -45,7 +45,11 @@ pub struct LineBuffer<const N: usize> {
 impl<const N: usize> LineBuffer<N> {
     /// An empty buffer.
     pub const fn new() -> Self {
-        LineBuffer { bytes: [0; N], len: 0, truncated: false }
+        LineBuffer {
+            bytes: [0; N],
+            len: 0,
+            truncated: false,
+        }
     }
 
     /// The text so far.
@@ -169,7 +173,7 @@ mod tests {
     fn cuts_never_split_a_character() {
         let mut line = LineBuffer::<6>::new();
         write!(line, "aéééé").unwrap();
-        assert_eq!(line.as_bytes(), "aé".as_bytes());
+        assert_eq!(line.as_bytes(), "aéé".as_bytes());
         assert!(core::str::from_utf8(line.as_bytes()).is_ok());
     }
 }

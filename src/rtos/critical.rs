@@ -27,7 +27,9 @@ impl CriticalSection {
         // SAFETY: called from a task; the matching exit happens in Drop on the same task
         // because the guard is !Send.
         unsafe { ffi::vShimEnterCritical() };
-        CriticalSection { _not_send: PhantomData }
+        CriticalSection {
+            _not_send: PhantomData,
+        }
     }
 }
 
@@ -56,7 +58,9 @@ impl SchedulerSuspended {
         require_task("SchedulerSuspended::enter");
         // SAFETY: called from a task; resumed in Drop on the same task (the guard is !Send).
         unsafe { ffi::vTaskSuspendAll() };
-        SchedulerSuspended { _not_send: PhantomData }
+        SchedulerSuspended {
+            _not_send: PhantomData,
+        }
     }
 }
 

@@ -33,7 +33,10 @@ static LOGGER: OnceLock<ConsoleLogger> = OnceLock::new();
 /// Installs the logger, writing to `stream` at `level` and above. Call once, from `main`,
 /// before the scheduler starts.
 pub fn init(level: LevelFilter, stream: Stream) -> Result<(), log::SetLoggerError> {
-    let logger = LOGGER.get_or_init(|| ConsoleLogger { stream, start: Instant::now() });
+    let logger = LOGGER.get_or_init(|| ConsoleLogger {
+        stream,
+        start: Instant::now(),
+    });
     log::set_logger(logger)?;
     log::set_max_level(level);
     Ok(())
@@ -41,7 +44,9 @@ pub fn init(level: LevelFilter, stream: Stream) -> Result<(), log::SetLoggerErro
 
 /// Parses a level name: `off`, `error`, `warn`, `info`, `debug` or `trace` (any case).
 pub fn parse_level(text: &str) -> Result<LevelFilter, InvalidLevel> {
-    text.trim().parse::<LevelFilter>().map_err(|_| InvalidLevel(text.to_owned()))
+    text.trim()
+        .parse::<LevelFilter>()
+        .map_err(|_| InvalidLevel(text.to_owned()))
 }
 
 /// The level named by the `FREERTOS_HTTPS_LOG` environment variable, `default` if unset.
@@ -58,7 +63,11 @@ pub struct InvalidLevel(pub String);
 
 impl core::fmt::Display for InvalidLevel {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "invalid log level {:?}: use off, error, warn, info, debug or trace", self.0)
+        write!(
+            f,
+            "invalid log level {:?}: use off, error, warn, info, debug or trace",
+            self.0
+        )
     }
 }
 

@@ -104,6 +104,9 @@ fn end_scheduler() {
 /// suspended task may hold).
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        console::write_line(Stream::Stderr, format_args!("panic in task '{}': {info}", task::current_name()));
+        console::write_line(
+            Stream::Stderr,
+            format_args!("panic in task '{}': {info}", task::current_name()),
+        );
     }));
 }

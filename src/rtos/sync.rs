@@ -38,8 +38,12 @@ pub enum CreateError {
 impl fmt::Display for CreateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CreateError::OutOfMemory => f.write_str("not enough FreeRTOS heap for the kernel object"),
-            CreateError::ZeroCapacity => f.write_str("a queue needs a capacity of at least one item"),
+            CreateError::OutOfMemory => {
+                f.write_str("not enough FreeRTOS heap for the kernel object")
+            }
+            CreateError::ZeroCapacity => {
+                f.write_str("a queue needs a capacity of at least one item")
+            }
         }
     }
 }
@@ -87,7 +91,12 @@ impl<T: Send> Queue<T> {
         // SAFETY: plain kernel object creation with checked sizes; the kernel rejects a
         // length * size product that overflows by returning NULL.
         let handle = unsafe { ffi::xShimQueueCreate(length, item_size) };
-        NonNull::new(handle).map(|handle| Queue { handle, _items: PhantomData }).ok_or(CreateError::OutOfMemory)
+        NonNull::new(handle)
+            .map(|handle| Queue {
+                handle,
+                _items: PhantomData,
+            })
+            .ok_or(CreateError::OutOfMemory)
     }
 
     /// Moves `item` to the back of the queue, waiting up to `timeout` for room.
@@ -98,7 +107,13 @@ impl<T: Send> Queue<T> {
         // SAFETY: called from a task; the kernel copies size_of::<T>() bytes from `source`,
         // a live `T`. On success the queue owns those bytes, so ours must not be dropped
         // (ManuallyDrop); on failure nothing was copied and the item is returned.
-        let sent = unsafe { ffi::xShimQueueSendToBack(self.handle.as_ptr(), source.cast::<c_void>(), timeout.count()) };
+        let sent = unsafe {
+            ffi::xShimQueueSendToBack(
+                self.handle.as_ptr(),
+                source.cast::<c_void>(),
+                timeout.count(),
+            )
+        };
         if sent == ffi::pdTRUE {
             Ok(())
         } else {
@@ -112,7 +127,13 @@ impl<T: Send> Queue<T> {
         let mut slot = MaybeUninit::<T>::uninit();
         // SAFETY: called from a task; on success the kernel copies one item's bytes, moved in
         // by `send`, into `slot`, which is sized and aligned for `T`.
-        let received = unsafe { ffi::xQueueReceive(self.handle.as_ptr(), slot.as_mut_ptr().cast::<c_void>(), timeout.count()) };
+        let received = unsafe {
+            ffi::xQueueReceive(
+                self.handle.as_ptr(),
+                slot.as_mut_ptr().cast::<c_void>(),
+                timeout.count(),
+            )
+        };
         if received == ffi::pdTRUE {
             // SAFETY: the kernel wrote a complete `T`, whose ownership passes to us.
             Some(unsafe { slot.assume_init() })
@@ -164,7 +185,12 @@ impl<T> Mutex<T> {
         require_kernel_context("Mutex::new");
         // SAFETY: plain kernel object creation.
         let handle = unsafe { ffi::xShimMutexCreate() };
-        NonNull::new(handle).map(|handle| Mutex { handle, value: UnsafeCell::new(value) }).ok_or(CreateError::OutOfMemory)
+        NonNull::new(handle)
+            .map(|handle| Mutex {
+                handle,
+                value: UnsafeCell::new(value),
+            })
+            .ok_or(CreateError::OutOfMemory)
     }
 
     /// Waits as long as it takes for the mutex.
@@ -181,7 +207,10 @@ impl<T> Mutex<T> {
         require_task("Mutex::lock");
         // SAFETY: called from a task on a live mutex.
         let taken = unsafe { ffi::xShimMutexTake(self.handle.as_ptr(), timeout.count()) };
-        (taken == ffi::pdTRUE).then_some(MutexGuard { mutex: self, _not_send: PhantomData })
+        (taken == ffi::pdTRUE).then_some(MutexGuard {
+            mutex: self,
+            _not_send: PhantomData,
+        })
     }
 
     /// The value, without locking: `&mut self` proves no one else holds it.

@@ -86,7 +86,11 @@ pub struct PriorityError {
 
 impl fmt::Display for PriorityError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "task priority {} is above the highest level, {}", self.level, self.max)
+        write!(
+            f,
+            "task priority {} is above the highest level, {}",
+            self.level, self.max
+        )
     }
 }
 
@@ -125,7 +129,11 @@ pub struct TaskBuilder {
 impl TaskBuilder {
     /// A builder for a task called `name`, at priority 1 with the kernel's minimal stack.
     pub fn new(name: &str) -> TaskBuilder {
-        TaskBuilder { name: name.to_owned(), priority: Priority(1), stack_words: minimal_stack_words() }
+        TaskBuilder {
+            name: name.to_owned(),
+            priority: Priority(1),
+            stack_words: minimal_stack_words(),
+        }
     }
 
     /// Sets the priority.
@@ -215,12 +223,13 @@ extern "C" fn vFreeRtosHttpsRunTask(argument: *mut c_void) {
     // alone; it is taken back exactly once, here.
     let body = unsafe { Box::from_raw(argument.cast::<TaskBody>()) };
     let outcome = panic::catch_unwind(AssertUnwindSafe(move || (*body)()));
+    let name = current_name();
     // From here on this thread may be ended by the kernel at any switch; anything the
     // thread's destructors free must take the host-thread path (see `rtos::alloc`).
     IN_TASK.with(|flag| flag.set(false));
     if outcome.is_err() {
         console::fatal(
-            format_args!("task '{}' panicked; stopping", current_name()),
+            format_args!("task '{name}' panicked; stopping"),
             TASK_PANIC_EXIT_STATUS,
         );
     }

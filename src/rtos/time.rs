@@ -57,6 +57,8 @@ impl From<Duration> for Ticks {
 }
 
 /// The kernel's tick rate (`configTICK_RATE_HZ`).
+// TickType_t is u64 on the POSIX port but u32 on Cortex-M: the conversion is not useless there.
+#[allow(clippy::useless_conversion)]
 pub fn tick_rate_hz() -> u64 {
     // SAFETY: returns a compile-time constant.
     u64::from(unsafe { ffi::xShimTickRateHz() })
@@ -74,7 +76,10 @@ pub fn tick_count() -> Ticks {
 /// A kernel delay of `n` ticks ends at the `n`-th tick boundary, which can be almost a
 /// whole tick early; one tick is added so the delay is never shorter than asked.
 pub fn delay(duration: Duration) {
-    let ticks = Ticks::from_duration(duration).count().saturating_add(1).min(ffi::TickType_t::MAX - 1);
+    let ticks = Ticks::from_duration(duration)
+        .count()
+        .saturating_add(1)
+        .min(ffi::TickType_t::MAX - 1);
     delay_ticks(Ticks(ticks));
 }
 
@@ -100,7 +105,10 @@ mod tests {
         assert_eq!(Ticks::from_duration(Duration::from_micros(1)).count(), 1);
         assert_eq!(Ticks::from_duration(Duration::from_millis(1)).count(), 1);
         assert_eq!(Ticks::from_duration(Duration::from_micros(1001)).count(), 2);
-        assert_eq!(Ticks::from_duration(Duration::from_secs(70)).count(), 70_000);
+        assert_eq!(
+            Ticks::from_duration(Duration::from_secs(70)).count(),
+            70_000
+        );
     }
 
     #[test]

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every cargo-fuzz target of the HTTP client for a bounded time.
+#
+#   FUZZ_SECONDS=N  seconds per target (default 30), so CI stays bounded.
+#
+# Needs the nightly toolchain (libFuzzer instrumentation); installs cargo-fuzz from
+# crates.io when it is missing. Seeds come from fuzz/seeds/<target>/ (committed); new
+# inputs go to fuzz/corpus/<target>/ and crashes to fuzz/artifacts/ (both ignored by git).
+# Exits non-zero when a target crashes or fails to build.
+set -euo pipefail
+
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+seconds="${FUZZ_SECONDS:-30}"
+
+if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+    echo "fuzz.sh: the nightly toolchain is required (rustup toolchain install nightly)" >&2
+    exit 1
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "fuzz.sh: installing cargo-fuzz"
+    cargo install cargo-fuzz --locked
+fi
+
+cd "$repo/fuzz"
+# Keep fuzz builds in fuzz/target, whatever the caller's CARGO_TARGET_DIR says.
+export CARGO_TARGET_DIR="$repo/fuzz/target"
+
+for target in $(cargo +nightly fuzz list); do
+    mkdir -p "corpus/$target"
+    echo "fuzz.sh: $target for ${seconds}s"
+    cargo +nightly fuzz run "$target" "corpus/$target" "seeds/$target" -- \
+        -max_total_time="$seconds" -max_len=4096
+done
+echo "fuzz.sh: no crash in $(cargo +nightly fuzz list | wc -l) targets"
