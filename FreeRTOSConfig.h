@@ -64,7 +64,7 @@
 
 /* ---- Hooks (implemented in c_shim/freertos_shim.c) --------------------------------- */
 #define configUSE_IDLE_HOOK                        0
-#define configUSE_TICK_HOOK                        0
+#define configUSE_TICK_HOOK                        1
 /* Counts failures instead of stopping: Mbed TLS and the network stack handle a NULL
  * from pvPortMalloc gracefully, and the count shows in the heap report. */
 #define configUSE_MALLOC_FAILED_HOOK               1

@@ -74,7 +74,7 @@ impl Port {
     /// Shim sources specific to the port (console output, process exit).
     fn shim_sources(&self) -> &'static [&'static str] {
         match self {
-            Port::Posix => &["c_shim/posix_io.c"],
+            Port::Posix => &["c_shim/posix_io.c", "c_shim/posix_interrupt.c"],
         }
     }
 

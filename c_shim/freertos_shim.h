@@ -77,6 +77,24 @@ configSTACK_DEPTH_TYPE uxShimMinimalStackSize( void );
  * nothing, so it is safe from any task at any priority. Returns 0, or an errno value. */
 int iShimWriteAll( int iFd, const uint8_t * pcBuffer, size_t xLength );
 
+/* Simulated interrupt lines: how a host thread (the simulated network card) wakes a task.
+ *
+ * A host thread must not call the kernel, not even ...FromISR functions (on the POSIX port
+ * they race with the running task). vShimInterruptRaise only marks the line pending and
+ * signals the thread of the running task; that thread then runs the line's service routine
+ * as an interrupt handler, the same way the port runs the tick: it gives notification index 0
+ * of the task attached to the line and switches to it at once if it has a higher priority.
+ * The tick hook services pending lines too, so a wake-up is never later than one tick.
+ * On a board, the line is a real interrupt whose handler calls vTaskNotifyGiveFromISR. */
+#define SHIM_INTERRUPT_LINES    4
+
+/* Attaches uxLine to xTask (NULL detaches). Returns pdPASS, or pdFAIL for a bad line. Call
+ * from a task or before the scheduler starts. */
+BaseType_t xShimInterruptAttach( UBaseType_t uxLine, TaskHandle_t xTask );
+
+/* Raises uxLine. Callable from any thread, including host threads; never blocks. */
+void vShimInterruptRaise( UBaseType_t uxLine );
+
 /* Blocks, in the calling host thread, the signals the port uses to drive tasks (the tick and
  * the resume signal), so that a host thread can never run kernel code from a signal. */
 void vShimBlockKernelSignals( void );

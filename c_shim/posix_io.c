@@ -45,5 +45,6 @@ void vShimBlockKernelSignals( void )
     sigemptyset( &xKernelSignals );
     sigaddset( &xKernelSignals, SIGALRM ); /* the tick */
     sigaddset( &xKernelSignals, SIGUSR1 ); /* SIG_RESUME in port.c */
+    sigaddset( &xKernelSignals, SIGUSR2 ); /* simulated interrupts (posix_interrupt.c) */
     ( void ) pthread_sigmask( SIG_BLOCK, &xKernelSignals, NULL );
 }

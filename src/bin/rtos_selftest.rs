@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use freertos_https::rtos::console::{self, Stream};
 use freertos_https::rtos::heap::HeapStats;
+use freertos_https::rtos::interrupt::InterruptLine;
 use freertos_https::rtos::sync::{Mutex, Queue, SendTimeout};
 use freertos_https::rtos::task::{self, Priority, TaskHandle};
 use freertos_https::rtos::time::{self, Ticks};
@@ -25,64 +26,24 @@ use log::LevelFilter;
 
 type Outcome = Result<String, String>;
 
-struct Scenario {
-    name: &'static str,
-    run: fn() -> Outcome,
-}
+/// Each scenario by name; it returns details to print on success, or why it failed.
+type ScenarioFn = fn() -> Outcome;
 
-const SCENARIOS: &[Scenario] = &[
-    Scenario {
-        name: "preemption",
-        run: preemption,
-    },
-    Scenario {
-        name: "time_slicing",
-        run: time_slicing,
-    },
-    Scenario {
-        name: "delays",
-        run: delays,
-    },
-    Scenario {
-        name: "queue",
-        run: queue,
-    },
-    Scenario {
-        name: "notification",
-        run: notification,
-    },
-    Scenario {
-        name: "mutex",
-        run: mutex,
-    },
-    Scenario {
-        name: "heap_accounting",
-        run: heap_accounting,
-    },
-    Scenario {
-        name: "alignment",
-        run: alignment,
-    },
-    Scenario {
-        name: "host_threads_allocate",
-        run: host_threads_allocate,
-    },
-    Scenario {
-        name: "logger_stress",
-        run: logger_stress,
-    },
-    Scenario {
-        name: "task_returns",
-        run: task_returns,
-    },
-    Scenario {
-        name: "task_panic",
-        run: task_panic,
-    },
-    Scenario {
-        name: "kernel_assert",
-        run: kernel_assert,
-    },
+const SCENARIOS: &[(&str, ScenarioFn)] = &[
+    ("preemption", preemption),
+    ("time_slicing", time_slicing),
+    ("delays", delays),
+    ("queue", queue),
+    ("notification", notification),
+    ("mutex", mutex),
+    ("heap_accounting", heap_accounting),
+    ("alignment", alignment),
+    ("host_threads_allocate", host_threads_allocate),
+    ("logger_stress", logger_stress),
+    ("task_returns", task_returns),
+    ("task_panic", task_panic),
+    ("kernel_assert", kernel_assert),
+    ("interrupt_stress", interrupt_stress),
 ];
 
 /// The application task runs above every task a scenario spawns, so it can always observe.
@@ -94,12 +55,10 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     if name == "--list" {
-        SCENARIOS
-            .iter()
-            .for_each(|scenario| println!("{}", scenario.name));
+        SCENARIOS.iter().for_each(|(name, _)| println!("{name}"));
         return ExitCode::SUCCESS;
     }
-    let Some(scenario) = SCENARIOS.iter().find(|scenario| scenario.name == name) else {
+    let Some(&(_, run)) = SCENARIOS.iter().find(|(known, _)| *known == name) else {
         eprintln!("error: unknown scenario {name:?}; try --list");
         return ExitCode::from(2);
     };
@@ -107,7 +66,6 @@ fn main() -> ExitCode {
         eprintln!("error: {error}");
         return ExitCode::FAILURE;
     }
-    let run = scenario.run;
     let result = scheduler::run_application(priority(APP_PRIORITY), move || match run() {
         Ok(details) => {
             console::write_line(Stream::Stdout, format_args!("PASS {name} {details}"));
@@ -724,6 +682,93 @@ fn task_returns() -> Outcome {
     Ok(format!(
         "{TASKS} tasks returned; heap back to {} B free",
         after.free
+    ))
+}
+
+/// A host thread raises an interrupt line as fast as it can for 2 s while tasks at three
+/// priorities spin, block, take critical sections and allocate. Every raise must reach the
+/// attached task (the last one always does), the kernel must never assert, and the wake-up
+/// latency is reported.
+fn interrupt_stress() -> Outcome {
+    static RAISED: AtomicU64 = AtomicU64::new(0);
+    static RAISED_AT_NANOS: AtomicU64 = AtomicU64::new(0);
+    static STOP: AtomicBool = AtomicBool::new(false);
+    let epoch = Instant::now();
+    let run_time = Duration::from_secs(2);
+    let done = Arc::new(AtomicUsize::new(0));
+    let (latencies_tx, latencies_rx) = mpsc::sync_channel::<Vec<u64>>(1);
+
+    let receiver_done = done.clone();
+    let receiver = spawn("irq-receiver", 6, move || {
+        let mut seen = 0u64;
+        let mut latencies = Vec::with_capacity(4096);
+        while !STOP.load(Ordering::SeqCst) || seen < RAISED.load(Ordering::SeqCst) {
+            if task::wait_for_notification(Ticks::from_duration(Duration::from_millis(50))) == 0 {
+                continue;
+            }
+            let raised_at = RAISED_AT_NANOS.load(Ordering::SeqCst);
+            let now = epoch.elapsed().as_nanos() as u64;
+            seen = RAISED.load(Ordering::SeqCst);
+            if latencies.len() < latencies.capacity() {
+                latencies.push(now.saturating_sub(raised_at));
+            }
+        }
+        let _ = latencies_tx.try_send(latencies);
+        receiver_done.fetch_add(1, Ordering::SeqCst);
+    })?;
+    let line = InterruptLine::attach(0, receiver).map_err(|e| e.to_string())?;
+    let raiser = line.raiser();
+
+    for (index, level) in [1u8, 2, 3].into_iter().enumerate() {
+        let done = done.clone();
+        spawn(&format!("irq-load{index}"), level, move || {
+            let mut round = 0u64;
+            while !STOP.load(Ordering::SeqCst) {
+                match round % 4 {
+                    0 => freertos_https::rtos::critical::with_critical_section(|| black_box(round)),
+                    1 => black_box(vec![round as u8; 64 + (round as usize % 512)]).len() as u64,
+                    2 => {
+                        time::delay(Duration::from_micros(500));
+                        0
+                    }
+                    _ => (0..200).map(black_box).sum::<u64>(),
+                };
+                round += 1;
+            }
+            done.fetch_add(1, Ordering::SeqCst);
+        })?;
+    }
+    let host = host_thread::spawn("irq-host", move || {
+        let start = Instant::now();
+        let mut raises = 0u64;
+        while start.elapsed() < run_time {
+            RAISED_AT_NANOS.store(epoch.elapsed().as_nanos() as u64, Ordering::SeqCst);
+            RAISED.fetch_add(1, Ordering::SeqCst);
+            raiser.raise();
+            raises += 1;
+            std::thread::sleep(Duration::from_micros(50 + (raises % 7) * 30));
+        }
+        raises
+    })
+    .map_err(|e| e.to_string())?;
+    wait_until_finished(&host)?;
+    let raises = host
+        .join()
+        .map_err(|_| "the host thread panicked".to_string())?;
+    STOP.store(true, Ordering::SeqCst);
+    wait_for_count(&done, 4, Duration::from_secs(10))?;
+    let mut latencies = latencies_rx
+        .try_recv()
+        .map_err(|_| "the receiver reported nothing".to_string())?;
+    check(!latencies.is_empty(), || {
+        "no interrupt reached the task".into()
+    })?;
+    latencies.sort_unstable();
+    let median_us = latencies[latencies.len() / 2] / 1000;
+    let p99_us = latencies[latencies.len() * 99 / 100] / 1000;
+    Ok(format!(
+        "{raises} raises, {} wake-ups, latency median {median_us} us, p99 {p99_us} us",
+        latencies.len()
     ))
 }
 

@@ -15,6 +15,7 @@
 //! | [`log`] | a `log` backend that cannot deadlock across priorities |
 //! | [`console`] | lock-free line output used by the logger and the panic hook |
 //! | [`host_thread`] | host (non-task) threads that keep out of the kernel's way |
+//! | [`interrupt`] | simulated interrupt lines: host threads waking tasks safely |
 //!
 //! # Two kinds of thread
 //!
@@ -32,6 +33,7 @@ pub mod critical;
 pub(crate) mod ffi;
 pub mod heap;
 pub mod host_thread;
+pub mod interrupt;
 pub mod log;
 pub mod scheduler;
 pub mod sync;

@@ -256,22 +256,58 @@ impl TaskHandle {
         NonNull::new(unsafe { ffi::xTaskGetCurrentTaskHandle() }).map(TaskHandle)
     }
 
-    /// Increments the task's notification count, waking it if it waits in
-    /// [`wait_for_notification`]. Call from a task.
+    /// Increments the task's [`NotifySlot::General`] notification count, waking it if it
+    /// waits in [`wait_for_notification`]. Call from a task.
     pub fn notify(&self) {
+        self.notify_slot(NotifySlot::General);
+    }
+
+    /// Increments the count of one notification slot, waking the task if it waits on it.
+    /// Call from a task.
+    pub fn notify_slot(&self, slot: NotifySlot) {
         require_task("TaskHandle::notify");
         // SAFETY: called from a task with a handle to an existing task (see the type's
-        // documentation); index 0 is within configTASK_NOTIFICATION_ARRAY_ENTRIES.
-        unsafe { ffi::xShimNotifyGive(self.0.as_ptr(), 0) };
+        // documentation); the slot index is below configTASK_NOTIFICATION_ARRAY_ENTRIES.
+        unsafe { ffi::xShimNotifyGive(self.0.as_ptr(), slot.index()) };
+    }
+
+    /// The raw kernel handle, for the other FFI modules of this layer.
+    pub(crate) fn as_raw(&self) -> ffi::TaskHandle_t {
+        self.0.as_ptr()
     }
 }
 
-/// Waits up to `timeout` for notifications sent with [`TaskHandle::notify`], then clears
+/// A task's notification slots (`configTASK_NOTIFICATION_ARRAY_ENTRIES` = 2). Separate slots
+/// keep wake-ups for different purposes from consuming each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifySlot {
+    /// For the application's own use; simulated interrupt lines also give this slot.
+    General,
+    /// Used by the network stack to wake tasks blocked in socket calls.
+    Network,
+}
+
+impl NotifySlot {
+    fn index(self) -> ffi::UBaseType_t {
+        match self {
+            NotifySlot::General => 0,
+            NotifySlot::Network => 1,
+        }
+    }
+}
+
+/// Waits up to `timeout` for notifications on the [`NotifySlot::General`] slot, then clears
 /// them. Returns how many had arrived, 0 on timeout. Call from a task.
 pub fn wait_for_notification(timeout: Ticks) -> u32 {
+    wait_for_notification_on(NotifySlot::General, timeout)
+}
+
+/// Waits up to `timeout` for notifications on `slot`, then clears them. Returns how many had
+/// arrived, 0 on timeout. Call from a task.
+pub fn wait_for_notification_on(slot: NotifySlot, timeout: Ticks) -> u32 {
     require_task("wait_for_notification");
-    // SAFETY: called from a task; index 0 is within configTASK_NOTIFICATION_ARRAY_ENTRIES.
-    unsafe { ffi::ulShimNotifyTake(0, ffi::pdTRUE, timeout.count()) }
+    // SAFETY: called from a task; the slot index is below configTASK_NOTIFICATION_ARRAY_ENTRIES.
+    unsafe { ffi::ulShimNotifyTake(slot.index(), ffi::pdTRUE, timeout.count()) }
 }
 
 /// Lets other ready tasks of the same priority run. Call from a task.

@@ -1,0 +1,117 @@
+/*
+ * Simulated interrupt lines for the POSIX port (see freertos_shim.h).
+ *
+ * The port runs its tick as a SIGALRM handler on the running task's thread, with every
+ * signal masked; a critical section masks signals too. SIGUSR2 is used the same way here, so
+ * the service routine below runs exactly where the tick would: never inside a critical
+ * section, never nested in the tick, always on the thread of the task the kernel considers
+ * running.
+ */
+#include "freertos_shim.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+
+#define SHIM_INTERRUPT_SIGNAL    SIGUSR2
+
+#if ( tskKERNEL_VERSION_MAJOR != 11 )
+    #error "posix_interrupt.c relies on the V11 POSIX port's per-task thread record; check it"
+#endif
+
+static _Atomic( TaskHandle_t ) xLineTargets[ SHIM_INTERRUPT_LINES ];
+static atomic_int xLinePending[ SHIM_INTERRUPT_LINES ];
+static pthread_once_t xHandlerInstalled = PTHREAD_ONCE_INIT;
+
+/* Gives the notification of every task whose line is pending. Interrupt context only. */
+static BaseType_t prvServicePendingLines( void )
+{
+    BaseType_t xHigherPriorityTaskWoken = pdFALSE;
+    UBaseType_t uxLine;
+
+    for( uxLine = 0; uxLine < SHIM_INTERRUPT_LINES; uxLine++ )
+    {
+        if( atomic_exchange( &xLinePending[ uxLine ], 0 ) != 0 )
+        {
+            TaskHandle_t xTarget = atomic_load( &xLineTargets[ uxLine ] );
+
+            if( xTarget != NULL )
+            {
+                vTaskNotifyGiveIndexedFromISR( xTarget, 0, &xHigherPriorityTaskWoken );
+            }
+        }
+    }
+
+    return xHigherPriorityTaskWoken;
+}
+
+static void prvInterruptSignalHandler( int iSignal )
+{
+    ( void ) iSignal;
+    portYIELD_FROM_ISR( prvServicePendingLines() );
+}
+
+static void prvInstallHandler( void )
+{
+    struct sigaction xAction = { 0 };
+
+    xAction.sa_handler = prvInterruptSignalHandler;
+    sigfillset( &xAction.sa_mask ); /* like the tick: nothing nests inside the routine */
+    xAction.sa_flags = 0;
+    ( void ) sigaction( SHIM_INTERRUPT_SIGNAL, &xAction, NULL );
+}
+
+BaseType_t xShimInterruptAttach( UBaseType_t uxLine, TaskHandle_t xTask )
+{
+    if( uxLine >= SHIM_INTERRUPT_LINES )
+    {
+        return pdFAIL;
+    }
+
+    ( void ) pthread_once( &xHandlerInstalled, prvInstallHandler );
+    atomic_store( &xLineTargets[ uxLine ], xTask );
+    return pdPASS;
+}
+
+/* The pthread of a task. The V11 POSIX port keeps its per-task record (whose first member
+ * is the pthread) just above the task's top of stack, and the TCB's first member is that
+ * top of stack; port.c's own tick thread finds the running thread the same way. */
+static pthread_t prvThreadOfTask( TaskHandle_t xTask )
+{
+    StackType_t * pxTopOfStack = *( StackType_t ** ) xTask;
+
+    return *( pthread_t * ) ( pxTopOfStack + 1 );
+}
+
+void vShimInterruptRaise( UBaseType_t uxLine )
+{
+    TaskHandle_t xRunning;
+
+    if( uxLine >= SHIM_INTERRUPT_LINES )
+    {
+        return;
+    }
+
+    atomic_store( &xLinePending[ uxLine ], 1 );
+
+    if( xTaskGetSchedulerState() == taskSCHEDULER_NOT_STARTED )
+    {
+        return; /* serviced by the first tick after the scheduler starts */
+    }
+
+    /* A plain read of the running task, as the port's tick thread does. If that task is
+     * switched out before the signal lands, the signal waits for its next turn and the tick
+     * hook services the line within one tick. */
+    xRunning = xTaskGetCurrentTaskHandle();
+
+    if( xRunning != NULL )
+    {
+        ( void ) pthread_kill( prvThreadOfTask( xRunning ), SHIM_INTERRUPT_SIGNAL );
+    }
+}
+
+void vApplicationTickHook( void )
+{
+    /* A task woken here sets the kernel's yield-pending flag, so the tick switches to it. */
+    ( void ) prvServicePendingLines();
+}
