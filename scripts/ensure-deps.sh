@@ -5,6 +5,7 @@
 #   system packages  clang libclang-dev cmake ninja-build pkg-config libslirp-dev libglib2.0-dev
 #                    (apt on Debian/Ubuntu; elsewhere it names what to install and stops)
 #   Rust target      thumbv7em-none-eabihf (the portable crates are checked to build for Cortex-M4F)
+#   Rust nightly     minimal profile, for cargo-fuzz (libFuzzer instrumentation)
 set -euo pipefail
 
 SYSTEM_PACKAGES=(clang libclang-dev cmake ninja-build pkg-config libslirp-dev libglib2.0-dev binutils)
@@ -48,6 +49,17 @@ ensure_system_packages() {
     say "system packages installed"
 }
 
+ensure_nightly() {
+    if ! command -v rustup >/dev/null 2>&1; then
+        say "rustup not found: fuzzing needs a nightly toolchain"
+        return
+    fi
+    if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+        say "installing the nightly toolchain (minimal profile) for fuzzing"
+        rustup toolchain install nightly --profile minimal
+    fi
+}
+
 ensure_rust_targets() {
     if ! command -v rustup >/dev/null 2>&1; then
         say "rustup not found: cross-target checks need: rustup target add ${CROSS_TARGETS[*]}"
@@ -68,3 +80,6 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 ensure_system_packages
 ensure_rust_targets
+if [ "${1:-}" = "--with-fuzzing" ]; then
+    ensure_nightly
+fi

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-./scripts/ensure-deps.sh
+./scripts/ensure-deps.sh --with-fuzzing
 
 step "format (cargo fmt --check)"
 cargo fmt --all -- --check
@@ -19,6 +19,13 @@ step "tests (unit, and end to end through the FreeRTOS kernel)"
 cargo test --workspace --locked
 
 step "portable crates build for Cortex-M4F (thumbv7em-none-eabihf)"
-cargo build --locked --target thumbv7em-none-eabihf --no-default-features -p iot-transport
+cargo build --locked --target thumbv7em-none-eabihf --no-default-features \
+    -p iot-transport -p iot-http -p iot-backoff
+
+step "fuzzing the HTTP response parser and chunked decoder (${FUZZ_SECONDS:=30} s per target)"
+FUZZ_SECONDS="$FUZZ_SECONDS" ./scripts/fuzz.sh
+
+step "code size on Cortex-M4 (report: target/size-report.md)"
+./scripts/size-report.sh
 
 step "all checks passed"

@@ -18,8 +18,11 @@
 //! | orderly end of the peer's stream (TCP FIN, TLS `close_notify`) | — | [`Received::EndOfStream`] |
 //! | reset, fatal TLS alert, network down... | `Err(_)` | `Err(_)` |
 //!
-//! A transport blocks for at most its own configured send/receive timeout before returning
-//! `WouldBlock`; overall deadlines (for a whole request, say) belong to the caller.
+//! A transport returns `WouldBlock` only after it has actually waited (blocked, letting other
+//! tasks run) for its own configured send/receive timeout; a caller that retries on
+//! `WouldBlock` therefore never spins. A transport configured with a zero timeout polls, and
+//! its caller must then sleep between tries. Overall deadlines (for a whole request, say)
+//! belong to the caller.
 //! Implementations must never return `Bytes(0)` or `Data(0)`: use `WouldBlock` instead.
 #![no_std]
 #![forbid(unsafe_code)]
