@@ -31,14 +31,12 @@ static BaseType_t prvServicePendingLines( void )
 
     for( uxLine = 0; uxLine < SHIM_INTERRUPT_LINES; uxLine++ )
     {
-        if( atomic_exchange( &xLinePending[ uxLine ], 0 ) != 0 )
-        {
-            TaskHandle_t xTarget = atomic_load( &xLineTargets[ uxLine ] );
+        TaskHandle_t xTarget = atomic_load( &xLineTargets[ uxLine ] );
 
-            if( xTarget != NULL )
-            {
-                vTaskNotifyGiveIndexedFromISR( xTarget, 0, &xHigherPriorityTaskWoken );
-            }
+        /* A line raised before its task is attached stays pending until it is. */
+        if( ( xTarget != NULL ) && ( atomic_exchange( &xLinePending[ uxLine ], 0 ) != 0 ) )
+        {
+            vTaskNotifyGiveIndexedFromISR( xTarget, 0, &xHigherPriorityTaskWoken );
         }
     }
 
@@ -92,6 +90,8 @@ void vShimInterruptRaise( UBaseType_t uxLine )
         return;
     }
 
+    /* The handler must be in place before the first signal, even if no task is attached yet. */
+    ( void ) pthread_once( &xHandlerInstalled, prvInstallHandler );
     atomic_store( &xLinePending[ uxLine ], 1 );
 
     if( xTaskGetSchedulerState() == taskSCHEDULER_NOT_STARTED )

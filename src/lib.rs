@@ -17,4 +17,6 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
+pub mod link;
+pub mod net;
 pub mod rtos;

@@ -1,79 +1,20 @@
 //! The RTOS layer through the real kernel: each scenario of `rtos-selftest` in a process of
 //! its own (the scheduler is a process-wide singleton), checked from outside.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+mod common;
 
-/// What a scenario process did.
-struct Run {
-    status: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
+use std::time::Duration;
 
-/// Runs one scenario, killing it (and failing) if it outlives `limit`: a hang is a failure.
-fn run_scenario(name: &str, limit: Duration) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rtos-selftest"))
-        .arg(name)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start rtos-selftest");
-    // Drain both pipes on threads so a chatty scenario cannot block on a full pipe.
-    let mut stdout = child.stdout.take().expect("piped");
-    let mut stderr = child.stderr.take().expect("piped");
-    let out = thread::spawn(move || {
-        let mut text = String::new();
-        stdout.read_to_string(&mut text).expect("read stdout");
-        text
-    });
-    let err = thread::spawn(move || {
-        let mut text = String::new();
-        stderr.read_to_string(&mut text).expect("read stderr");
-        text
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for rtos-selftest") {
-            break status;
-        }
-        if start.elapsed() > limit {
-            child.kill().expect("kill a hung scenario");
-            let _ = child.wait();
-            panic!("scenario {name} hung: still running after {limit:?}");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    Run {
-        status: status.code(),
-        stdout: out.join().expect("stdout reader"),
-        stderr: err.join().expect("stderr reader"),
-    }
-}
+use common::{Run, tail};
 
-/// Runs a scenario that must pass, and returns its `PASS` line's details.
+const SELFTEST: &str = env!("CARGO_BIN_EXE_rtos-selftest");
+
 fn expect_pass(name: &str) -> String {
-    let run = run_scenario(name, Duration::from_secs(90));
-    let pass = run
-        .stdout
-        .lines()
-        .find_map(|line| line.strip_prefix(&format!("PASS {name}")));
-    match (run.status, pass) {
-        (Some(0), Some(details)) => details.trim().to_owned(),
-        _ => panic!(
-            "scenario {name} failed: status {:?}\n--- stdout (tail) ---\n{}\n--- stderr ---\n{}",
-            run.status,
-            tail(&run.stdout, 20),
-            run.stderr
-        ),
-    }
+    common::expect_pass(SELFTEST, name)
 }
 
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
+fn run_scenario(name: &str, limit: Duration) -> Run {
+    common::run_scenario(SELFTEST, name, limit)
 }
 
 #[test]

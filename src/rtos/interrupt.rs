@@ -67,6 +67,15 @@ pub struct InterruptRaiser {
 }
 
 impl InterruptRaiser {
+    /// A raiser for `line`, attached to a task now or later.
+    pub fn new(line: u8) -> Result<InterruptRaiser, InvalidLine> {
+        if line < LINES {
+            Ok(InterruptRaiser { line })
+        } else {
+            Err(InvalidLine(line))
+        }
+    }
+
     /// Raises the line. Never blocks and never calls the kernel from the calling thread.
     pub fn raise(&self) {
         // SAFETY: the shim only sets an atomic flag and sends a signal; safe from any thread.

@@ -42,6 +42,24 @@ impl Ticks {
         self.0
     }
 
+    /// The count as a `u64`, whatever the port's tick width.
+    // TickType_t is u64 on the POSIX port but u32 on Cortex-M: the conversion is not useless there.
+    #[allow(clippy::useless_conversion)]
+    pub fn as_u64(self) -> u64 {
+        u64::from(self.0)
+    }
+
+    /// A count from a `u64`, saturating just below [`Ticks::FOREVER`].
+    #[allow(clippy::useless_conversion)]
+    pub fn from_u64_saturating(count: u64) -> Ticks {
+        let finite_max = ffi::TickType_t::MAX - 1;
+        Ticks(
+            ffi::TickType_t::try_from(count)
+                .unwrap_or(finite_max)
+                .min(finite_max),
+        )
+    }
+
     /// How long this many ticks last at the configured tick rate (not for FOREVER).
     pub fn as_duration(self) -> Duration {
         let hz = u128::from(tick_rate_hz());

@@ -1,0 +1,623 @@
+//! `net-selftest`: checks the network layer through the real kernel, smoltcp and slirp, one
+//! scenario per process, against servers this process runs on the host's `127.0.0.1`.
+//!
+//! `net-selftest <scenario>` prints `PASS <scenario> ...` and exits 0, or `FAIL <scenario>:
+//! <why>` and exits 1; `--list` names the scenarios. `tests/net.rs` runs each one.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream, UdpSocket};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex as HostMutex};
+use std::time::{Duration, Instant};
+
+use freertos_https::link::{self, LinkPort};
+use freertos_https::net::{
+    self, ConnectError, DnsError, Ipv4Settings, Ipv4Setup, NetConfig, RecvError, RecvEvent, Stack,
+    TcpOptions, TcpSocket, TcpTransport,
+};
+use freertos_https::rtos::console::{self, Stream};
+use freertos_https::rtos::heap::HeapStats;
+use freertos_https::rtos::task::{self, Priority};
+use freertos_https::rtos::{host_thread, log as rtos_log, scheduler, time};
+use iot_transport::{Received, Transport};
+use log::LevelFilter;
+
+type Outcome = Result<String, String>;
+type ScenarioFn = fn(LinkPort) -> Outcome;
+
+const SCENARIOS: &[(&str, ScenarioFn)] = &[
+    ("round_trip", round_trip),
+    ("static_address", static_address),
+    ("bulk_16mib", bulk_16mib),
+    ("refused", refused),
+    ("connect_timeout", connect_timeout),
+    ("recv_timeout", recv_timeout),
+    ("end_of_stream", end_of_stream),
+    ("reset", reset),
+    ("sequential_500", sequential_500),
+    ("two_tasks", two_tasks),
+    ("dns_lookup", dns_lookup),
+    ("transport", transport),
+];
+
+/// The link raises this interrupt line.
+const LINK_INTERRUPT: u8 = 0;
+const APP_PRIORITY: u8 = 3;
+const UP_TIMEOUT: Duration = Duration::from_secs(5);
+
+static LINK: HostMutex<Option<LinkPort>> = HostMutex::new(None);
+
+fn main() -> ExitCode {
+    let Some(name) = std::env::args().nth(1) else {
+        eprintln!("usage: net-selftest <scenario> | --list");
+        return ExitCode::from(2);
+    };
+    if name == "--list" {
+        SCENARIOS.iter().for_each(|(name, _)| println!("{name}"));
+        return ExitCode::SUCCESS;
+    }
+    let Some(&(_, run)) = SCENARIOS.iter().find(|(known, _)| *known == name) else {
+        eprintln!("error: unknown scenario {name:?}; try --list");
+        return ExitCode::from(2);
+    };
+    let level = rtos_log::level_from_env(LevelFilter::Info).unwrap_or(LevelFilter::Info);
+    if let Err(error) = rtos_log::init(level, Stream::Stdout) {
+        eprintln!("error: {error}");
+        return ExitCode::FAILURE;
+    }
+    match link::slirp::start(LINK_INTERRUPT) {
+        Ok(port) => *LINK.lock().expect("not poisoned") = Some(port),
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let result =
+        scheduler::run_application(Priority::new(APP_PRIORITY).expect("valid"), move || {
+            let port = LINK
+                .lock()
+                .expect("not poisoned")
+                .take()
+                .expect("link started");
+            match run(port) {
+                Ok(details) => {
+                    console::write_line(Stream::Stdout, format_args!("PASS {name} {details}"));
+                    0
+                }
+                Err(why) => {
+                    console::write_line(Stream::Stdout, format_args!("FAIL {name}: {why}"));
+                    1
+                }
+            }
+        });
+    match result {
+        Ok(status) => ExitCode::from(u8::try_from(status).unwrap_or(1)),
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check(condition: bool, why: impl FnOnce() -> String) -> Result<(), String> {
+    if condition { Ok(()) } else { Err(why()) }
+}
+
+/// Starts the stack and waits for its address.
+fn start_stack(port: LinkPort, config: NetConfig) -> Result<&'static Stack, String> {
+    let stack = net::start(port, config).map_err(|e| e.to_string())?;
+    stack
+        .wait_until_up(UP_TIMEOUT)
+        .ok_or("no IPv4 address within 5 s")?;
+    Ok(stack)
+}
+
+fn host() -> Ipv4Addr {
+    net::guest_address("localhost").expect("localhost maps to the slirp host")
+}
+
+fn connect(stack: &'static Stack, port: u16) -> Result<TcpSocket, String> {
+    stack
+        .connect(host(), port, TcpOptions::default())
+        .map_err(|e| format!("connect to port {port}: {e}"))
+}
+
+/// Reads until `want` bytes arrived, the peer ends the stream, or the socket fails.
+fn read_exactly(socket: &mut TcpSocket, want: usize) -> Result<Vec<u8>, String> {
+    let mut data = Vec::with_capacity(want);
+    let mut buffer = [0u8; 2048];
+    while data.len() < want {
+        let room = (want - data.len()).min(buffer.len());
+        match socket.recv(&mut buffer[..room]) {
+            Ok(RecvEvent::Data(count)) => data.extend_from_slice(&buffer[..count]),
+            Ok(RecvEvent::TimedOut) => {
+                return Err(format!("timed out after {} of {want} bytes", data.len()));
+            }
+            Ok(RecvEvent::EndOfStream) => {
+                return Err(format!(
+                    "end of stream after {} of {want} bytes",
+                    data.len()
+                ));
+            }
+            Err(error) => return Err(format!("{error} after {} of {want} bytes", data.len())),
+        }
+    }
+    Ok(data)
+}
+
+/// A host server on 127.0.0.1 that runs `serve` for each accepted connection, on its own
+/// host thread, until the process ends. Returns its port.
+fn host_server(
+    name: &str,
+    serve: impl Fn(TcpStream) + Send + Sync + 'static,
+) -> Result<u16, String> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| e.to_string())?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let serve = Arc::new(serve);
+    host_thread::spawn(name, move || {
+        for stream in listener.incoming().flatten() {
+            let serve = serve.clone();
+            let _ = host_thread::spawn("host-conn", move || serve(stream));
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    Ok(port)
+}
+
+fn echo_server() -> Result<u16, String> {
+    host_server("echo", |mut stream| {
+        let mut buffer = [0u8; 4096];
+        while let Ok(count) = stream.read(&mut buffer) {
+            if count == 0 || stream.write_all(&buffer[..count]).is_err() {
+                break;
+            }
+        }
+    })
+}
+
+fn echo_once(socket: &mut TcpSocket, message: &[u8]) -> Result<(), String> {
+    socket.send_all(message).map_err(|e| e.to_string())?;
+    let echoed = read_exactly(socket, message.len())?;
+    check(echoed == message, || {
+        format!("echo mismatch: sent {message:?}, got {echoed:?}")
+    })
+}
+
+/// DHCP from slirp, connect through it to a host service, and a round trip.
+fn round_trip(port: LinkPort) -> Outcome {
+    let echo = echo_server()?;
+    let started = Instant::now();
+    let stack = start_stack(port, NetConfig::default())?;
+    let up = started.elapsed();
+    let settings = stack.ipv4().ok_or("no address")?;
+    check(settings.address == Ipv4Addr::new(10, 0, 2, 15), || {
+        format!("DHCP gave {}", settings.address)
+    })?;
+    check(settings.gateway == Some(Ipv4Addr::new(10, 0, 2, 2)), || {
+        format!("gateway {:?}", settings.gateway)
+    })?;
+    let mut socket = connect(stack, echo)?;
+    let start = Instant::now();
+    echo_once(&mut socket, b"hello through smoltcp and slirp")?;
+    let rtt = start.elapsed();
+    socket.close();
+    Ok(format!(
+        "address {}/{} in {up:?}; echo round trip {rtt:?}",
+        settings.address, settings.prefix_len
+    ))
+}
+
+/// A static configuration works without DHCP.
+fn static_address(port: LinkPort) -> Outcome {
+    let echo = echo_server()?;
+    let config = NetConfig {
+        ipv4: Ipv4Setup::Static(Ipv4Settings::slirp_static()),
+        ..NetConfig::default()
+    };
+    let stack = start_stack(port, config)?;
+    let mut socket = connect(stack, echo)?;
+    echo_once(&mut socket, b"static")?;
+    Ok(format!(
+        "static address {}",
+        stack
+            .ipv4()
+            .map(|s| s.address.to_string())
+            .unwrap_or_default()
+    ))
+}
+
+const BULK: usize = 16 * 1024 * 1024;
+
+/// Byte `index` of the test stream `seed`: position-dependent, so loss, duplication and
+/// reordering all show.
+fn pattern(seed: u8, index: usize) -> u8 {
+    (index as u32)
+        .wrapping_mul(2_654_435_761)
+        .rotate_left(u32::from(seed % 31))
+        .to_le_bytes()[(index + usize::from(seed)) % 4]
+}
+
+/// 16 MiB to a host server and 16 MiB back, every byte checked on both sides.
+fn bulk_16mib(port: LinkPort) -> Outcome {
+    let verified = Arc::new(AtomicUsize::new(0));
+    let server_verified = verified.clone();
+    let server = host_server("bulk", move |mut stream| {
+        let mut buffer = vec![0u8; 64 * 1024];
+        let mut received = 0;
+        while received < BULK {
+            let Ok(count) = stream.read(&mut buffer) else {
+                return;
+            };
+            if count == 0 {
+                return;
+            }
+            if (0..count).any(|offset| buffer[offset] != pattern(1, received + offset)) {
+                return;
+            }
+            received += count;
+        }
+        server_verified.store(received, Ordering::SeqCst);
+        let mut sent = 0;
+        while sent < BULK {
+            let chunk: Vec<u8> = (sent..(sent + buffer.len()).min(BULK))
+                .map(|index| pattern(2, index))
+                .collect();
+            if stream.write_all(&chunk).is_err() {
+                return;
+            }
+            sent += chunk.len();
+        }
+    })?;
+    let stack = start_stack(port, NetConfig::default())?;
+    let mut socket = connect(stack, server)?;
+    let start = Instant::now();
+    let mut chunk = vec![0u8; 16 * 1024];
+    let mut sent = 0;
+    while sent < BULK {
+        let length = chunk.len().min(BULK - sent);
+        for (offset, byte) in chunk[..length].iter_mut().enumerate() {
+            *byte = pattern(1, sent + offset);
+        }
+        socket
+            .send_all(&chunk[..length])
+            .map_err(|e| format!("send after {sent} bytes: {e}"))?;
+        sent += length;
+    }
+    let upload = start.elapsed();
+    let start = Instant::now();
+    let mut received = 0;
+    while received < BULK {
+        match socket.recv(&mut chunk) {
+            Ok(RecvEvent::Data(count)) => {
+                if let Some(offset) =
+                    (0..count).find(|&offset| chunk[offset] != pattern(2, received + offset))
+                {
+                    return Err(format!("download corrupt at byte {}", received + offset));
+                }
+                received += count;
+            }
+            other => {
+                return Err(format!(
+                    "download stopped after {received} bytes: {other:?}"
+                ));
+            }
+        }
+    }
+    let download = start.elapsed();
+    check(verified.load(Ordering::SeqCst) == BULK, || {
+        "the server did not verify the whole upload".into()
+    })?;
+    let rate = |elapsed: Duration| BULK as f64 / elapsed.as_secs_f64() / 1e6;
+    Ok(format!(
+        "upload {:.1} MB/s, download {:.1} MB/s, all bytes verified",
+        rate(upload),
+        rate(download)
+    ))
+}
+
+/// A port nobody listens on is refused, quickly.
+fn refused(port: LinkPort) -> Outcome {
+    let closed = {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| e.to_string())?;
+        listener.local_addr().map_err(|e| e.to_string())?.port()
+    };
+    let stack = start_stack(port, NetConfig::default())?;
+    let start = Instant::now();
+    let result = stack.connect(host(), closed, TcpOptions::default());
+    let took = start.elapsed();
+    check(matches!(result, Err(ConnectError::Refused)), || {
+        format!("expected Refused, got {:?}", result.as_ref().err())
+    })?;
+    check(took < Duration::from_secs(1), || {
+        format!("refusal took {took:?}")
+    })?;
+    Ok(format!("refused in {took:?}"))
+}
+
+/// A peer that never answers the handshake hits the connect timeout as configured. The peer
+/// is an unused address on slirp's own virtual network, where slirp drops the SYN.
+fn connect_timeout(port: LinkPort) -> Outcome {
+    let stack = start_stack(port, NetConfig::default())?;
+    let options = TcpOptions {
+        connect_timeout: Duration::from_millis(400),
+        ..TcpOptions::default()
+    };
+    let start = Instant::now();
+    let result = stack.connect(Ipv4Addr::new(10, 0, 2, 99), 9, options);
+    let took = start.elapsed();
+    check(matches!(result, Err(ConnectError::TimedOut)), || {
+        format!("expected TimedOut, got {:?}", result.as_ref().err())
+    })?;
+    check(
+        took >= Duration::from_millis(390) && took < Duration::from_millis(1500),
+        || format!("timeout after {took:?}"),
+    )?;
+    Ok(format!("connect timed out after {took:?} (asked 400 ms)"))
+}
+
+/// A peer that accepts and stays silent hits the receive timeout as configured.
+fn recv_timeout(port: LinkPort) -> Outcome {
+    let silent = host_server("silent", |stream| {
+        let mut stream = stream;
+        let mut byte = [0u8; 1];
+        let _ = stream.read(&mut byte); // waits until the device closes
+    })?;
+    let stack = start_stack(port, NetConfig::default())?;
+    let mut socket = connect(stack, silent)?;
+    socket.set_recv_timeout(Duration::from_millis(300));
+    let start = Instant::now();
+    let outcome = socket.recv(&mut [0u8; 16]);
+    let took = start.elapsed();
+    check(outcome == Ok(RecvEvent::TimedOut), || {
+        format!("expected TimedOut, got {outcome:?}")
+    })?;
+    check(
+        took >= Duration::from_millis(290) && took < Duration::from_millis(1200),
+        || format!("timeout after {took:?}"),
+    )?;
+    Ok(format!("receive timed out after {took:?} (asked 300 ms)"))
+}
+
+/// A server that closes its side gives the data, then an orderly end of stream.
+fn end_of_stream(port: LinkPort) -> Outcome {
+    let server = host_server("closer", |mut stream| {
+        let _ = stream.write_all(b"goodbye");
+        let _ = stream.shutdown(Shutdown::Write);
+        let mut rest = Vec::new();
+        let _ = stream.read_to_end(&mut rest);
+    })?;
+    let stack = start_stack(port, NetConfig::default())?;
+    let mut socket = connect(stack, server)?;
+    let data = read_exactly(&mut socket, 7)?;
+    check(data == b"goodbye", || format!("got {data:?}"))?;
+    let outcome = socket.recv(&mut [0u8; 16]);
+    check(outcome == Ok(RecvEvent::EndOfStream), || {
+        format!("expected EndOfStream, got {outcome:?}")
+    })?;
+    Ok("data, then end of stream".into())
+}
+
+/// A server that resets the connection gives an error, not an end of stream.
+fn reset(port: LinkPort) -> Outcome {
+    let server = host_server("resetter", |stream| {
+        let mut stream = stream;
+        let mut byte = [0u8; 1];
+        let _ = stream.read(&mut byte);
+        // Linger 0: close() sends RST instead of FIN.
+        let _ = host_socket::set_linger_zero(&stream);
+        drop(stream);
+    })?;
+    let stack = start_stack(port, NetConfig::default())?;
+    let mut socket = connect(stack, server)?;
+    socket.send_all(b"x").map_err(|e| e.to_string())?;
+    let outcome = socket.recv(&mut [0u8; 16]);
+    check(outcome == Err(RecvError::Reset), || {
+        format!("expected Reset, got {outcome:?}")
+    })?;
+    Ok("reset reported as an error".into())
+}
+
+/// Host-socket options std does not offer.
+mod host_socket {
+    #![allow(unsafe_code)]
+
+    use std::net::TcpStream;
+    use std::os::fd::AsRawFd;
+
+    /// SO_LINGER with a zero timeout: closing the socket then sends RST instead of FIN.
+    pub(super) fn set_linger_zero(stream: &TcpStream) -> std::io::Result<()> {
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: passes a live `linger` of the size given, on a descriptor the stream owns.
+        let result = unsafe {
+            libc::setsockopt(
+                stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        if result == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    }
+}
+
+/// 500 connections one after another: no socket and no heap is lost.
+fn sequential_500(port: LinkPort) -> Outcome {
+    let echo = echo_server()?;
+    let stack = start_stack(port, NetConfig::default())?;
+    // One connection first, so buffers smoltcp keeps for good are in the baseline.
+    let mut socket = connect(stack, echo)?;
+    echo_once(&mut socket, b"warm-up")?;
+    socket.close();
+    time::delay(Duration::from_millis(200));
+    let before = HeapStats::now();
+    let start = Instant::now();
+    for round in 0..500 {
+        let mut socket = connect(stack, echo).map_err(|e| format!("round {round}: {e}"))?;
+        echo_once(&mut socket, format!("round {round}").as_bytes())
+            .map_err(|e| format!("round {round}: {e}"))?;
+        socket.close();
+    }
+    let took = start.elapsed();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut after = HeapStats::now();
+    while after.free != before.free && Instant::now() < deadline {
+        time::delay(Duration::from_millis(50));
+        after = HeapStats::now();
+    }
+    check(after.free == before.free, || {
+        format!(
+            "heap: {} B free before, {} B after",
+            before.free, after.free
+        )
+    })?;
+    Ok(format!(
+        "500 connections in {took:?}; heap back to {} B free",
+        after.free
+    ))
+}
+
+/// Two tasks talk on two sockets at the same time.
+fn two_tasks(port: LinkPort) -> Outcome {
+    let echo = echo_server()?;
+    let stack = start_stack(port, NetConfig::default())?;
+    let done = Arc::new(AtomicUsize::new(0));
+    let failures = Arc::new(HostMutex::new(Vec::<String>::new()));
+    for id in 0..2u8 {
+        let (done, failures) = (done.clone(), failures.clone());
+        task::spawn(
+            &format!("client{id}"),
+            Priority::new(2).expect("valid"),
+            move || {
+                let result = (|| {
+                    let mut socket = connect(stack, echo)?;
+                    for round in 0..200 {
+                        echo_once(&mut socket, format!("task {id} round {round}").as_bytes())?;
+                    }
+                    Ok::<(), String>(())
+                })();
+                if let Err(why) = result {
+                    failures
+                        .lock()
+                        .expect("not poisoned")
+                        .push(format!("task {id}: {why}"));
+                }
+                done.fetch_add(1, Ordering::SeqCst);
+            },
+        )
+        .map_err(|e| e.to_string())?;
+    }
+    let start = Instant::now();
+    while done.load(Ordering::SeqCst) < 2 {
+        check(start.elapsed() < Duration::from_secs(60), || {
+            "the tasks did not finish in 60 s".into()
+        })?;
+        time::delay(Duration::from_millis(10));
+    }
+    let failures = failures.lock().expect("not poisoned");
+    check(failures.is_empty(), || failures.join("; "))?;
+    Ok(format!("2 tasks x 200 echoes in {:?}", start.elapsed()))
+}
+
+/// Lookups through the stack against a fake DNS server on the host's loopback.
+fn dns_lookup(port: LinkPort) -> Outcome {
+    let server = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| e.to_string())?;
+    let dns_port = server.local_addr().map_err(|e| e.to_string())?.port();
+    host_thread::spawn("fake-dns", move || fake_dns(server)).map_err(|e| e.to_string())?;
+    let stack = start_stack(port, NetConfig::default())?;
+    let found = stack.resolve_with("device.test", host(), dns_port, Duration::from_secs(3));
+    check(found == Ok(Ipv4Addr::new(192, 0, 2, 42)), || {
+        format!("device.test resolved to {found:?}")
+    })?;
+    let missing = stack.resolve_with("missing.test", host(), dns_port, Duration::from_secs(3));
+    check(missing == Err(DnsError::NotFound), || {
+        format!("missing.test gave {missing:?}")
+    })?;
+    let invalid = stack.resolve_with("bad name", host(), dns_port, Duration::from_secs(3));
+    check(invalid == Err(DnsError::InvalidName), || {
+        format!("'bad name' gave {invalid:?}")
+    })?;
+    let local = stack.resolve("localhost", Duration::from_secs(1));
+    check(local == Ok(Ipv4Addr::new(10, 0, 2, 2)), || {
+        format!("localhost gave {local:?}")
+    })?;
+    Ok("A record found, NXDOMAIN reported, invalid name refused, localhost mapped".into())
+}
+
+/// Answers A queries: `device.test` is 192.0.2.42, every other name does not exist.
+fn fake_dns(server: UdpSocket) {
+    let mut buffer = [0u8; 512];
+    while let Ok((length, from)) = server.recv_from(&mut buffer) {
+        let Some(answer) = fake_dns_answer(&buffer[..length]) else {
+            continue;
+        };
+        let _ = server.send_to(&answer, from);
+    }
+}
+
+fn fake_dns_answer(query: &[u8]) -> Option<Vec<u8>> {
+    let question_end = 12 + query.get(12..)?.iter().position(|&byte| byte == 0)? + 1 + 4;
+    let name = query.get(12..question_end - 5)?;
+    let mut answer = query.get(..question_end)?.to_vec();
+    answer[2] = 0x81; // response, recursion desired
+    answer[3] = 0x80; // recursion available, no error
+    if name == b"\x06device\x04test" {
+        answer[7] = 1; // one answer
+        answer.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 42]);
+    } else {
+        answer[3] |= 3; // NXDOMAIN
+    }
+    Some(answer)
+}
+
+/// The plaintext transport tells data, would-block and end of stream apart.
+fn transport(port: LinkPort) -> Outcome {
+    let server = host_server("slow-closer", |mut stream| {
+        let _ = stream.write_all(b"first");
+        std::thread::sleep(Duration::from_millis(600));
+        let _ = stream.write_all(b"second");
+        let _ = stream.shutdown(Shutdown::Write);
+        let mut rest = Vec::new();
+        let _ = stream.read_to_end(&mut rest);
+    })?;
+    let stack = start_stack(port, NetConfig::default())?;
+    let mut socket = connect(stack, server)?;
+    socket.set_recv_timeout(Duration::from_millis(200));
+    let mut transport = TcpTransport::new(socket);
+    let mut buffer = [0u8; 64];
+    let mut events = Vec::new();
+    let start = Instant::now();
+    loop {
+        check(start.elapsed() < Duration::from_secs(5), || {
+            format!("no end of stream: {events:?}")
+        })?;
+        match transport.recv(&mut buffer).map_err(|e| e.to_string())? {
+            Received::Data(count) => events.push(format!(
+                "data:{}",
+                String::from_utf8_lossy(&buffer[..count])
+            )),
+            Received::WouldBlock => {
+                if events.last().map(String::as_str) != Some("would-block") {
+                    events.push("would-block".into());
+                }
+            }
+            Received::EndOfStream => {
+                events.push("end".into());
+                break;
+            }
+        }
+    }
+    let expected = ["data:first", "would-block", "data:second", "end"];
+    check(events == expected, || {
+        format!("events {events:?}, expected {expected:?}")
+    })?;
+    Ok(events.join(" "))
+}

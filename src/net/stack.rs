@@ -1,0 +1,426 @@
+//! The IP task and the state it shares with socket callers.
+//!
+//! Like FreeRTOS+TCP's IP task, one task owns the interface: it takes frames from the link,
+//! runs smoltcp, runs DHCP, and wakes tasks blocked in socket calls. It sleeps on its task
+//! notification and wakes for three reasons only: the link's interrupt line (frames arrived,
+//! or room to send), a socket call that gave it work (data to send, a connect, a close), and
+//! smoltcp's own next timer. There is no busy loop and no fixed polling period.
+//!
+//! Socket calls run on the caller's task: they lock the shared state (a kernel mutex, so the
+//! IP task inherits the caller's priority if it must wait), move bytes between the caller's
+//! buffer and smoltcp's socket buffers, and, when they must wait, register the calling task
+//! and block on its [`NotifySlot::Network`] notification until the IP task has news.
+
+use core::time::Duration;
+use std::hash::BuildHasher;
+use std::sync::OnceLock;
+
+use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
+use smoltcp::socket::{dhcpv4, tcp};
+use smoltcp::time::Instant as NetInstant;
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address, Ipv4Cidr};
+
+use super::device::LinkDevice;
+use super::{Ipv4Settings, Ipv4Setup, NetConfig, StartError};
+use crate::link::{LinkPort, LinkStats};
+use crate::rtos::interrupt::{InterruptLine, InterruptRaiser};
+use crate::rtos::sync::Mutex;
+use crate::rtos::task::{self, NotifySlot, Priority, TaskHandle};
+use crate::rtos::time::{self, Ticks};
+
+/// Most `Interface::poll` rounds per wake-up before the IP task lets others run.
+const MAX_POLLS_PER_WAKE: usize = 16;
+/// How long a closed socket may take to finish its FIN handshake before it is reset.
+const CLOSE_LINGER: Duration = Duration::from_secs(5);
+/// First local port for outgoing connections (the IANA dynamic range).
+const EPHEMERAL_PORTS: core::ops::RangeInclusive<u16> = 49152..=65535;
+
+/// A running network stack. Obtained from [`super::start`]; lives for the rest of the process.
+pub struct Stack {
+    pub(crate) inner: Mutex<Inner>,
+    ip_task: OnceLock<TaskHandle>,
+    link_stats: &'static LinkStats,
+}
+
+/// Where a TCP socket's slot is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SlotState {
+    /// A [`super::TcpSocket`] owns it.
+    Owned,
+    /// Its owner closed it; the IP task frees it once the FIN handshake is over.
+    Closing { since: Ticks },
+}
+
+/// One TCP socket in the stack.
+pub(crate) struct TcpSlot {
+    pub(crate) handle: SocketHandle,
+    pub(crate) generation: u32,
+    pub(crate) state: SlotState,
+    /// The peer has sent FIN: an orderly end of its stream, not a reset.
+    pub(crate) peer_fin: bool,
+}
+
+/// Identifies a socket slot; the generation stops a stale id from reaching a reused slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SocketId {
+    pub(crate) index: usize,
+    pub(crate) generation: u32,
+}
+
+/// State shared between the IP task and socket callers, behind [`Stack::inner`].
+pub(crate) struct Inner {
+    pub(crate) iface: Interface,
+    pub(crate) sockets: SocketSet<'static>,
+    device: LinkDevice,
+    dhcp: Option<SocketHandle>,
+    pub(crate) ipv4: Option<Ipv4Settings>,
+    pub(crate) tcp: Vec<Option<TcpSlot>>,
+    pub(crate) config: NetConfig,
+    next_generation: u32,
+    next_local_port: u16,
+    waiters: Vec<TaskHandle>,
+}
+
+/// The stack's clock: kernel ticks, as on a board.
+pub(crate) fn net_now() -> NetInstant {
+    let ticks = time::tick_count().count();
+    let millis = u128::from(ticks) * 1000 / u128::from(time::tick_rate_hz());
+    NetInstant::from_millis(i64::try_from(millis).unwrap_or(i64::MAX))
+}
+
+/// A point in kernel time after which a blocking call gives up.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline(Option<u64>);
+
+impl Deadline {
+    pub(crate) fn after(timeout: Duration) -> Deadline {
+        let ticks = Ticks::from_duration(timeout).as_u64();
+        Deadline(Some(time::tick_count().as_u64().saturating_add(ticks)))
+    }
+
+    pub(crate) fn never() -> Deadline {
+        Deadline(None)
+    }
+
+    /// A deadline at an absolute tick count.
+    pub(crate) fn at(end_tick: u64) -> Deadline {
+        Deadline(Some(end_tick))
+    }
+
+    /// The tick count at which it passes; `None` for never.
+    pub(crate) fn end(&self) -> Option<u64> {
+        self.0
+    }
+
+    /// Ticks left, or `None` once passed.
+    pub(crate) fn remaining(&self) -> Option<Ticks> {
+        let Some(end) = self.0 else {
+            return Some(Ticks::FOREVER);
+        };
+        let now = time::tick_count().as_u64();
+        (now < end).then(|| Ticks::from_u64_saturating(end - now))
+    }
+}
+
+impl Stack {
+    pub(crate) fn start(port: LinkPort, config: NetConfig) -> Result<&'static Stack, StartError> {
+        let interrupt_line = port.interrupt_line;
+        InterruptRaiser::new(interrupt_line).map_err(StartError::InterruptLine)?;
+        let link_stats = port.stats;
+        let mut device = LinkDevice::new(port);
+        let mut iface_config = Config::new(HardwareAddress::Ethernet(EthernetAddress(config.mac)));
+        iface_config.random_seed =
+            std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64);
+        let mut iface = Interface::new(iface_config, &mut device, net_now());
+        let mut sockets = SocketSet::new(Vec::new());
+        let mut ipv4 = None;
+        let dhcp = match config.ipv4 {
+            Ipv4Setup::Dhcp => Some(sockets.add(dhcpv4::Socket::new())),
+            Ipv4Setup::Static(settings) => {
+                apply_ipv4(&mut iface, Some(settings));
+                ipv4 = Some(settings);
+                None
+            }
+        };
+        let priority = Priority::new(config.ip_task_priority).map_err(StartError::Priority)?;
+        let first_port = *EPHEMERAL_PORTS.start() + (iface_config_seed_port() % 16384);
+        let inner = Inner {
+            iface,
+            sockets,
+            device,
+            dhcp,
+            ipv4,
+            tcp: (0..config.max_sockets).map(|_| None).collect(),
+            config,
+            next_generation: 1,
+            next_local_port: first_port,
+            waiters: Vec::with_capacity(8),
+        };
+        let stack: &'static Stack = Box::leak(Box::new(Stack {
+            inner: Mutex::new(inner).map_err(StartError::Kernel)?,
+            ip_task: OnceLock::new(),
+            link_stats,
+        }));
+        let ip_task = task::TaskBuilder::new("IP")
+            .priority(priority)
+            .stack_words(1024)
+            .spawn(move || run_ip_task(stack, interrupt_line))
+            .map_err(StartError::IpTask)?;
+        let _ = stack.ip_task.set(ip_task);
+        Ok(stack)
+    }
+
+    /// The IPv4 settings in force, or `None` while DHCP has not completed.
+    pub fn ipv4(&self) -> Option<Ipv4Settings> {
+        self.inner.lock().ipv4
+    }
+
+    /// Waits until the device has an IPv4 address (at once with a static configuration).
+    pub fn wait_until_up(&self, timeout: Duration) -> Option<Ipv4Settings> {
+        self.block_until(Deadline::after(timeout), |inner| inner.ipv4)
+    }
+
+    /// The link's frame counters: (received, dropped on receive, sent).
+    pub fn link_counters(&self) -> (u64, u64, u64) {
+        self.link_stats.snapshot()
+    }
+
+    /// Tells the IP task that a socket has work for it.
+    pub(crate) fn kick(&self) {
+        if let Some(ip_task) = self.ip_task.get() {
+            ip_task.notify();
+        }
+    }
+
+    /// Runs `attempt` under the lock until it yields a value or `deadline` passes. Between
+    /// attempts the calling task sleeps until the IP task reports a change.
+    pub(crate) fn block_until<T>(
+        &self,
+        deadline: Deadline,
+        mut attempt: impl FnMut(&mut Inner) -> Option<T>,
+    ) -> Option<T> {
+        loop {
+            {
+                let mut inner = self.inner.lock();
+                if let Some(value) = attempt(&mut inner) {
+                    return Some(value);
+                }
+                inner.add_waiter();
+            }
+            let remaining = deadline.remaining()?;
+            task::wait_for_notification_on(NotifySlot::Network, remaining);
+        }
+    }
+}
+
+fn iface_config_seed_port() -> u16 {
+    (std::collections::hash_map::RandomState::new().hash_one(0x90f7_u64) & 0xffff) as u16
+}
+
+fn run_ip_task(stack: &'static Stack, interrupt_line: u8) {
+    // Attached before the first frame goes out, so no answer can arrive unannounced.
+    let me = TaskHandle::current().expect("the IP task is a task");
+    if let Err(error) = InterruptLine::attach(interrupt_line, me) {
+        log::error!("IP task: {error}; the network cannot receive");
+    }
+    loop {
+        let wait = {
+            let mut inner = stack.inner.lock();
+            inner.service();
+            inner.next_wake()
+        };
+        task::wait_for_notification(wait);
+    }
+}
+
+fn apply_ipv4(iface: &mut Interface, settings: Option<Ipv4Settings>) {
+    iface.update_ip_addrs(|addresses| {
+        addresses.clear();
+        if let Some(settings) = settings {
+            let cidr = IpCidr::Ipv4(Ipv4Cidr::new(settings.address, settings.prefix_len));
+            let _ = addresses.push(cidr);
+        }
+    });
+    iface.routes_mut().remove_default_ipv4_route();
+    if let Some(gateway) = settings.and_then(|settings| settings.gateway) {
+        let _ = iface.routes_mut().add_default_ipv4_route(gateway);
+    }
+}
+
+impl Inner {
+    /// One wake-up of the IP task: move frames, run protocols, free closed sockets, and wake
+    /// the tasks waiting for news.
+    fn service(&mut self) {
+        let mut changed = false;
+        for _ in 0..MAX_POLLS_PER_WAKE {
+            match self
+                .iface
+                .poll(net_now(), &mut self.device, &mut self.sockets)
+            {
+                PollResult::SocketStateChanged => changed = true,
+                PollResult::None => break,
+            }
+        }
+        changed |= self.service_dhcp();
+        self.track_tcp_slots();
+        if changed {
+            self.wake_waiters();
+        }
+    }
+
+    /// How long the IP task may sleep before smoltcp needs it again.
+    fn next_wake(&mut self) -> Ticks {
+        let smoltcp = self
+            .iface
+            .poll_delay(net_now(), &self.sockets)
+            .map(|delay| Duration::from_micros(delay.total_micros()));
+        let lingering = self
+            .tcp
+            .iter()
+            .flatten()
+            .any(|slot| matches!(slot.state, SlotState::Closing { .. }));
+        let linger = lingering.then_some(Duration::from_millis(100));
+        match (smoltcp, linger) {
+            (None, None) => Ticks::FOREVER,
+            (a, b) => Ticks::from_duration(a.into_iter().chain(b).min().unwrap_or_default()),
+        }
+    }
+
+    fn service_dhcp(&mut self) -> bool {
+        let Some(handle) = self.dhcp else {
+            return false;
+        };
+        let event = self.sockets.get_mut::<dhcpv4::Socket>(handle).poll();
+        match event {
+            None => false,
+            Some(dhcpv4::Event::Configured(lease)) => {
+                let settings = Ipv4Settings {
+                    address: lease.address.address(),
+                    prefix_len: lease.address.prefix_len(),
+                    gateway: lease.router,
+                    dns: lease.dns_servers.first().copied(),
+                };
+                apply_ipv4(&mut self.iface, Some(settings));
+                log::info!(
+                    "network up: address {}/{}, gateway {}, DNS {}",
+                    settings.address,
+                    settings.prefix_len,
+                    display_option(settings.gateway),
+                    display_option(settings.dns)
+                );
+                self.ipv4 = Some(settings);
+                true
+            }
+            Some(dhcpv4::Event::Deconfigured) => {
+                if self.ipv4.is_none() {
+                    return false; // the socket's initial state, not a lost lease
+                }
+                log::warn!("network down: DHCP lease lost");
+                apply_ipv4(&mut self.iface, None);
+                self.ipv4 = None;
+                true
+            }
+        }
+    }
+
+    /// Notes FINs from peers, and frees or resets sockets whose owners have closed them.
+    fn track_tcp_slots(&mut self) {
+        let now = time::tick_count().count();
+        let linger_ticks = Ticks::from_duration(CLOSE_LINGER).count();
+        for entry in &mut self.tcp {
+            let Some(slot) = entry else { continue };
+            let socket = self.sockets.get_mut::<tcp::Socket>(slot.handle);
+            if matches!(
+                socket.state(),
+                tcp::State::CloseWait
+                    | tcp::State::LastAck
+                    | tcp::State::Closing
+                    | tcp::State::TimeWait
+            ) {
+                slot.peer_fin = true;
+            }
+            let SlotState::Closing { since } = slot.state else {
+                continue;
+            };
+            match socket.state() {
+                tcp::State::Closed | tcp::State::TimeWait => {
+                    self.sockets.remove(slot.handle);
+                    *entry = None;
+                }
+                _ if now.saturating_sub(since.count()) > linger_ticks => socket.abort(),
+                _ => {}
+            }
+        }
+    }
+
+    /// Registers the calling task to be woken by the next change.
+    fn add_waiter(&mut self) {
+        if let Some(current) = TaskHandle::current()
+            && !self.waiters.contains(&current)
+        {
+            self.waiters.push(current);
+        }
+    }
+
+    fn wake_waiters(&mut self) {
+        for waiter in self.waiters.drain(..) {
+            waiter.notify_slot(NotifySlot::Network);
+        }
+    }
+
+    /// The next local port for an outgoing connection.
+    pub(crate) fn allocate_local_port(&mut self) -> u16 {
+        let port = self.next_local_port;
+        self.next_local_port = if port >= *EPHEMERAL_PORTS.end() {
+            *EPHEMERAL_PORTS.start()
+        } else {
+            port + 1
+        };
+        port
+    }
+
+    pub(crate) fn next_generation(&mut self) -> u32 {
+        self.next_generation = self.next_generation.wrapping_add(1);
+        self.next_generation
+    }
+
+    /// The smoltcp socket and slot behind `id`.
+    pub(crate) fn tcp_mut(
+        &mut self,
+        id: SocketId,
+    ) -> Option<(&mut tcp::Socket<'static>, &mut TcpSlot)> {
+        let slot = self
+            .tcp
+            .get_mut(id.index)?
+            .as_mut()
+            .filter(|slot| slot.generation == id.generation)?;
+        let socket = self.sockets.get_mut::<tcp::Socket>(slot.handle);
+        Some((socket, slot))
+    }
+
+    /// A free slot index, resetting the oldest closing socket if every slot is taken.
+    pub(crate) fn free_slot(&mut self) -> Option<usize> {
+        if let Some(index) = self.tcp.iter().position(Option::is_none) {
+            return Some(index);
+        }
+        let (index, handle) = self
+            .tcp
+            .iter()
+            .enumerate()
+            .filter_map(|(index, slot)| slot.as_ref().map(|slot| (index, slot)))
+            .filter_map(|(index, slot)| match slot.state {
+                SlotState::Closing { since } => Some((since, index, slot.handle)),
+                SlotState::Owned => None,
+            })
+            .min()
+            .map(|(_, index, handle)| (index, handle))?;
+        self.sockets.get_mut::<tcp::Socket>(handle).abort();
+        self.sockets.remove(handle);
+        self.tcp[index] = None;
+        Some(index)
+    }
+}
+
+fn display_option(address: Option<Ipv4Address>) -> String {
+    address.map_or_else(|| "none".to_owned(), |address| address.to_string())
+}

@@ -1,0 +1,381 @@
+//! TCP sockets with blocking calls and per-socket timeouts.
+
+use core::fmt;
+use core::time::Duration;
+use std::net::Ipv4Addr;
+
+use smoltcp::socket::tcp;
+
+use super::stack::{Deadline, Inner, SlotState, SocketId, Stack, TcpSlot};
+use crate::rtos::time;
+
+/// Per-socket timeouts, like FreeRTOS+TCP's socket options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpOptions {
+    /// How long [`Stack::connect`] waits for the handshake. Default 5 s.
+    pub connect_timeout: Duration,
+    /// How long one [`TcpSocket::send`] waits for buffer space. Default 10 s.
+    pub send_timeout: Duration,
+    /// How long one [`TcpSocket::recv`] waits for data. Default 10 s.
+    pub recv_timeout: Duration,
+}
+
+impl Default for TcpOptions {
+    fn default() -> TcpOptions {
+        TcpOptions {
+            connect_timeout: super::DEFAULT_CONNECT_TIMEOUT,
+            send_timeout: Duration::from_secs(10),
+            recv_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why a connection could not be made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectError {
+    /// The device has no IPv4 address yet (DHCP not complete) or lost it.
+    NetworkDown,
+    /// Every socket slot is in use by an open socket.
+    NoFreeSocket,
+    /// The FreeRTOS heap had no room for the socket's buffers.
+    OutOfMemory,
+    /// The address or port cannot be dialled (unspecified address, port 0).
+    InvalidAddress,
+    /// The peer answered with a reset: nothing listens on that port.
+    Refused,
+    /// No answer within the connect timeout.
+    TimedOut,
+}
+
+impl ConnectError {
+    /// Whether trying again later can help (a server that is down may come up).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ConnectError::NetworkDown
+                | ConnectError::NoFreeSocket
+                | ConnectError::Refused
+                | ConnectError::TimedOut
+        )
+    }
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConnectError::NetworkDown => "the network is down (no IPv4 address)",
+            ConnectError::NoFreeSocket => "no free socket: all are open",
+            ConnectError::OutOfMemory => "not enough FreeRTOS heap for the socket buffers",
+            ConnectError::InvalidAddress => "the address or port cannot be dialled",
+            ConnectError::Refused => "connection refused by the peer",
+            ConnectError::TimedOut => "connection timed out",
+        })
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+/// Why a send failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError {
+    /// No buffer space within the send timeout; the connection is still usable.
+    TimedOut,
+    /// The peer reset the connection.
+    Reset,
+    /// This side was shut down or closed, so nothing more can be sent.
+    Closed,
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SendError::TimedOut => "send timed out",
+            SendError::Reset => "connection reset by the peer",
+            SendError::Closed => "the connection is closed for sending",
+        })
+    }
+}
+
+impl std::error::Error for SendError {}
+
+/// What a receive that did not fail produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecvEvent {
+    /// `n > 0` bytes were written to the front of the buffer.
+    Data(usize),
+    /// Nothing arrived within the receive timeout; the connection is still open.
+    TimedOut,
+    /// The peer closed its side in an orderly way (FIN): no more data will come.
+    EndOfStream,
+}
+
+/// Why a receive failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecvError {
+    /// The peer reset the connection.
+    Reset,
+}
+
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecvError::Reset => f.write_str("connection reset by the peer"),
+        }
+    }
+}
+
+impl std::error::Error for RecvError {}
+
+/// A connected TCP socket. Use it from tasks only. Dropping it closes it gracefully (FIN);
+/// the stack frees its slot once the peer has answered, or resets it after a few seconds.
+pub struct TcpSocket {
+    stack: &'static Stack,
+    id: SocketId,
+    send_timeout: Duration,
+    recv_timeout: Duration,
+}
+
+impl Stack {
+    /// Connects to `address:port`, waiting up to `options.connect_timeout`.
+    pub fn connect(
+        &'static self,
+        address: Ipv4Addr,
+        port: u16,
+        options: TcpOptions,
+    ) -> Result<TcpSocket, ConnectError> {
+        if address.is_unspecified() || address.is_broadcast() || port == 0 {
+            return Err(ConnectError::InvalidAddress);
+        }
+        let id = self.open_socket(address, port)?;
+        self.kick();
+        let deadline = Deadline::after(options.connect_timeout);
+        let outcome = self.block_until(deadline, |inner| {
+            let (socket, _) = inner.tcp_mut(id)?;
+            match socket.state() {
+                tcp::State::SynSent | tcp::State::SynReceived => None,
+                tcp::State::Closed => Some(Err(ConnectError::Refused)),
+                _ => Some(Ok(())),
+            }
+        });
+        let socket = TcpSocket {
+            stack: self,
+            id,
+            send_timeout: options.send_timeout,
+            recv_timeout: options.recv_timeout,
+        };
+        match outcome {
+            Some(Ok(())) => Ok(socket),
+            Some(Err(error)) => Err(error),
+            None => {
+                socket.abort();
+                Err(ConnectError::TimedOut)
+            }
+        }
+    }
+
+    /// Creates a smoltcp socket in a free slot and starts the handshake.
+    fn open_socket(&self, address: Ipv4Addr, port: u16) -> Result<SocketId, ConnectError> {
+        let mut inner = self.inner.lock();
+        if inner.ipv4.is_none() {
+            return Err(ConnectError::NetworkDown);
+        }
+        let index = inner.free_slot().ok_or(ConnectError::NoFreeSocket)?;
+        let socket = new_tcp_socket(&inner).ok_or(ConnectError::OutOfMemory)?;
+        let handle = inner.sockets.add(socket);
+        let local_port = inner.allocate_local_port();
+        let Inner { iface, sockets, .. } = &mut *inner;
+        let socket = sockets.get_mut::<tcp::Socket>(handle);
+        if socket
+            .connect(iface.context(), (address, port), local_port)
+            .is_err()
+        {
+            sockets.remove(handle);
+            return Err(ConnectError::InvalidAddress);
+        }
+        let generation = inner.next_generation();
+        inner.tcp[index] = Some(TcpSlot {
+            handle,
+            generation,
+            state: SlotState::Owned,
+            peer_fin: false,
+        });
+        Ok(SocketId { index, generation })
+    }
+}
+
+/// A smoltcp TCP socket with buffers from the FreeRTOS heap, or `None` if they do not fit.
+fn new_tcp_socket(inner: &Inner) -> Option<tcp::Socket<'static>> {
+    let rx = try_buffer(inner.config.tcp_rx_buffer)?;
+    let tx = try_buffer(inner.config.tcp_tx_buffer)?;
+    let mut socket = tcp::Socket::new(tcp::SocketBuffer::new(rx), tcp::SocketBuffer::new(tx));
+    // Request/response traffic (TLS records, HTTP) must not wait for Nagle's algorithm.
+    socket.set_nagle_enabled(false);
+    Some(socket)
+}
+
+fn try_buffer(size: usize) -> Option<Vec<u8>> {
+    let mut buffer = Vec::new();
+    buffer.try_reserve_exact(size).ok()?;
+    buffer.resize(size, 0);
+    Some(buffer)
+}
+
+impl TcpSocket {
+    /// Sends a prefix of `data`, waiting up to the send timeout for buffer space. Returns how
+    /// many bytes were queued (at least one unless `data` is empty).
+    pub fn send(&mut self, data: &[u8]) -> Result<usize, SendError> {
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let deadline = Deadline::after(self.send_timeout);
+        let id = self.id;
+        let outcome = self.stack.block_until(deadline, |inner| {
+            let Some((socket, slot)) = inner.tcp_mut(id) else {
+                return Some(Err(SendError::Closed));
+            };
+            if !socket.may_send() {
+                return Some(Err(closed_reason(socket, slot.peer_fin)));
+            }
+            if !socket.can_send() {
+                return None;
+            }
+            Some(socket.send_slice(data).map_err(|_| SendError::Closed))
+        });
+        match outcome {
+            Some(Ok(sent)) => {
+                self.stack.kick();
+                Ok(sent)
+            }
+            Some(Err(error)) => Err(error),
+            None => Err(SendError::TimedOut),
+        }
+    }
+
+    /// Sends all of `data`, each piece within the send timeout.
+    pub fn send_all(&mut self, mut data: &[u8]) -> Result<(), SendError> {
+        while !data.is_empty() {
+            let sent = self.send(data)?;
+            data = &data[sent..];
+        }
+        Ok(())
+    }
+
+    /// Receives into `buf`, waiting up to the receive timeout.
+    pub fn recv(&mut self, buf: &mut [u8]) -> Result<RecvEvent, RecvError> {
+        if buf.is_empty() {
+            return Ok(RecvEvent::TimedOut);
+        }
+        let deadline = Deadline::after(self.recv_timeout);
+        let id = self.id;
+        let outcome = self.stack.block_until(deadline, |inner| {
+            let Some((socket, slot)) = inner.tcp_mut(id) else {
+                return Some(Ok(RecvEvent::EndOfStream));
+            };
+            if socket.can_recv() {
+                return Some(
+                    socket
+                        .recv_slice(buf)
+                        .map(RecvEvent::Data)
+                        .map_err(|_| RecvError::Reset),
+                );
+            }
+            if socket.may_recv() {
+                return None;
+            }
+            let peer_fin = slot.peer_fin
+                || matches!(
+                    socket.state(),
+                    tcp::State::CloseWait
+                        | tcp::State::LastAck
+                        | tcp::State::Closing
+                        | tcp::State::TimeWait
+                );
+            Some(if peer_fin {
+                Ok(RecvEvent::EndOfStream)
+            } else {
+                Err(RecvError::Reset)
+            })
+        });
+        match outcome {
+            Some(Ok(RecvEvent::Data(count))) => {
+                // The window opened: let the IP task tell the peer.
+                self.stack.kick();
+                Ok(RecvEvent::Data(count))
+            }
+            Some(result) => result,
+            None => Ok(RecvEvent::TimedOut),
+        }
+    }
+
+    /// Closes the sending side (FIN). Receiving goes on until the peer closes its side.
+    pub fn shutdown(&mut self) {
+        if let Some((socket, _)) = self.stack.inner.lock().tcp_mut(self.id) {
+            socket.close();
+        }
+        self.stack.kick();
+    }
+
+    /// Closes the socket gracefully: FIN now, and the stack frees it once the peer answers.
+    pub fn close(self) {
+        drop(self);
+    }
+
+    /// Resets the connection (RST) and frees the socket at once.
+    pub fn abort(self) {
+        {
+            let mut inner = self.stack.inner.lock();
+            if let Some((socket, slot)) = inner.tcp_mut(self.id) {
+                socket.abort();
+                slot.state = SlotState::Closing {
+                    since: time::tick_count(),
+                };
+            }
+        }
+        self.stack.kick();
+        core::mem::forget(self);
+    }
+
+    /// Sets how long [`send`](Self::send) waits.
+    pub fn set_send_timeout(&mut self, timeout: Duration) {
+        self.send_timeout = timeout;
+    }
+
+    /// Sets how long [`recv`](Self::recv) waits.
+    pub fn set_recv_timeout(&mut self, timeout: Duration) {
+        self.recv_timeout = timeout;
+    }
+
+    /// The send timeout in force.
+    pub fn send_timeout(&self) -> Duration {
+        self.send_timeout
+    }
+
+    /// The receive timeout in force.
+    pub fn recv_timeout(&self) -> Duration {
+        self.recv_timeout
+    }
+}
+
+/// Why a socket that may no longer send cannot: a reset if the peer never sent FIN.
+fn closed_reason(socket: &tcp::Socket<'_>, peer_fin: bool) -> SendError {
+    if socket.state() == tcp::State::Closed && !peer_fin {
+        SendError::Reset
+    } else {
+        SendError::Closed
+    }
+}
+
+impl Drop for TcpSocket {
+    fn drop(&mut self) {
+        {
+            let mut inner = self.stack.inner.lock();
+            if let Some((socket, slot)) = inner.tcp_mut(self.id) {
+                socket.close();
+                slot.state = SlotState::Closing {
+                    since: time::tick_count(),
+                };
+            }
+        }
+        self.stack.kick();
+    }
+}

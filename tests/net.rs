@@ -1,0 +1,72 @@
+//! The network layer through the real kernel, smoltcp and slirp, against servers on the
+//! host's 127.0.0.1: each scenario of `net-selftest` in a process of its own.
+
+mod common;
+
+const SELFTEST: &str = env!("CARGO_BIN_EXE_net-selftest");
+
+fn expect_pass(name: &str) -> String {
+    common::expect_pass(SELFTEST, name)
+}
+
+#[test]
+fn dhcp_from_slirp_then_a_round_trip_to_a_host_service() {
+    let details = expect_pass("round_trip");
+    assert!(details.contains("address 10.0.2.15/24"), "{details}");
+}
+
+#[test]
+fn a_static_address_works_without_dhcp() {
+    expect_pass("static_address");
+}
+
+#[test]
+fn sixteen_mebibytes_each_way_arrive_intact() {
+    expect_pass("bulk_16mib");
+}
+
+#[test]
+fn a_closed_port_is_refused_within_a_second() {
+    expect_pass("refused");
+}
+
+#[test]
+fn a_silent_peer_hits_the_connect_timeout_as_configured() {
+    expect_pass("connect_timeout");
+}
+
+#[test]
+fn a_silent_server_hits_the_receive_timeout_as_configured() {
+    expect_pass("recv_timeout");
+}
+
+#[test]
+fn a_server_close_gives_the_data_then_end_of_stream() {
+    expect_pass("end_of_stream");
+}
+
+#[test]
+fn a_server_reset_is_an_error_not_an_end_of_stream() {
+    expect_pass("reset");
+}
+
+#[test]
+fn five_hundred_sequential_connections_leak_no_socket_and_no_heap() {
+    expect_pass("sequential_500");
+}
+
+#[test]
+fn two_tasks_use_two_sockets_at_once() {
+    expect_pass("two_tasks");
+}
+
+#[test]
+fn dns_lookups_go_through_the_stack_to_a_fake_server() {
+    expect_pass("dns_lookup");
+}
+
+#[test]
+fn the_tcp_transport_tells_data_would_block_and_end_of_stream_apart() {
+    let details = expect_pass("transport");
+    assert_eq!(details, "data:first would-block data:second end");
+}
