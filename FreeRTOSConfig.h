@@ -63,7 +63,9 @@
 #define configUSE_NEWLIB_REENTRANT                 0
 
 /* ---- Hooks (implemented in c_shim/freertos_shim.c) --------------------------------- */
-#define configUSE_IDLE_HOOK                        0
+/* POSIX port: the idle hook waits for the next signal (tick or simulated interrupt), the
+ * simulator's "wait for interrupt", so an idle device does not spin a host core. */
+#define configUSE_IDLE_HOOK                        1
 #define configUSE_TICK_HOOK                        1
 /* Counts failures instead of stopping: Mbed TLS and the network stack handle a NULL
  * from pvPortMalloc gracefully, and the count shows in the heap report. */

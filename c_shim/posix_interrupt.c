@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <unistd.h>
 
 #define SHIM_INTERRUPT_SIGNAL    SIGUSR2
 
@@ -114,4 +115,14 @@ void vApplicationTickHook( void )
 {
     /* A task woken here sets the kernel's yield-pending flag, so the tick switches to it. */
     ( void ) prvServicePendingLines();
+}
+
+/* The idle task's "wait for interrupt": sleep in the host kernel until a signal arrives. The
+ * tick signal comes every tick, so the idle task never sleeps longer than one tick; a
+ * simulated interrupt wakes it at once. Without this the idle task spins a host core at 100 %,
+ * and on a two-core machine the host threads that carry the network (slirp, the servers)
+ * then wait for the host scheduler. */
+void vApplicationIdleHook( void )
+{
+    ( void ) pause();
 }

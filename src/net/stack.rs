@@ -32,6 +32,9 @@ use crate::rtos::time::{self, Ticks};
 const MAX_POLLS_PER_WAKE: usize = 16;
 /// How long a closed socket may take to finish its FIN handshake before it is reset.
 const CLOSE_LINGER: Duration = Duration::from_secs(5);
+/// Longest the IP task sleeps without news (FreeRTOS+TCP has the same kind of bound,
+/// `ipconfigMAX_IP_TASK_SLEEP_TIME`).
+const MAX_IP_TASK_SLEEP: Duration = Duration::from_secs(1);
 /// First local port for outgoing connections (the IANA dynamic range).
 const EPHEMERAL_PORTS: core::ops::RangeInclusive<u16> = 49152..=65535;
 
@@ -79,6 +82,11 @@ pub(crate) struct Inner {
     next_generation: u32,
     next_local_port: u16,
     waiters: Vec<TaskHandle>,
+    /// The tick the IP task sleeps until (`None`: until notified).
+    ip_task_wakes_at: Option<u64>,
+    /// A caller's inline poll armed a smoltcp timer earlier than the IP task's wake-up: the
+    /// IP task must be told before the caller blocks.
+    ip_task_stale: bool,
 }
 
 /// The stack's clock: kernel ticks, as on a board.
@@ -155,6 +163,8 @@ impl Stack {
             next_generation: 1,
             next_local_port: first_port,
             waiters: Vec::with_capacity(8),
+            ip_task_wakes_at: None,
+            ip_task_stale: false,
         };
         let stack: &'static Stack = Box::leak(Box::new(Stack {
             inner: Mutex::new(inner).map_err(StartError::Kernel)?,
@@ -200,16 +210,28 @@ impl Stack {
         mut attempt: impl FnMut(&mut Inner) -> Option<T>,
     ) -> Option<T> {
         loop {
-            {
+            let stale = {
                 let mut inner = self.inner.lock();
                 if let Some(value) = attempt(&mut inner) {
                     return Some(value);
                 }
                 inner.add_waiter();
+                core::mem::take(&mut inner.ip_task_stale)
+            };
+            // The caller is about to sleep anyway: the IP task re-plans its timers now, while
+            // the network is busy, instead of pre-empting the caller earlier.
+            if stale {
+                self.kick();
             }
             let remaining = deadline.remaining()?;
             task::wait_for_notification_on(NotifySlot::Network, remaining);
         }
+    }
+
+    /// Runs the stack on the calling task right after it queued data or changed a socket, so
+    /// that segments leave without a switch to the IP task and back.
+    pub(crate) fn transmit_now(&self) {
+        self.inner.lock().service_inline();
     }
 }
 
@@ -227,7 +249,11 @@ fn run_ip_task(stack: &'static Stack, interrupt_line: u8) {
         let wait = {
             let mut inner = stack.inner.lock();
             inner.service();
-            inner.next_wake()
+            let wait = inner.next_wake();
+            inner.ip_task_wakes_at = (wait != Ticks::FOREVER)
+                .then(|| time::tick_count().as_u64().saturating_add(wait.as_u64()));
+            inner.ip_task_stale = false;
+            wait
         };
         task::wait_for_notification(wait);
     }
@@ -268,7 +294,22 @@ impl Inner {
         }
     }
 
-    /// How long the IP task may sleep before smoltcp needs it again.
+    /// [`service`](Self::service) run by a socket caller. If it armed a timer the sleeping
+    /// IP task does not know about, the IP task is marked stale (see [`Stack::block_until`]).
+    pub(crate) fn service_inline(&mut self) {
+        self.service();
+        let wait = self.next_wake();
+        if wait != Ticks::FOREVER {
+            let due = time::tick_count().as_u64().saturating_add(wait.as_u64());
+            if self.ip_task_wakes_at.is_none_or(|planned| due < planned) {
+                self.ip_task_stale = true;
+            }
+        }
+    }
+
+    /// How long the IP task may sleep before smoltcp needs it again. Never more than
+    /// [`MAX_IP_TASK_SLEEP`]: a caller that queues data and then never blocks cannot hand
+    /// the IP task a new timer, so the IP task re-plans on its own that often.
     fn next_wake(&mut self) -> Ticks {
         let smoltcp = self
             .iface
@@ -280,10 +321,12 @@ impl Inner {
             .flatten()
             .any(|slot| matches!(slot.state, SlotState::Closing { .. }));
         let linger = lingering.then_some(Duration::from_millis(100));
-        match (smoltcp, linger) {
-            (None, None) => Ticks::FOREVER,
-            (a, b) => Ticks::from_duration(a.into_iter().chain(b).min().unwrap_or_default()),
-        }
+        let wait = [smoltcp, linger, Some(MAX_IP_TASK_SLEEP)]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(MAX_IP_TASK_SLEEP);
+        Ticks::from_duration(wait)
     }
 
     fn service_dhcp(&mut self) -> bool {

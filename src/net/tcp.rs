@@ -243,7 +243,7 @@ impl TcpSocket {
         });
         match outcome {
             Some(Ok(sent)) => {
-                self.stack.kick();
+                self.stack.transmit_now();
                 Ok(sent)
             }
             Some(Err(error)) => Err(error),
@@ -298,8 +298,8 @@ impl TcpSocket {
         });
         match outcome {
             Some(Ok(RecvEvent::Data(count))) => {
-                // The window opened: let the IP task tell the peer.
-                self.stack.kick();
+                // The window opened: tell the peer now if smoltcp wants to.
+                self.stack.transmit_now();
                 Ok(RecvEvent::Data(count))
             }
             Some(result) => result,

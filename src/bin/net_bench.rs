@@ -1,0 +1,356 @@
+//! `net-bench`: round-trip latency and bulk throughput through the device's network stack
+//! (kernel, smoltcp, slirp), side by side with plain host sockets, in one run.
+//!
+//! Both sides talk to the same echo and sink servers on the host's 127.0.0.1, so the ratio
+//! shows what the simulated device adds. Writes a Markdown report to the path given with
+//! `--report` (default `target/net-benchmark.md`) and prints it. Run it in release:
+//! `cargo run --release --bin net-bench`.
+
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::process::ExitCode;
+use std::sync::Mutex as HostMutex;
+use std::time::{Duration, Instant};
+
+use freertos_https::link::{self, LinkPort};
+use freertos_https::net::{self, NetConfig, RecvEvent, TcpOptions, TcpSocket};
+use freertos_https::rtos::console::{self, Stream};
+use freertos_https::rtos::task::Priority;
+use freertos_https::rtos::{host_thread, log as rtos_log, scheduler};
+use log::LevelFilter;
+
+const ROUND_TRIPS: usize = 2000;
+const MESSAGE: usize = 64;
+const BULK: usize = 64 * 1024 * 1024;
+const CHUNK: usize = 32 * 1024;
+/// Socket buffers for the device side of the benchmark (the default is 8 KiB).
+const DEVICE_BUFFER: usize = 64 * 1024;
+
+static LINK: HostMutex<Option<LinkPort>> = HostMutex::new(None);
+
+fn main() -> ExitCode {
+    let report_path = std::env::args()
+        .skip_while(|arg| arg != "--report")
+        .nth(1)
+        .unwrap_or_else(|| "target/net-benchmark.md".into());
+    if let Err(error) = rtos_log::init(LevelFilter::Warn, Stream::Stderr) {
+        eprintln!("error: {error}");
+        return ExitCode::FAILURE;
+    }
+    let servers = match Servers::start() {
+        Ok(servers) => servers,
+        Err(error) => {
+            eprintln!("error: cannot start the host servers: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let host = match measure_host(&servers) {
+        Ok(figures) => figures,
+        Err(error) => {
+            eprintln!("error: host sockets: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match link::slirp::start(0) {
+        Ok(port) => *LINK.lock().expect("not poisoned") = Some(port),
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let device = std::sync::Arc::new(HostMutex::new(None));
+    let device_result = device.clone();
+    let status = scheduler::run_application(Priority::new(3).expect("valid"), move || {
+        let port = LINK
+            .lock()
+            .expect("not poisoned")
+            .take()
+            .expect("link started");
+        let figures = measure_device(port, &servers);
+        let status = i32::from(figures.is_err());
+        *device_result.lock().expect("not poisoned") = Some(figures);
+        status
+    });
+    let device = device.lock().expect("not poisoned").take();
+    match (status, device) {
+        (Ok(0), Some(Ok(device))) => {
+            let report = render_report(&host, &device);
+            console::write_text_line(Stream::Stdout, &report);
+            if let Err(error) = std::fs::write(&report_path, &report) {
+                eprintln!("error: cannot write {report_path}: {error}");
+                return ExitCode::FAILURE;
+            }
+            eprintln!("report written to {report_path}");
+            ExitCode::SUCCESS
+        }
+        (_, Some(Err(error))) => {
+            eprintln!("error: device: {error}");
+            ExitCode::FAILURE
+        }
+        (status, _) => {
+            eprintln!("error: the device run did not complete: {status:?}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The host servers both sides use.
+#[derive(Clone, Copy)]
+struct Servers {
+    echo: u16,
+    sink: u16,
+    source: u16,
+}
+
+impl Servers {
+    fn start() -> std::io::Result<Servers> {
+        Ok(Servers {
+            echo: serve("echo", |mut stream| {
+                let _ = stream.set_nodelay(true);
+                let mut buffer = [0u8; 4096];
+                while let Ok(count) = stream.read(&mut buffer) {
+                    if count == 0 || stream.write_all(&buffer[..count]).is_err() {
+                        break;
+                    }
+                }
+            })?,
+            sink: serve("sink", |mut stream| {
+                let mut buffer = vec![0u8; 256 * 1024];
+                let mut total = 0usize;
+                while let Ok(count) = stream.read(&mut buffer) {
+                    if count == 0 {
+                        break;
+                    }
+                    total += count;
+                }
+                let _ = stream.write_all(&(total as u64).to_le_bytes());
+            })?,
+            source: serve("source", |mut stream| {
+                let buffer = vec![0x5au8; 256 * 1024];
+                let mut sent = 0;
+                while sent < BULK {
+                    let length = buffer.len().min(BULK - sent);
+                    if stream.write_all(&buffer[..length]).is_err() {
+                        break;
+                    }
+                    sent += length;
+                }
+            })?,
+        })
+    }
+}
+
+fn serve(name: &str, handler: fn(TcpStream)) -> std::io::Result<u16> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    let port = listener.local_addr()?.port();
+    host_thread::spawn(name, move || {
+        for stream in listener.incoming().flatten() {
+            let _ = host_thread::spawn("bench-conn", move || handler(stream));
+        }
+    })?;
+    Ok(port)
+}
+
+/// What one side measured.
+struct Figures {
+    round_trips_us: Vec<f64>,
+    upload_mb_s: f64,
+    download_mb_s: f64,
+}
+
+impl Figures {
+    fn median_us(&self) -> f64 {
+        percentile(&self.round_trips_us, 50)
+    }
+}
+
+fn percentile(sorted: &[f64], percent: usize) -> f64 {
+    sorted
+        .get((sorted.len() * percent / 100).min(sorted.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or(f64::NAN)
+}
+
+fn mb_per_s(bytes: usize, elapsed: Duration) -> f64 {
+    bytes as f64 / elapsed.as_secs_f64() / 1e6
+}
+
+fn measure_host(servers: &Servers) -> std::io::Result<Figures> {
+    let mut echo = TcpStream::connect((Ipv4Addr::LOCALHOST, servers.echo))?;
+    echo.set_nodelay(true)?;
+    let message = [0xa5u8; MESSAGE];
+    let mut reply = [0u8; MESSAGE];
+    let mut round_trips_us = Vec::with_capacity(ROUND_TRIPS);
+    for _ in 0..ROUND_TRIPS {
+        let start = Instant::now();
+        echo.write_all(&message)?;
+        echo.read_exact(&mut reply)?;
+        round_trips_us.push(start.elapsed().as_secs_f64() * 1e6);
+    }
+    round_trips_us.sort_by(f64::total_cmp);
+
+    let mut sink = TcpStream::connect((Ipv4Addr::LOCALHOST, servers.sink))?;
+    let chunk = vec![0x33u8; CHUNK];
+    let start = Instant::now();
+    for _ in 0..BULK / CHUNK {
+        sink.write_all(&chunk)?;
+    }
+    sink.shutdown(std::net::Shutdown::Write)?;
+    let mut total = [0u8; 8];
+    sink.read_exact(&mut total)?;
+    let upload = start.elapsed();
+
+    let mut source = TcpStream::connect((Ipv4Addr::LOCALHOST, servers.source))?;
+    let mut buffer = vec![0u8; CHUNK];
+    let start = Instant::now();
+    let mut received = 0;
+    while received < BULK {
+        let count = source.read(&mut buffer)?;
+        if count == 0 {
+            break;
+        }
+        received += count;
+    }
+    let download = start.elapsed();
+    Ok(Figures {
+        round_trips_us,
+        upload_mb_s: mb_per_s(BULK, upload),
+        download_mb_s: mb_per_s(received, download),
+    })
+}
+
+fn measure_device(port: LinkPort, servers: &Servers) -> Result<Figures, String> {
+    let config = NetConfig {
+        tcp_rx_buffer: DEVICE_BUFFER,
+        tcp_tx_buffer: DEVICE_BUFFER,
+        ..NetConfig::default()
+    };
+    let stack = net::start(port, config).map_err(|e| e.to_string())?;
+    stack
+        .wait_until_up(Duration::from_secs(5))
+        .ok_or("no address from DHCP")?;
+    let host = net::guest_address("localhost").expect("localhost maps");
+    let connect = |port| {
+        stack
+            .connect(host, port, TcpOptions::default())
+            .map_err(|e| e.to_string())
+    };
+
+    let mut echo = connect(servers.echo)?;
+    let message = [0xa5u8; MESSAGE];
+    let mut round_trips_us = Vec::with_capacity(ROUND_TRIPS);
+    for _ in 0..ROUND_TRIPS {
+        let start = Instant::now();
+        echo.send_all(&message).map_err(|e| e.to_string())?;
+        receive_exactly(&mut echo, MESSAGE)?;
+        round_trips_us.push(start.elapsed().as_secs_f64() * 1e6);
+    }
+    round_trips_us.sort_by(f64::total_cmp);
+    echo.close();
+
+    let mut sink = connect(servers.sink)?;
+    let chunk = vec![0x33u8; CHUNK];
+    let start = Instant::now();
+    for _ in 0..BULK / CHUNK {
+        sink.send_all(&chunk).map_err(|e| e.to_string())?;
+    }
+    sink.shutdown();
+    receive_exactly(&mut sink, 8)?;
+    let upload = start.elapsed();
+    sink.close();
+
+    let mut source = connect(servers.source)?;
+    let start = Instant::now();
+    let received = receive_exactly(&mut source, BULK)?;
+    let download = start.elapsed();
+    source.close();
+    Ok(Figures {
+        round_trips_us,
+        upload_mb_s: mb_per_s(BULK, upload),
+        download_mb_s: mb_per_s(received, download),
+    })
+}
+
+fn receive_exactly(socket: &mut TcpSocket, want: usize) -> Result<usize, String> {
+    let mut buffer = vec![0u8; CHUNK.min(want)];
+    let mut received = 0;
+    while received < want {
+        let room = buffer.len().min(want - received);
+        match socket.recv(&mut buffer[..room]) {
+            Ok(RecvEvent::Data(count)) => received += count,
+            other => {
+                return Err(format!(
+                    "receive stopped after {received} of {want} bytes: {other:?}"
+                ));
+            }
+        }
+    }
+    Ok(received)
+}
+
+fn render_report(host: &Figures, device: &Figures) -> String {
+    let mut report = String::new();
+    let ratio = device.median_us() / host.median_us();
+    let _ = writeln!(
+        report,
+        "# Network benchmark: device stack vs host sockets\n"
+    );
+    let _ = writeln!(
+        report,
+        "One run, same machine, same echo/sink/source servers on 127.0.0.1. Device: FreeRTOS POSIX \
+         port, smoltcp in the IP task, slirp link, TCP buffers {} KiB. Host: std sockets.\n",
+        DEVICE_BUFFER / 1024
+    );
+    let _ = writeln!(
+        report,
+        "| measure | host sockets | device stack | device / host |"
+    );
+    let _ = writeln!(report, "|---|---|---|---|");
+    for (label, percent) in [
+        ("round trip, median", 50),
+        ("round trip, p90", 90),
+        ("round trip, p99", 99),
+    ] {
+        let (h, d) = (
+            percentile(&host.round_trips_us, percent),
+            percentile(&device.round_trips_us, percent),
+        );
+        let _ = writeln!(
+            report,
+            "| {label} ({ROUND_TRIPS} x {MESSAGE} B) | {h:.1} us | {d:.1} us | {:.2}x |",
+            d / h
+        );
+    }
+    let _ = writeln!(
+        report,
+        "| upload {} MiB | {:.1} MB/s | {:.1} MB/s | {:.2}x |",
+        BULK >> 20,
+        host.upload_mb_s,
+        device.upload_mb_s,
+        device.upload_mb_s / host.upload_mb_s
+    );
+    let _ = writeln!(
+        report,
+        "| download {} MiB | {:.1} MB/s | {:.1} MB/s | {:.2}x |",
+        BULK >> 20,
+        host.download_mb_s,
+        device.download_mb_s,
+        device.download_mb_s / host.download_mb_s
+    );
+    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+    let one_way = device.upload_mb_s.max(device.download_mb_s);
+    let _ = writeln!(report, "\nTargets:");
+    let _ = writeln!(
+        report,
+        "- round-trip median <= 2x host sockets: {:.2}x, {}",
+        ratio,
+        verdict(ratio <= 2.0)
+    );
+    let _ = writeln!(
+        report,
+        "- >= 20 MB/s one way: {one_way:.1} MB/s, {}",
+        verdict(one_way >= 20.0)
+    );
+    report
+}
