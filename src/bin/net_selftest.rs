@@ -4,6 +4,9 @@
 //! `net-selftest <scenario>` prints `PASS <scenario> ...` and exits 0, or `FAIL <scenario>:
 //! <why>` and exits 1; `--list` names the scenarios. `tests/net.rs` runs each one.
 
+#[path = "selftest_support.rs"]
+mod selftest_support;
+
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream, UdpSocket};
 use std::process::ExitCode;
@@ -16,17 +19,13 @@ use freertos_https::net::{
     self, ConnectError, DnsError, Ipv4Settings, Ipv4Setup, NetConfig, RecvError, RecvEvent, Stack,
     TcpOptions, TcpSocket, TcpTransport,
 };
-use freertos_https::rtos::console::{self, Stream};
 use freertos_https::rtos::heap::HeapStats;
 use freertos_https::rtos::task::{self, Priority};
-use freertos_https::rtos::{host_thread, log as rtos_log, scheduler, time};
+use freertos_https::rtos::{host_thread, time};
 use iot_transport::{Received, Transport};
-use log::LevelFilter;
+use selftest_support::{Outcome, Scenario, check};
 
-type Outcome = Result<String, String>;
-type ScenarioFn = fn(LinkPort) -> Outcome;
-
-const SCENARIOS: &[(&str, ScenarioFn)] = &[
+const SCENARIOS: &[Scenario<LinkPort>] = &[
     ("round_trip", round_trip),
     ("static_address", static_address),
     ("bulk_16mib", bulk_16mib),
@@ -46,62 +45,11 @@ const LINK_INTERRUPT: u8 = 0;
 const APP_PRIORITY: u8 = 3;
 const UP_TIMEOUT: Duration = Duration::from_secs(5);
 
-static LINK: HostMutex<Option<LinkPort>> = HostMutex::new(None);
-
 fn main() -> ExitCode {
-    let Some(name) = std::env::args().nth(1) else {
-        eprintln!("usage: net-selftest <scenario> | --list");
-        return ExitCode::from(2);
-    };
-    if name == "--list" {
-        SCENARIOS.iter().for_each(|(name, _)| println!("{name}"));
-        return ExitCode::SUCCESS;
-    }
-    let Some(&(_, run)) = SCENARIOS.iter().find(|(known, _)| *known == name) else {
-        eprintln!("error: unknown scenario {name:?}; try --list");
-        return ExitCode::from(2);
-    };
-    let level = rtos_log::level_from_env(LevelFilter::Info).unwrap_or(LevelFilter::Info);
-    if let Err(error) = rtos_log::init(level, Stream::Stdout) {
-        eprintln!("error: {error}");
-        return ExitCode::FAILURE;
-    }
-    match link::slirp::start(LINK_INTERRUPT) {
-        Ok(port) => *LINK.lock().expect("not poisoned") = Some(port),
-        Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::FAILURE;
-        }
-    }
-    let result =
-        scheduler::run_application(Priority::new(APP_PRIORITY).expect("valid"), move || {
-            let port = LINK
-                .lock()
-                .expect("not poisoned")
-                .take()
-                .expect("link started");
-            match run(port) {
-                Ok(details) => {
-                    console::write_line(Stream::Stdout, format_args!("PASS {name} {details}"));
-                    0
-                }
-                Err(why) => {
-                    console::write_line(Stream::Stdout, format_args!("FAIL {name}: {why}"));
-                    1
-                }
-            }
-        });
-    match result {
-        Ok(status) => ExitCode::from(u8::try_from(status).unwrap_or(1)),
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn check(condition: bool, why: impl FnOnce() -> String) -> Result<(), String> {
-    if condition { Ok(()) } else { Err(why()) }
+    // The simulated network card exists before the kernel boots.
+    selftest_support::run("net-selftest", SCENARIOS, APP_PRIORITY, || {
+        link::slirp::start(LINK_INTERRUPT).map_err(|error| error.to_string())
+    })
 }
 
 /// Starts the stack and waits for its address.
@@ -349,11 +297,18 @@ fn connect_timeout(port: LinkPort) -> Outcome {
     check(matches!(result, Err(ConnectError::TimedOut)), || {
         format!("expected TimedOut, got {:?}", result.as_ref().err())
     })?;
-    check(
-        took >= Duration::from_millis(390) && took < Duration::from_millis(1500),
-        || format!("timeout after {took:?}"),
-    )?;
+    check_timeout(took, Duration::from_millis(400))?;
     Ok(format!("connect timed out after {took:?} (asked 400 ms)"))
+}
+
+/// A timeout that fired `took` after the call honoured the `asked` one: not early (beyond a
+/// tick of rounding), and not much late.
+fn check_timeout(took: Duration, asked: Duration) -> Result<(), String> {
+    let earliest = asked - Duration::from_millis(10);
+    let latest = asked + Duration::from_millis(900);
+    check(took >= earliest && took < latest, || {
+        format!("asked for {asked:?}, timed out after {took:?}")
+    })
 }
 
 /// A peer that accepts and stays silent hits the receive timeout as configured.
@@ -372,10 +327,7 @@ fn recv_timeout(port: LinkPort) -> Outcome {
     check(outcome == Ok(RecvEvent::TimedOut), || {
         format!("expected TimedOut, got {outcome:?}")
     })?;
-    check(
-        took >= Duration::from_millis(290) && took < Duration::from_millis(1200),
-        || format!("timeout after {took:?}"),
-    )?;
+    check_timeout(took, Duration::from_millis(300))?;
     Ok(format!("receive timed out after {took:?} (asked 300 ms)"))
 }
 

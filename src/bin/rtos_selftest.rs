@@ -7,6 +7,9 @@
 //! target to see that the kernel, the allocator and the logger behave.
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+#[path = "selftest_support.rs"]
+mod selftest_support;
+
 use std::alloc::Layout;
 use std::hint::black_box;
 use std::process::ExitCode;
@@ -15,21 +18,16 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use freertos_https::rtos::console::{self, Stream};
 use freertos_https::rtos::heap::HeapStats;
+use freertos_https::rtos::host_thread;
 use freertos_https::rtos::interrupt::InterruptLine;
 use freertos_https::rtos::sync::{Mutex, Queue, SendTimeout};
 use freertos_https::rtos::task::{self, Priority, TaskHandle};
 use freertos_https::rtos::time::{self, Ticks};
-use freertos_https::rtos::{host_thread, log as rtos_log, scheduler};
-use log::LevelFilter;
-
-type Outcome = Result<String, String>;
+use selftest_support::{Outcome, Scenario, check};
 
 /// Each scenario by name; it returns details to print on success, or why it failed.
-type ScenarioFn = fn() -> Outcome;
-
-const SCENARIOS: &[(&str, ScenarioFn)] = &[
+const SCENARIOS: &[Scenario<()>] = &[
     ("preemption", preemption),
     ("time_slicing", time_slicing),
     ("delays", delays),
@@ -50,47 +48,11 @@ const SCENARIOS: &[(&str, ScenarioFn)] = &[
 const APP_PRIORITY: u8 = 8;
 
 fn main() -> ExitCode {
-    let Some(name) = std::env::args().nth(1) else {
-        eprintln!("usage: rtos-selftest <scenario> | --list");
-        return ExitCode::from(2);
-    };
-    if name == "--list" {
-        SCENARIOS.iter().for_each(|(name, _)| println!("{name}"));
-        return ExitCode::SUCCESS;
-    }
-    let Some(&(_, run)) = SCENARIOS.iter().find(|(known, _)| *known == name) else {
-        eprintln!("error: unknown scenario {name:?}; try --list");
-        return ExitCode::from(2);
-    };
-    if let Err(error) = rtos_log::init(LevelFilter::Info, Stream::Stdout) {
-        eprintln!("error: {error}");
-        return ExitCode::FAILURE;
-    }
-    let result = scheduler::run_application(priority(APP_PRIORITY), move || match run() {
-        Ok(details) => {
-            console::write_line(Stream::Stdout, format_args!("PASS {name} {details}"));
-            0
-        }
-        Err(why) => {
-            console::write_line(Stream::Stdout, format_args!("FAIL {name}: {why}"));
-            1
-        }
-    });
-    match result {
-        Ok(status) => ExitCode::from(u8::try_from(status).unwrap_or(1)),
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    selftest_support::run("rtos-selftest", SCENARIOS, APP_PRIORITY, || Ok(()))
 }
 
 fn priority(level: u8) -> Priority {
     Priority::new(level).expect("scenario priorities are below configMAX_PRIORITIES")
-}
-
-fn check(condition: bool, why: impl FnOnce() -> String) -> Result<(), String> {
-    if condition { Ok(()) } else { Err(why()) }
 }
 
 /// Waits (blocking this task, so lower ones run) until `count` reaches `target` or `limit`
@@ -118,7 +80,7 @@ fn spawn(
 }
 
 /// A task that never blocks can only lose the CPU to a higher-priority task by pre-emption.
-fn preemption() -> Outcome {
+fn preemption(_: ()) -> Outcome {
     static HIGH_RAN: AtomicBool = AtomicBool::new(false);
     static SPINNER_SAW_HIGH: AtomicBool = AtomicBool::new(false);
     static WAKE_LATE_US: AtomicU64 = AtomicU64::new(u64::MAX);
@@ -160,7 +122,7 @@ fn preemption() -> Outcome {
 }
 
 /// Two busy tasks of equal priority must take turns at the tick.
-fn time_slicing() -> Outcome {
+fn time_slicing(_: ()) -> Outcome {
     static LAST_RUNNER: AtomicU32 = AtomicU32::new(0);
     static SWITCHES: AtomicU32 = AtomicU32::new(0);
     let loops = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
@@ -197,7 +159,7 @@ fn time_slicing() -> Outcome {
 }
 
 /// Delays measured against the host clock: never short, and not much long.
-fn delays() -> Outcome {
+fn delays(_: ()) -> Outcome {
     let mut report = Vec::new();
     for millis in [1u64, 10, 50, 200] {
         let asked = Duration::from_millis(millis);
@@ -224,7 +186,7 @@ fn delays() -> Outcome {
 }
 
 /// Items cross a small queue between tasks intact, in order, and block both sides.
-fn queue() -> Outcome {
+fn queue(_: ()) -> Outcome {
     const ITEMS: u32 = 2000;
     let queue: Arc<Queue<(u32, String)>> = Arc::new(Queue::new(4).map_err(|e| e.to_string())?);
     let received = Arc::new(AtomicUsize::new(0));
@@ -301,7 +263,7 @@ fn queue() -> Outcome {
 }
 
 /// Notifications wake a waiting task and count; waiting without one times out.
-fn notification() -> Outcome {
+fn notification(_: ()) -> Outcome {
     static WAITER_GOT: AtomicU32 = AtomicU32::new(0);
     let done = Arc::new(AtomicUsize::new(0));
     let waiter_done = done.clone();
@@ -339,7 +301,7 @@ fn notification() -> Outcome {
 }
 
 /// Increments under a contended mutex are never lost.
-fn mutex() -> Outcome {
+fn mutex(_: ()) -> Outcome {
     const ROUNDS: u64 = 3000;
     let counter = Arc::new(Mutex::new(0u64).map_err(|e| e.to_string())?);
     let done = Arc::new(AtomicUsize::new(0));
@@ -367,7 +329,7 @@ fn mutex() -> Outcome {
 }
 
 /// A Vec made in a task comes from the FreeRTOS heap and goes back to it.
-fn heap_accounting() -> Outcome {
+fn heap_accounting(_: ()) -> Outcome {
     const SIZE: usize = 64 * 1024;
     let before = HeapStats::now();
     let block = black_box(vec![0xA5u8; SIZE]);
@@ -393,7 +355,7 @@ fn heap_accounting() -> Outcome {
 }
 
 /// Every alignment up to 64 is honoured, on the FreeRTOS heap (tasks) and on the host heap.
-fn alignment() -> Outcome {
+fn alignment(_: ()) -> Outcome {
     let before = HeapStats::now();
     check_alignments("task")?;
     #[repr(align(64))]
@@ -478,7 +440,7 @@ fn wait_until_finished<T>(handle: &std::thread::JoinHandle<T>) -> Result<(), Str
 }
 
 /// Host threads and tasks allocate at once; host threads also free blocks tasks made.
-fn host_threads_allocate() -> Outcome {
+fn host_threads_allocate(_: ()) -> Outcome {
     let run_time = Duration::from_millis(1500);
     let done = Arc::new(AtomicUsize::new(0));
     let handed_over = Arc::new(AtomicUsize::new(0));
@@ -578,7 +540,7 @@ fn host_allocator(
 
 /// Tasks of three priorities and a host thread log flat out; nothing deadlocks, every line
 /// comes out whole. The test harness parses the lines and compares with the counts here.
-fn logger_stress() -> Outcome {
+fn logger_stress(_: ()) -> Outcome {
     let run_time = Duration::from_millis(2500);
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicUsize::new(0));
@@ -654,7 +616,7 @@ fn logger_stress() -> Outcome {
 }
 
 /// Tasks that return are deleted by the trampoline, and their memory comes back.
-fn task_returns() -> Outcome {
+fn task_returns(_: ()) -> Outcome {
     const TASKS: usize = 40;
     // Let the idle task finish any earlier clean-up before the baseline.
     time::delay(Duration::from_millis(20));
@@ -689,7 +651,7 @@ fn task_returns() -> Outcome {
 /// priorities spin, block, take critical sections and allocate. Every raise must reach the
 /// attached task (the last one always does), the kernel must never assert, and the wake-up
 /// latency is reported.
-fn interrupt_stress() -> Outcome {
+fn interrupt_stress(_: ()) -> Outcome {
     static RAISED: AtomicU64 = AtomicU64::new(0);
     static RAISED_AT_NANOS: AtomicU64 = AtomicU64::new(0);
     static STOP: AtomicBool = AtomicBool::new(false);
@@ -773,14 +735,14 @@ fn interrupt_stress() -> Outcome {
 }
 
 /// A panicking task ends the process with a message and status 101.
-fn task_panic() -> Outcome {
+fn task_panic(_: ()) -> Outcome {
     spawn("boom", 3, || panic!("deliberate panic for the self-test"))?;
     time::delay(Duration::from_secs(5));
     Err("the process survived a task panic".into())
 }
 
 /// A failed kernel assertion ends the process with a message and status 70.
-fn kernel_assert() -> Outcome {
+fn kernel_assert(_: ()) -> Outcome {
     kernel_misuse::receive_from_null_queue();
     Err("the kernel did not assert on a NULL queue".into())
 }
