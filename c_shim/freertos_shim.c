@@ -87,6 +87,32 @@ uint32_t ulShimNotifyTake( UBaseType_t uxIndex, BaseType_t xClearCountOnExit, Ti
     return ulTaskNotifyTakeIndexed( uxIndex, xClearCountOnExit, xTicksToWait );
 }
 
+void * pvShimCalloc( size_t xCount, size_t xSize )
+{
+    size_t xBytes;
+    void * pv;
+
+    if( ( xSize != 0 ) && ( xCount > ( SIZE_MAX / xSize ) ) )
+    {
+        return NULL;
+    }
+
+    xBytes = xCount * xSize;
+    pv = pvPortMalloc( ( xBytes == 0 ) ? 1 : xBytes );
+
+    if( pv != NULL )
+    {
+        memset( pv, 0, xBytes );
+    }
+
+    return pv;
+}
+
+void vShimFree( void * pv )
+{
+    vPortFree( pv );
+}
+
 size_t xShimHeapTotalSize( void )
 {
     return configTOTAL_HEAP_SIZE;

@@ -61,6 +61,12 @@ BaseType_t xShimMutexGive( SemaphoreHandle_t xMutex );
 BaseType_t xShimNotifyGive( TaskHandle_t xTask, UBaseType_t uxIndex );
 uint32_t ulShimNotifyTake( UBaseType_t uxIndex, BaseType_t xClearCountOnExit, TickType_t xTicksToWait );
 
+/* calloc and free on the FreeRTOS heap, for Mbed TLS (mbedtls_platform_set_calloc_free):
+ * its memory then shows in the heap figures, and a task never takes the C library's
+ * allocator lock. Call from tasks only. */
+void * pvShimCalloc( size_t xCount, size_t xSize );
+void vShimFree( void * pv );
+
 /* The heap_4 array, and how often pvPortMalloc has returned NULL. */
 size_t xShimHeapTotalSize( void );
 uintptr_t uxShimHeapStart( void );

@@ -8,7 +8,9 @@
 //! |---|---|---|
 //! | kernel | `build.rs`, `FreeRTOSConfig.h`, `c_shim/` | FreeRTOS V11 (POSIX port, heap_4) compiled by cargo |
 //! | rtos | [`rtos`] | thin safe Rust over the kernel: tasks, time, queues, mutexes, critical sections, heap figures, allocator, logging |
-//! | net, link, transport, tls | later issues | TCP/IP in the simulator, TLS, the [`iot_transport::Transport`] implementations |
+//! | link | [`link`] | Ethernet frames in and out; the simulator's card is libslirp |
+//! | net | [`net`] | smoltcp in an IP task, blocking TCP sockets, DNS, the plaintext transport |
+//! | tls | [`tls`] | mutual TLS with Mbed TLS 3.6, as an [`iot_transport::Transport`] |
 //! | http, backoff | `crates/` | portable `no_std` crates, tested on the host |
 //! | demo | `src/main.rs` | the coreHTTP mutual-auth demo task |
 //!
@@ -20,3 +22,4 @@
 pub mod link;
 pub mod net;
 pub mod rtos;
+pub mod tls;

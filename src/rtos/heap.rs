@@ -65,3 +65,11 @@ impl fmt::Display for HeapStats {
         )
     }
 }
+
+/// `calloc` on the FreeRTOS heap, for C libraries with a pluggable allocator (Mbed TLS's
+/// `mbedtls_platform_set_calloc_free`). Task threads only.
+pub const C_CALLOC: unsafe extern "C" fn(usize, usize) -> *mut core::ffi::c_void =
+    ffi::pvShimCalloc;
+
+/// The `free` matching [`C_CALLOC`].
+pub const C_FREE: unsafe extern "C" fn(*mut core::ffi::c_void) = ffi::vShimFree;

@@ -30,6 +30,7 @@
 pub mod alloc;
 pub mod console;
 pub mod critical;
+mod critical_section_impl;
 pub(crate) mod ffi;
 pub mod heap;
 pub mod host_thread;

@@ -1,0 +1,860 @@
+//! The Mbed TLS session behind [`TlsTransport`]: the FFI module of the TLS layer.
+//!
+//! All Mbed TLS state of one connection lives in one heap block ([`Engine`]) that never moves:
+//! Mbed TLS keeps pointers between its contexts and to the socket its I/O callbacks use.
+
+#![allow(unsafe_code)]
+
+use core::ffi::{CStr, c_char, c_int, c_uchar, c_void};
+use core::mem::MaybeUninit;
+use core::ptr;
+use core::sync::atomic::{AtomicBool, Ordering};
+use core::time::Duration;
+use std::ffi::CString;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use iot_transport::{Received, Sent, Transport};
+use mbedtls_rs_sys as sys;
+
+use super::errors::{CredentialError, TlsError, VerifyFailure};
+use super::{Credential, Credentials, Endpoint, MaxFragmentLength, TlsConfig, TlsVersion};
+use crate::net::stack::Deadline;
+use crate::net::{RecvError, RecvEvent, SendError, Stack, TcpOptions, TcpSocket};
+use crate::rtos::critical::SchedulerSuspended;
+use crate::rtos::heap;
+
+/// Mbed TLS's `net` module codes (the module itself is not built): what the I/O callbacks
+/// return for a reset connection and failed sends.
+const NET_CONN_RESET: c_int = -0x0050;
+const NET_SEND_FAILED: c_int = -0x004E;
+
+/// TLS alerts that mean "your certificate is not acceptable".
+const CERTIFICATE_ALERTS: [u8; 7] = [42, 43, 44, 45, 46, 48, 116];
+
+/// How long [`TlsTransport::close`] waits to send close_notify.
+const CLOSE_NOTIFY_TIMEOUT: Duration = Duration::from_secs(2);
+
+static INITIALISED: AtomicBool = AtomicBool::new(false);
+
+/// Process-wide Mbed TLS set-up, once: its heap on the FreeRTOS heap, the clock hooks for
+/// certificate dates, and PSA crypto (which TLS 1.3 uses). Runs with the scheduler suspended
+/// so that two tasks cannot race through it.
+fn initialise() -> Result<(), TlsError> {
+    if INITIALISED.load(Ordering::Acquire) {
+        return Ok(());
+    }
+    let _suspended = SchedulerSuspended::enter();
+    if INITIALISED.load(Ordering::Acquire) {
+        return Ok(());
+    }
+    // SAFETY: plain set-up calls with 'static arguments; nothing else uses Mbed TLS yet (the
+    // flag is unset and no other task runs).
+    unsafe {
+        sys::mbedtls_platform_set_calloc_free(Some(heap::C_CALLOC), Some(heap::C_FREE));
+        sys::hook::timer::hook_timer(Some(&HOST_TIMER));
+        sys::hook::wall_clock::hook_wall_clock(Some(&HOST_WALL_CLOCK));
+        if sys::psa_crypto_init() != 0 {
+            return Err(TlsError::Entropy);
+        }
+    }
+    INITIALISED.store(true, Ordering::Release);
+    Ok(())
+}
+
+/// The host's monotonic clock, for Mbed TLS's timers.
+struct HostTimer;
+
+static HOST_TIMER: HostTimer = HostTimer;
+static TIMER_EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+impl sys::hook::timer::MbedtlsTimer for HostTimer {
+    fn now(&self) -> sys::mbedtls_ms_time_t {
+        let epoch = TIMER_EPOCH.get_or_init(Instant::now);
+        i64::try_from(epoch.elapsed().as_millis()).unwrap_or(i64::MAX)
+    }
+}
+
+/// The host's calendar clock (UTC), for certificate validity dates. A board supplies its RTC.
+struct HostWallClock;
+
+static HOST_WALL_CLOCK: HostWallClock = HostWallClock;
+
+impl sys::hook::wall_clock::MbedtlsWallClock for HostWallClock {
+    fn instant(&self) -> Option<sys::tm> {
+        let seconds = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
+        utc_from_unix(seconds)
+    }
+}
+
+/// Broken-down UTC time for a Unix timestamp (days-from-civil, inverted).
+fn utc_from_unix(seconds: u64) -> Option<sys::tm> {
+    let days = i64::try_from(seconds / 86_400).ok()?;
+    let second_of_day = (seconds % 86_400) as c_int;
+    let shifted = days + 719_468;
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    let is_leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    const DAYS_BEFORE: [i64; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+    let year_day = DAYS_BEFORE[(month - 1) as usize] + day - 1 + i64::from(is_leap && month > 2);
+    Some(sys::tm {
+        tm_sec: second_of_day % 60,
+        tm_min: second_of_day / 60 % 60,
+        tm_hour: second_of_day / 3600,
+        tm_mday: day as c_int,
+        tm_mon: (month - 1) as c_int,
+        tm_year: c_int::try_from(year - 1900).ok()?,
+        tm_wday: ((days + 4).rem_euclid(7)) as c_int,
+        tm_yday: year_day as c_int,
+        tm_isdst: 0,
+    })
+}
+
+/// Fills `buffer` from the operating system's CSPRNG. A board uses its TRNG here.
+fn fill_random(buffer: &mut [u8]) -> bool {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        let rest = &mut buffer[filled..];
+        // SAFETY: writes at most `rest.len()` bytes into `rest`.
+        let got = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        if got > 0 {
+            filled += got as usize;
+        } else if got < 0
+            && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted
+        {
+            return false;
+        }
+    }
+    true
+}
+
+/// Mbed TLS's random number callback.
+unsafe extern "C" fn random_bytes(
+    _state: *mut c_void,
+    output: *mut c_uchar,
+    length: usize,
+) -> c_int {
+    if length == 0 {
+        return 0;
+    }
+    if output.is_null() {
+        return sys::MBEDTLS_ERR_ENTROPY_SOURCE_FAILED;
+    }
+    // SAFETY: Mbed TLS passes a writable buffer of `length` bytes.
+    let buffer = unsafe { core::slice::from_raw_parts_mut(output, length) };
+    if fill_random(buffer) {
+        0
+    } else {
+        sys::MBEDTLS_ERR_ENTROPY_SOURCE_FAILED
+    }
+}
+
+/// PSA crypto's random source (`MBEDTLS_PSA_CRYPTO_EXTERNAL_RNG` in this build of Mbed TLS).
+#[unsafe(no_mangle)]
+unsafe extern "C" fn mbedtls_psa_external_get_random(
+    _context: *mut c_void,
+    output: *mut c_uchar,
+    size: usize,
+    written: *mut usize,
+) -> c_int {
+    const PSA_SUCCESS: c_int = 0;
+    const PSA_ERROR_INVALID_ARGUMENT: c_int = -135;
+    const PSA_ERROR_INSUFFICIENT_ENTROPY: c_int = -148;
+    if written.is_null() || (output.is_null() && size != 0) {
+        return PSA_ERROR_INVALID_ARGUMENT;
+    }
+    // SAFETY: PSA passes a writable buffer of `size` bytes.
+    let filled = size == 0 || fill_random(unsafe { core::slice::from_raw_parts_mut(output, size) });
+    if !filled {
+        return PSA_ERROR_INSUFFICIENT_ENTROPY;
+    }
+    // SAFETY: `written` is a valid out-pointer (checked above).
+    unsafe { *written = size };
+    PSA_SUCCESS
+}
+
+/// Sends for Mbed TLS through the TCP socket. `context` is the engine's socket.
+unsafe extern "C" fn bio_send(context: *mut c_void, data: *const c_uchar, length: usize) -> c_int {
+    // SAFETY: `context` is the `Option<TcpSocket>` inside the pinned engine, set by `set_bio`;
+    // Mbed TLS passes `length` readable bytes.
+    let (socket, data) = unsafe {
+        (
+            &mut *context.cast::<Option<TcpSocket>>(),
+            core::slice::from_raw_parts(data, length),
+        )
+    };
+    let Some(socket) = socket else {
+        return NET_SEND_FAILED;
+    };
+    match socket.send(data) {
+        Ok(sent) => c_int::try_from(sent).unwrap_or(c_int::MAX),
+        Err(SendError::TimedOut) => sys::MBEDTLS_ERR_SSL_WANT_WRITE,
+        Err(SendError::Reset) => NET_CONN_RESET,
+        Err(SendError::Closed) => NET_SEND_FAILED,
+    }
+}
+
+/// Receives for Mbed TLS through the TCP socket. 0 means the peer closed the stream.
+unsafe extern "C" fn bio_recv(context: *mut c_void, buffer: *mut c_uchar, length: usize) -> c_int {
+    // SAFETY: as in `bio_send`; Mbed TLS passes `length` writable bytes.
+    let (socket, buffer) = unsafe {
+        (
+            &mut *context.cast::<Option<TcpSocket>>(),
+            core::slice::from_raw_parts_mut(buffer, length),
+        )
+    };
+    let Some(socket) = socket else {
+        return NET_CONN_RESET;
+    };
+    match socket.recv(buffer) {
+        Ok(RecvEvent::Data(count)) => c_int::try_from(count).unwrap_or(c_int::MAX),
+        Ok(RecvEvent::TimedOut) => sys::MBEDTLS_ERR_SSL_WANT_READ,
+        Ok(RecvEvent::EndOfStream) => 0,
+        Err(RecvError::Reset) => NET_CONN_RESET,
+    }
+}
+
+/// One connection's Mbed TLS state. Boxed and never moved: the contexts point at each other
+/// and at `socket`.
+struct Engine {
+    ssl: sys::mbedtls_ssl_context,
+    config: sys::mbedtls_ssl_config,
+    root_ca: sys::mbedtls_x509_crt,
+    client_cert: sys::mbedtls_x509_crt,
+    client_key: sys::mbedtls_pk_context,
+    socket: Option<TcpSocket>,
+    /// NUL-terminated ALPN names and the NULL-terminated list Mbed TLS reads them from.
+    alpn_names: Vec<CString>,
+    alpn_list: Vec<*const c_char>,
+}
+
+impl Engine {
+    /// A boxed engine with every context initialised (empty).
+    fn new() -> Box<Engine> {
+        // SAFETY: the Mbed TLS contexts are plain C structs for which all-zero bytes are a valid
+        // state before their `_init` functions run; `socket` is `None` (a valid `Option` of a
+        // type with a niche... so it is written explicitly below rather than zeroed).
+        let mut engine: Box<MaybeUninit<Engine>> = Box::new(MaybeUninit::zeroed());
+        let raw = engine.as_mut_ptr();
+        // SAFETY: `raw` points to the boxed engine; each field is initialised exactly once here
+        // before the box is assumed initialised.
+        unsafe {
+            ptr::addr_of_mut!((*raw).socket).write(None);
+            ptr::addr_of_mut!((*raw).alpn_names).write(Vec::new());
+            ptr::addr_of_mut!((*raw).alpn_list).write(Vec::new());
+            sys::mbedtls_ssl_init(ptr::addr_of_mut!((*raw).ssl));
+            sys::mbedtls_ssl_config_init(ptr::addr_of_mut!((*raw).config));
+            sys::mbedtls_x509_crt_init(ptr::addr_of_mut!((*raw).root_ca));
+            sys::mbedtls_x509_crt_init(ptr::addr_of_mut!((*raw).client_cert));
+            sys::mbedtls_pk_init(ptr::addr_of_mut!((*raw).client_key));
+            Box::from_raw(Box::into_raw(engine).cast::<Engine>())
+        }
+    }
+
+    fn load_credentials(&mut self, credentials: &Credentials) -> Result<(), CredentialError> {
+        parse_certificates(&mut self.root_ca, &credentials.root_ca)?;
+        parse_certificates(&mut self.client_cert, &credentials.client_cert)?;
+        parse_key(
+            &mut self.client_key,
+            &credentials.client_key,
+            credentials.key_passphrase.as_deref(),
+        )?;
+        check_key(&self.client_key, &credentials.client_key)?;
+        // SAFETY: both contexts are initialised and parsed; the RNG callback needs no state.
+        let paired = unsafe {
+            sys::mbedtls_pk_check_pair(
+                &self.client_cert.pk,
+                &self.client_key,
+                Some(random_bytes),
+                ptr::null_mut(),
+            )
+        };
+        if paired != 0 {
+            return Err(CredentialError::KeyMismatch {
+                source: credentials.client_key.source.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    fn configure(&mut self, config: &TlsConfig) -> Result<(), TlsError> {
+        // SAFETY: the config context is initialised; the constants are Mbed TLS's own.
+        let defaults = unsafe {
+            sys::mbedtls_ssl_config_defaults(
+                &mut self.config,
+                sys::MBEDTLS_SSL_IS_CLIENT as c_int,
+                sys::MBEDTLS_SSL_TRANSPORT_STREAM as c_int,
+                sys::MBEDTLS_SSL_PRESET_DEFAULT as c_int,
+            )
+        };
+        check(defaults)?;
+        // SAFETY: all pointers are to contexts inside this pinned engine, which outlives the
+        // config (they are freed together in Drop, the SSL context first).
+        unsafe {
+            sys::mbedtls_ssl_conf_authmode(
+                &mut self.config,
+                sys::MBEDTLS_SSL_VERIFY_REQUIRED as c_int,
+            );
+            sys::mbedtls_ssl_conf_ca_chain(&mut self.config, &mut self.root_ca, ptr::null_mut());
+            check(sys::mbedtls_ssl_conf_own_cert(
+                &mut self.config,
+                &mut self.client_cert,
+                &mut self.client_key,
+            ))?;
+            sys::mbedtls_ssl_conf_rng(&mut self.config, Some(random_bytes), ptr::null_mut());
+        }
+        self.config.private_min_tls_version = protocol_version(config.min_version);
+        self.config.private_max_tls_version = protocol_version(config.max_version);
+        if let Some(length) = config.max_fragment_length {
+            // SAFETY: a valid code on an initialised config.
+            check(unsafe {
+                sys::mbedtls_ssl_conf_max_frag_len(&mut self.config, fragment_code(length))
+            })?;
+        }
+        if !config.alpn.is_empty() {
+            self.alpn_names = config
+                .alpn
+                .iter()
+                .map(|name| CString::new(name.as_str()))
+                .collect::<Result<_, _>>()
+                .map_err(|_| TlsError::Config("an ALPN name contains a NUL byte"))?;
+            self.alpn_list = self
+                .alpn_names
+                .iter()
+                .map(|name| name.as_ptr())
+                .chain(Some(ptr::null()))
+                .collect();
+            // SAFETY: the list is NULL-terminated and, like the names, lives in this engine as
+            // long as the config.
+            check(unsafe {
+                sys::mbedtls_ssl_conf_alpn_protocols(&mut self.config, self.alpn_list.as_mut_ptr())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Binds the SSL context to the config and the socket, and sets the expected name.
+    fn setup(
+        &mut self,
+        socket: TcpSocket,
+        server_name: &CStr,
+        send_sni: bool,
+    ) -> Result<(), TlsError> {
+        // SAFETY: both contexts are initialised and live in this pinned engine.
+        check(unsafe { sys::mbedtls_ssl_setup(&mut self.ssl, &self.config) })?;
+        // With SNI the name is set on the context: Mbed TLS sends it and checks the certificate
+        // against it. Without SNI, NULL tells Mbed TLS the check is done elsewhere:
+        // `verify_name` runs it after the handshake, so the name is checked either way.
+        let name = if send_sni {
+            server_name.as_ptr()
+        } else {
+            ptr::null()
+        };
+        // SAFETY: Mbed TLS copies the name.
+        check(unsafe { sys::mbedtls_ssl_set_hostname(&mut self.ssl, name) })?;
+        self.socket = Some(socket);
+        let bio = ptr::addr_of_mut!(self.socket).cast::<c_void>();
+        // SAFETY: `bio` is the socket slot of this pinned engine, which outlives the context.
+        unsafe {
+            sys::mbedtls_ssl_set_bio(&mut self.ssl, bio, Some(bio_send), Some(bio_recv), None)
+        };
+        Ok(())
+    }
+
+    /// Runs the handshake until it completes or the deadline passes.
+    fn handshake(&mut self, deadline: Deadline) -> Result<(), TlsError> {
+        loop {
+            let remaining = deadline.remaining().ok_or(TlsError::HandshakeTimeout)?;
+            if let Some(socket) = self.socket.as_mut() {
+                let wait = remaining.as_duration().max(Duration::from_millis(1));
+                socket.set_recv_timeout(wait);
+                socket.set_send_timeout(wait);
+            }
+            // SAFETY: the context is set up with its config and I/O callbacks.
+            let result = unsafe { sys::mbedtls_ssl_handshake(&mut self.ssl) };
+            match result {
+                0 => return Ok(()),
+                sys::MBEDTLS_ERR_SSL_WANT_READ | sys::MBEDTLS_ERR_SSL_WANT_WRITE => continue,
+                sys::MBEDTLS_ERR_X509_CERT_VERIFY_FAILED => {
+                    // SAFETY: a handshake context; returns the verification flags.
+                    let flags = unsafe { sys::mbedtls_ssl_get_verify_result(&self.ssl) };
+                    return Err(TlsError::ServerNotTrusted(VerifyFailure { flags }));
+                }
+                error => return Err(self.classify(error)),
+            }
+        }
+    }
+
+    /// Checks the server certificate against `server_name` when the handshake did not (SNI off).
+    fn verify_name(&mut self, server_name: &CStr) -> Result<(), TlsError> {
+        // SAFETY: after a successful handshake the peer chain is kept by the context.
+        let peer = unsafe { sys::mbedtls_ssl_get_peer_cert(&self.ssl) };
+        if peer.is_null() {
+            return Err(TlsError::ServerNotTrusted(VerifyFailure {
+                flags: sys::MBEDTLS_X509_BADCERT_MISSING,
+            }));
+        }
+        let mut flags = 0u32;
+        // SAFETY: `peer` and the root CA are parsed chains owned by this engine; Mbed TLS only
+        // reads them here despite the `*mut` in its signature.
+        let verified = unsafe {
+            sys::mbedtls_x509_crt_verify_with_profile(
+                peer.cast_mut(),
+                &mut self.root_ca,
+                ptr::null_mut(),
+                &sys::mbedtls_x509_crt_profile_default,
+                server_name.as_ptr(),
+                &mut flags,
+                None,
+                ptr::null_mut(),
+            )
+        };
+        if verified == 0 {
+            Ok(())
+        } else {
+            Err(TlsError::ServerNotTrusted(VerifyFailure { flags }))
+        }
+    }
+
+    /// Turns an Mbed TLS error code into what it means for the user.
+    fn classify(&self, code: c_int) -> TlsError {
+        match code {
+            sys::MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE => match self.last_alert() {
+                Some(alert) if CERTIFICATE_ALERTS.contains(&alert) => {
+                    TlsError::ClientRejected { alert: Some(alert) }
+                }
+                Some(alert) => TlsError::PeerAlert(alert),
+                None => TlsError::ClientRejected { alert: None },
+            },
+            NET_CONN_RESET => TlsError::Reset,
+            sys::MBEDTLS_ERR_SSL_CONN_EOF | sys::MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY => {
+                TlsError::PeerClosed
+            }
+            sys::MBEDTLS_ERR_SSL_ALLOC_FAILED
+            | sys::MBEDTLS_ERR_X509_ALLOC_FAILED
+            | sys::MBEDTLS_ERR_PK_ALLOC_FAILED => TlsError::OutOfMemory,
+            other => TlsError::Protocol(other),
+        }
+    }
+
+    /// The description byte of the alert record just received, if the last record was one.
+    fn last_alert(&self) -> Option<u8> {
+        if self.ssl.private_in_msgtype != sys::MBEDTLS_SSL_MSG_ALERT as c_int
+            || self.ssl.private_in_msg.is_null()
+        {
+            return None;
+        }
+        // SAFETY: for an alert record Mbed TLS has checked the message holds its two bytes.
+        Some(unsafe { *self.ssl.private_in_msg.add(1) })
+    }
+
+    fn text(pointer: *const c_char) -> String {
+        if pointer.is_null() {
+            return String::new();
+        }
+        // SAFETY: Mbed TLS returns static NUL-terminated names.
+        unsafe { CStr::from_ptr(pointer) }
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // SAFETY: each context was initialised in `new` and is freed once, the SSL context
+        // (which points at the others) first.
+        unsafe {
+            sys::mbedtls_ssl_free(&mut self.ssl);
+            sys::mbedtls_ssl_config_free(&mut self.config);
+            sys::mbedtls_x509_crt_free(&mut self.root_ca);
+            sys::mbedtls_x509_crt_free(&mut self.client_cert);
+            sys::mbedtls_pk_free(&mut self.client_key);
+        }
+    }
+}
+
+fn check(code: c_int) -> Result<(), TlsError> {
+    match code {
+        0 => Ok(()),
+        sys::MBEDTLS_ERR_SSL_ALLOC_FAILED
+        | sys::MBEDTLS_ERR_X509_ALLOC_FAILED
+        | sys::MBEDTLS_ERR_PK_ALLOC_FAILED => Err(TlsError::OutOfMemory),
+        sys::MBEDTLS_ERR_SSL_BAD_INPUT_DATA => {
+            Err(TlsError::Config("rejected by Mbed TLS (bad input)"))
+        }
+        other => Err(TlsError::Protocol(other)),
+    }
+}
+
+fn protocol_version(version: TlsVersion) -> sys::mbedtls_ssl_protocol_version {
+    match version {
+        TlsVersion::Tls12 => sys::mbedtls_ssl_protocol_version_MBEDTLS_SSL_VERSION_TLS1_2,
+        TlsVersion::Tls13 => sys::mbedtls_ssl_protocol_version_MBEDTLS_SSL_VERSION_TLS1_3,
+    }
+}
+
+fn fragment_code(length: MaxFragmentLength) -> c_uchar {
+    (match length {
+        MaxFragmentLength::Bytes512 => sys::MBEDTLS_SSL_MAX_FRAG_LEN_512,
+        MaxFragmentLength::Bytes1024 => sys::MBEDTLS_SSL_MAX_FRAG_LEN_1024,
+        MaxFragmentLength::Bytes2048 => sys::MBEDTLS_SSL_MAX_FRAG_LEN_2048,
+        MaxFragmentLength::Bytes4096 => sys::MBEDTLS_SSL_MAX_FRAG_LEN_4096,
+    }) as c_uchar
+}
+
+/// PEM must reach Mbed TLS with its terminating NUL counted; DER as it is.
+fn parser_input(credential: &Credential) -> Vec<u8> {
+    let mut bytes = credential.bytes.clone();
+    if bytes.windows(10).any(|window| window == b"-----BEGIN") && bytes.last() != Some(&0) {
+        bytes.push(0);
+    }
+    bytes
+}
+
+fn parse_certificates(
+    chain: &mut sys::mbedtls_x509_crt,
+    credential: &Credential,
+) -> Result<(), CredentialError> {
+    let input = parser_input(credential);
+    // SAFETY: the chain is initialised; the buffer is live for the call and copied by Mbed TLS.
+    let code = unsafe { sys::mbedtls_x509_crt_parse(chain, input.as_ptr(), input.len()) };
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(CredentialError::BadCertificate {
+            source: credential.source.clone(),
+            code,
+        })
+    }
+}
+
+fn parse_key(
+    key: &mut sys::mbedtls_pk_context,
+    credential: &Credential,
+    passphrase: Option<&str>,
+) -> Result<(), CredentialError> {
+    let mut input = parser_input(credential);
+    let (password, password_length) =
+        passphrase.map_or((ptr::null(), 0), |text| (text.as_ptr(), text.len()));
+    // SAFETY: the key context is initialised; the buffers are live for the call.
+    let code = unsafe {
+        sys::mbedtls_pk_parse_key(
+            key,
+            input.as_ptr(),
+            input.len(),
+            password,
+            password_length,
+            Some(random_bytes),
+            ptr::null_mut(),
+        )
+    };
+    // The key's bytes are not kept around longer than needed.
+    input.fill(0);
+    let source = credential.source.clone();
+    match code {
+        0 => Ok(()),
+        sys::MBEDTLS_ERR_PK_PASSWORD_REQUIRED => {
+            Err(CredentialError::PassphraseRequired { source })
+        }
+        sys::MBEDTLS_ERR_PK_PASSWORD_MISMATCH => Err(CredentialError::WrongPassphrase { source }),
+        sys::MBEDTLS_ERR_PK_UNKNOWN_PK_ALG | sys::MBEDTLS_ERR_PK_FEATURE_UNAVAILABLE => {
+            Err(CredentialError::UnsupportedKey {
+                source,
+                what: "this algorithm's".into(),
+            })
+        }
+        code => Err(CredentialError::BadKey { source, code }),
+    }
+}
+
+/// Accepts RSA 2048 to 4096 bits and EC P-256/P-384 keys.
+fn check_key(
+    key: &sys::mbedtls_pk_context,
+    credential: &Credential,
+) -> Result<(), CredentialError> {
+    // SAFETY: a parsed key context.
+    let (kind, bits) = unsafe {
+        (
+            sys::mbedtls_pk_get_type(key),
+            sys::mbedtls_pk_get_bitlen(key),
+        )
+    };
+    let supported = match kind {
+        sys::mbedtls_pk_type_t_MBEDTLS_PK_RSA => (2048..=4096).contains(&bits),
+        sys::mbedtls_pk_type_t_MBEDTLS_PK_ECKEY | sys::mbedtls_pk_type_t_MBEDTLS_PK_ECDSA => {
+            bits == 256 || bits == 384
+        }
+        _ => false,
+    };
+    if supported {
+        return Ok(());
+    }
+    let what = match kind {
+        sys::mbedtls_pk_type_t_MBEDTLS_PK_RSA => format!("RSA-{bits}"),
+        sys::mbedtls_pk_type_t_MBEDTLS_PK_ECKEY | sys::mbedtls_pk_type_t_MBEDTLS_PK_ECDSA => {
+            format!("EC {bits}-bit")
+        }
+        _ => "this algorithm's".to_owned(),
+    };
+    Err(CredentialError::UnsupportedKey {
+        source: credential.source.clone(),
+        what,
+    })
+}
+
+/// How long the connection took to come up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ConnectTimings {
+    /// TCP handshake.
+    pub tcp_connect: Duration,
+    /// TLS handshake.
+    pub tls_handshake: Duration,
+}
+
+/// A mutually authenticated TLS connection, as a [`Transport`]. Dropping it sends
+/// close_notify and closes the TCP connection gracefully; [`close`](Self::close) does the same
+/// and reports whether close_notify went out.
+pub struct TlsTransport {
+    engine: Box<Engine>,
+    timeouts: TcpOptions,
+    timings: ConnectTimings,
+}
+
+impl TlsTransport {
+    /// Connects to `endpoint`, verifies the server as `config.server_name`, and authenticates
+    /// with `credentials`. The TCP connect and the handshake together get
+    /// `config.handshake_timeout`; afterwards reads and writes use `socket.recv_timeout` and
+    /// `socket.send_timeout`. Call from a task.
+    pub fn connect(
+        stack: &'static Stack,
+        endpoint: Endpoint,
+        config: &TlsConfig,
+        credentials: &Credentials,
+        socket: TcpOptions,
+    ) -> Result<TlsTransport, TlsError> {
+        initialise()?;
+        let server_name = CString::new(config.server_name.as_str())
+            .map_err(|_| TlsError::Config("the server name contains a NUL byte"))?;
+        // SNI carries DNS names only (RFC 6066): an IP address is checked but not sent.
+        let send_sni = config.send_sni && config.server_name.parse::<std::net::IpAddr>().is_err();
+        let mut engine = Engine::new();
+        engine.load_credentials(credentials)?;
+        engine.configure(config)?;
+
+        let deadline = Deadline::after(config.handshake_timeout);
+        let started = Instant::now();
+        let connect_timeout = socket.connect_timeout.min(config.handshake_timeout);
+        let tcp = stack.connect(
+            endpoint.address,
+            endpoint.port,
+            TcpOptions {
+                connect_timeout,
+                ..socket
+            },
+        )?;
+        let tcp_connect = started.elapsed();
+        engine.setup(tcp, &server_name, send_sni)?;
+        let started = Instant::now();
+        engine.handshake(deadline)?;
+        if !send_sni {
+            engine.verify_name(&server_name)?;
+        }
+        let tls_handshake = started.elapsed();
+        if let Some(tcp) = engine.socket.as_mut() {
+            tcp.set_recv_timeout(socket.recv_timeout);
+            tcp.set_send_timeout(socket.send_timeout);
+        }
+        Ok(TlsTransport {
+            engine,
+            timeouts: socket,
+            timings: ConnectTimings {
+                tcp_connect,
+                tls_handshake,
+            },
+        })
+    }
+
+    /// The negotiated protocol version, e.g. `TLSv1.3`.
+    pub fn version(&self) -> String {
+        // SAFETY: a connected context.
+        Engine::text(unsafe { sys::mbedtls_ssl_get_version(&self.engine.ssl) })
+    }
+
+    /// The negotiated cipher suite, e.g. `TLS1-3-AES-128-GCM-SHA256`.
+    pub fn cipher_suite(&self) -> String {
+        // SAFETY: a connected context.
+        Engine::text(unsafe { sys::mbedtls_ssl_get_ciphersuite(&self.engine.ssl) })
+    }
+
+    /// The ALPN protocol the server chose, if any.
+    pub fn alpn_protocol(&self) -> Option<String> {
+        // SAFETY: a connected context.
+        let protocol = unsafe { sys::mbedtls_ssl_get_alpn_protocol(&self.engine.ssl) };
+        (!protocol.is_null()).then(|| Engine::text(protocol))
+    }
+
+    /// How long the TCP connect and the TLS handshake took.
+    pub fn timings(&self) -> ConnectTimings {
+        self.timings
+    }
+
+    /// Sends close_notify, then closes the TCP connection gracefully. Returns whether
+    /// close_notify was sent.
+    pub fn close(mut self) -> bool {
+        self.shut_down()
+    }
+
+    fn shut_down(&mut self) -> bool {
+        let Some(socket) = self.engine.socket.as_mut() else {
+            return false;
+        };
+        socket.set_send_timeout(CLOSE_NOTIFY_TIMEOUT);
+        let deadline = Instant::now() + CLOSE_NOTIFY_TIMEOUT;
+        let sent = loop {
+            // SAFETY: a connected context whose socket is still in place.
+            match unsafe { sys::mbedtls_ssl_close_notify(&mut self.engine.ssl) } {
+                0 => break true,
+                sys::MBEDTLS_ERR_SSL_WANT_WRITE | sys::MBEDTLS_ERR_SSL_WANT_READ
+                    if Instant::now() < deadline =>
+                {
+                    continue;
+                }
+                _ => break false,
+            }
+        };
+        if let Some(socket) = self.engine.socket.take() {
+            socket.close();
+        }
+        sent
+    }
+
+    fn read_error(&self, code: c_int) -> TlsError {
+        self.engine.classify(code)
+    }
+}
+
+impl Drop for TlsTransport {
+    fn drop(&mut self) {
+        self.shut_down();
+    }
+}
+
+impl Transport for TlsTransport {
+    type Error = TlsError;
+
+    fn send(&mut self, data: &[u8]) -> Result<Sent, TlsError> {
+        if data.is_empty() {
+            return Ok(Sent::WouldBlock);
+        }
+        // SAFETY: a connected context; the buffer is live for the call.
+        let result =
+            unsafe { sys::mbedtls_ssl_write(&mut self.engine.ssl, data.as_ptr(), data.len()) };
+        match result {
+            written if written > 0 => Ok(Sent::Bytes(written as usize)),
+            sys::MBEDTLS_ERR_SSL_WANT_WRITE | sys::MBEDTLS_ERR_SSL_WANT_READ => {
+                Ok(Sent::WouldBlock)
+            }
+            error => Err(self.read_error(error)),
+        }
+    }
+
+    fn recv(&mut self, buf: &mut [u8]) -> Result<Received, TlsError> {
+        if buf.is_empty() {
+            return Ok(Received::WouldBlock);
+        }
+        loop {
+            // SAFETY: a connected context; the buffer is live and writable for the call.
+            let result =
+                unsafe { sys::mbedtls_ssl_read(&mut self.engine.ssl, buf.as_mut_ptr(), buf.len()) };
+            return match result {
+                count if count > 0 => Ok(Received::Data(count as usize)),
+                sys::MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY => Ok(Received::EndOfStream),
+                sys::MBEDTLS_ERR_SSL_WANT_READ | sys::MBEDTLS_ERR_SSL_WANT_WRITE => {
+                    Ok(Received::WouldBlock)
+                }
+                // A TLS 1.3 ticket is not application data: read on.
+                sys::MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET => continue,
+                // The stream ended without close_notify: possibly truncated, so not an orderly end.
+                0 => Err(TlsError::PeerClosed),
+                error => Err(self.read_error(error)),
+            };
+        }
+    }
+}
+
+impl TlsTransport {
+    /// The socket timeouts in force after the handshake.
+    pub fn timeouts(&self) -> TcpOptions {
+        self.timeouts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unix_time_converts_to_utc_calendar_fields() {
+        let epoch = utc_from_unix(0).expect("representable");
+        assert_eq!(
+            (
+                epoch.tm_year,
+                epoch.tm_mon,
+                epoch.tm_mday,
+                epoch.tm_wday,
+                epoch.tm_yday
+            ),
+            (70, 0, 1, 4, 0)
+        );
+        // 2024-02-29 12:34:56 UTC, a Thursday, day 59 of a leap year.
+        let leap = utc_from_unix(1_709_210_096).expect("representable");
+        assert_eq!(
+            (
+                leap.tm_year,
+                leap.tm_mon,
+                leap.tm_mday,
+                leap.tm_hour,
+                leap.tm_min,
+                leap.tm_sec
+            ),
+            (124, 1, 29, 12, 34, 56)
+        );
+        assert_eq!((leap.tm_wday, leap.tm_yday), (4, 59));
+        // 2026-11-29 00:00:00 UTC, a Sunday.
+        let day = utc_from_unix(1_795_910_400).expect("representable");
+        assert_eq!(
+            (
+                day.tm_year,
+                day.tm_mon,
+                day.tm_mday,
+                day.tm_wday,
+                day.tm_yday
+            ),
+            (126, 10, 29, 0, 332)
+        );
+    }
+
+    #[test]
+    fn pem_gets_its_nul_and_der_does_not() {
+        let pem = Credential {
+            bytes: b"-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n".to_vec(),
+            source: super::super::Source::Memory("test"),
+        };
+        assert_eq!(parser_input(&pem).last(), Some(&0));
+        let der = Credential {
+            bytes: vec![0x30, 0x82, 0x01],
+            source: super::super::Source::Memory("test"),
+        };
+        assert_eq!(parser_input(&der), vec![0x30, 0x82, 0x01]);
+    }
+}

@@ -1,0 +1,287 @@
+//! What can go wrong, and whose fault it was.
+
+use core::fmt;
+
+use super::Source;
+use crate::net::ConnectError;
+
+/// A credential could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialError {
+    /// The file could not be read.
+    Unreadable {
+        /// Which file.
+        source: Source,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// Not a certificate Mbed TLS can parse (bad PEM or DER).
+    BadCertificate {
+        /// Which file.
+        source: Source,
+        /// Mbed TLS's error code.
+        code: i32,
+    },
+    /// Not a private key Mbed TLS can parse.
+    BadKey {
+        /// Which file.
+        source: Source,
+        /// Mbed TLS's error code.
+        code: i32,
+    },
+    /// The key is encrypted and no passphrase was given.
+    PassphraseRequired {
+        /// Which file.
+        source: Source,
+    },
+    /// The passphrase does not decrypt the key.
+    WrongPassphrase {
+        /// Which file.
+        source: Source,
+    },
+    /// The key type or size is not supported (RSA 2048/3072 and EC P-256/P-384 are).
+    UnsupportedKey {
+        /// Which file.
+        source: Source,
+        /// What it is.
+        what: String,
+    },
+    /// The private key does not belong to the certificate.
+    KeyMismatch {
+        /// The key's file.
+        source: Source,
+    },
+}
+
+impl fmt::Display for CredentialError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CredentialError::Unreadable { source, reason } => {
+                write!(f, "cannot read {source}: {reason}")
+            }
+            CredentialError::BadCertificate { source, code } => {
+                write!(
+                    f,
+                    "{source} is not a valid certificate in PEM or DER (Mbed TLS error -0x{:04x})",
+                    code.unsigned_abs()
+                )
+            }
+            CredentialError::BadKey { source, code } => {
+                write!(
+                    f,
+                    "{source} is not a valid private key in PEM or DER (Mbed TLS error -0x{:04x})",
+                    code.unsigned_abs()
+                )
+            }
+            CredentialError::PassphraseRequired { source } => {
+                write!(f, "{source} is an encrypted key: a passphrase is needed")
+            }
+            CredentialError::WrongPassphrase { source } => {
+                write!(f, "the passphrase does not decrypt {source}")
+            }
+            CredentialError::UnsupportedKey { source, what } => {
+                write!(
+                    f,
+                    "{source}: {what} keys are not supported (use RSA 2048/3072 or EC P-256/P-384)"
+                )
+            }
+            CredentialError::KeyMismatch { source } => write!(
+                f,
+                "the private key in {source} does not match the client certificate"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CredentialError {}
+
+/// Why the server's certificate was not accepted: Mbed TLS's verification flags, decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifyFailure {
+    /// The raw `MBEDTLS_X509_BADCERT_*` flags.
+    pub flags: u32,
+}
+
+/// The verification flags and what each means.
+const VERIFY_REASONS: &[(u32, &str)] = &[
+    (mbedtls_rs_sys::MBEDTLS_X509_BADCERT_EXPIRED, "expired"),
+    (mbedtls_rs_sys::MBEDTLS_X509_BADCERT_FUTURE, "not yet valid"),
+    (
+        mbedtls_rs_sys::MBEDTLS_X509_BADCERT_CN_MISMATCH,
+        "name mismatch",
+    ),
+    (
+        mbedtls_rs_sys::MBEDTLS_X509_BADCERT_NOT_TRUSTED,
+        "unknown CA (not signed by the configured root CA)",
+    ),
+    (mbedtls_rs_sys::MBEDTLS_X509_BADCERT_REVOKED, "revoked"),
+    (
+        mbedtls_rs_sys::MBEDTLS_X509_BADCERT_MISSING,
+        "no certificate",
+    ),
+    (
+        mbedtls_rs_sys::MBEDTLS_X509_BADCERT_KEY_USAGE,
+        "key usage does not allow TLS",
+    ),
+    (
+        mbedtls_rs_sys::MBEDTLS_X509_BADCERT_EXT_KEY_USAGE,
+        "extended key usage does not allow server authentication",
+    ),
+    (
+        mbedtls_rs_sys::MBEDTLS_X509_BADCERT_BAD_MD,
+        "signature hash not allowed",
+    ),
+    (
+        mbedtls_rs_sys::MBEDTLS_X509_BADCERT_BAD_PK,
+        "public key algorithm not allowed",
+    ),
+    (mbedtls_rs_sys::MBEDTLS_X509_BADCERT_BAD_KEY, "key too weak"),
+    (mbedtls_rs_sys::MBEDTLS_X509_BADCERT_OTHER, "other problem"),
+];
+
+impl VerifyFailure {
+    /// The reasons, in words.
+    pub fn reasons(&self) -> Vec<&'static str> {
+        let known: Vec<&'static str> = VERIFY_REASONS
+            .iter()
+            .filter(|(flag, _)| self.flags & flag != 0)
+            .map(|(_, reason)| *reason)
+            .collect();
+        if known.is_empty() {
+            vec!["unspecified"]
+        } else {
+            known
+        }
+    }
+
+    /// Whether the certificate had expired.
+    pub fn expired(&self) -> bool {
+        self.flags & mbedtls_rs_sys::MBEDTLS_X509_BADCERT_EXPIRED != 0
+    }
+
+    /// Whether the certificate was not yet valid.
+    pub fn not_yet_valid(&self) -> bool {
+        self.flags & mbedtls_rs_sys::MBEDTLS_X509_BADCERT_FUTURE != 0
+    }
+
+    /// Whether the name did not match.
+    pub fn name_mismatch(&self) -> bool {
+        self.flags & mbedtls_rs_sys::MBEDTLS_X509_BADCERT_CN_MISMATCH != 0
+    }
+
+    /// Whether the chain does not lead to the configured root CA.
+    pub fn unknown_ca(&self) -> bool {
+        self.flags & mbedtls_rs_sys::MBEDTLS_X509_BADCERT_NOT_TRUSTED != 0
+    }
+}
+
+impl fmt::Display for VerifyFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.reasons().join(", "))
+    }
+}
+
+/// Why a TLS connection failed. Each says whose fault it was, and [`TlsError::is_retryable`]
+/// says whether trying again can help.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsError {
+    /// The TCP connection could not be made.
+    Connect(ConnectError),
+    /// The handshake did not finish within the timeout.
+    HandshakeTimeout,
+    /// The server's certificate is not trusted.
+    ServerNotTrusted(VerifyFailure),
+    /// The server rejected the device's certificate. In TLS 1.3 this can only be seen on the
+    /// first read or write after a handshake that looked successful. `alert` is the TLS alert
+    /// code received, if any (42 bad certificate, 48 unknown CA, 116 certificate required).
+    ClientRejected {
+        /// The alert received.
+        alert: Option<u8>,
+    },
+    /// A credential could not be used (configuration problem).
+    Credentials(CredentialError),
+    /// The configuration is invalid (a server name with a NUL byte, say).
+    Config(&'static str),
+    /// The peer sent a fatal alert for another reason.
+    PeerAlert(u8),
+    /// The peer closed the connection (without a close_notify during the handshake or data).
+    PeerClosed,
+    /// The TCP connection was reset.
+    Reset,
+    /// The FreeRTOS heap could not hold the TLS state.
+    OutOfMemory,
+    /// Entropy could not be obtained.
+    Entropy,
+    /// Any other Mbed TLS failure, with its code.
+    Protocol(i32),
+}
+
+impl TlsError {
+    /// Whether a new attempt later can succeed: network trouble can pass; authentication and
+    /// configuration errors cannot.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            TlsError::Connect(error) => error.is_retryable(),
+            TlsError::HandshakeTimeout
+            | TlsError::PeerClosed
+            | TlsError::Reset
+            | TlsError::OutOfMemory => true,
+            TlsError::ServerNotTrusted(_)
+            | TlsError::ClientRejected { .. }
+            | TlsError::Credentials(_)
+            | TlsError::Config(_)
+            | TlsError::PeerAlert(_)
+            | TlsError::Entropy
+            | TlsError::Protocol(_) => false,
+        }
+    }
+}
+
+impl fmt::Display for TlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlsError::Connect(error) => write!(f, "TCP connect failed: {error}"),
+            TlsError::HandshakeTimeout => f.write_str("TLS handshake timed out"),
+            TlsError::ServerNotTrusted(failure) => {
+                write!(f, "server certificate not trusted: {failure}")
+            }
+            TlsError::ClientRejected { alert: Some(alert) } => {
+                write!(
+                    f,
+                    "the server rejected the device certificate (TLS alert {alert})"
+                )
+            }
+            TlsError::ClientRejected { alert: None } => {
+                f.write_str("the server rejected the device certificate")
+            }
+            TlsError::Credentials(error) => write!(f, "{error}"),
+            TlsError::Config(what) => write!(f, "invalid TLS configuration: {what}"),
+            TlsError::PeerAlert(alert) => {
+                write!(f, "the server ended the connection with TLS alert {alert}")
+            }
+            TlsError::PeerClosed => f.write_str("the server closed the connection"),
+            TlsError::Reset => f.write_str("the connection was reset"),
+            TlsError::OutOfMemory => f.write_str("not enough FreeRTOS heap for TLS"),
+            TlsError::Entropy => f.write_str("no entropy for TLS"),
+            TlsError::Protocol(code) => write!(
+                f,
+                "TLS failure (Mbed TLS error -0x{:04x})",
+                code.unsigned_abs()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TlsError {}
+
+impl From<CredentialError> for TlsError {
+    fn from(error: CredentialError) -> TlsError {
+        TlsError::Credentials(error)
+    }
+}
+
+impl From<ConnectError> for TlsError {
+    fn from(error: ConnectError) -> TlsError {
+        TlsError::Connect(error)
+    }
+}

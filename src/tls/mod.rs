@@ -1,0 +1,240 @@
+//! Mutual TLS over the device's TCP sockets, with Mbed TLS 3.6 LTS.
+//!
+//! [`TlsTransport::connect`] dials a TCP connection, runs the handshake (with a deadline), and
+//! returns a [`Transport`](iot_transport::Transport) the HTTP client uses. Both sides are
+//! authenticated: the server's certificate must chain to the configured root CA and carry the
+//! server name (verification cannot be turned off), and the device presents its own
+//! certificate and key.
+//!
+//! Mbed TLS allocates on the FreeRTOS heap (so its memory is in the heap figures), draws
+//! randomness from the host's `getrandom` (a board supplies its TRNG), and checks certificate
+//! dates against the host clock (a board supplies its RTC). The FFI lives in [`engine`].
+//!
+//! # Configuring for AWS IoT
+//!
+//! ```no_run
+//! # use freertos_https::tls::{Credentials, TlsConfig};
+//! let credentials = Credentials::from_files(
+//!     "AmazonRootCA1.pem".as_ref(), "device.pem.crt".as_ref(), "private.pem.key".as_ref(), None,
+//! ).expect("credentials");
+//! // Port 8443: plain mutual TLS. On port 443 AWS IoT wants the ALPN protocol x-amzn-http-ca.
+//! let config = TlsConfig::new("abc123-ats.iot.eu-west-1.amazonaws.com").with_alpn(&["x-amzn-http-ca"]);
+//! ```
+//!
+//! # Memory
+//!
+//! The incoming record buffer is 16 KiB (any conforming server may send full-size records
+//! unless a smaller maximum fragment length is negotiated); the outgoing one is 4 KiB (the
+//! `ssl-out-content-len-*` features of `mbedtls-rs-sys`). [`TlsConfig::max_fragment_length`]
+//! asks the server for smaller records.
+
+mod engine;
+mod errors;
+
+use core::time::Duration;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+pub use engine::TlsTransport;
+pub use errors::{CredentialError, TlsError, VerifyFailure};
+
+/// A TLS protocol version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TlsVersion {
+    /// TLS 1.2.
+    Tls12,
+    /// TLS 1.3.
+    Tls13,
+}
+
+/// Maximum fragment length to ask the server for (RFC 6066), to shrink its records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaxFragmentLength {
+    /// 512 bytes.
+    Bytes512,
+    /// 1024 bytes.
+    Bytes1024,
+    /// 2048 bytes.
+    Bytes2048,
+    /// 4096 bytes.
+    Bytes4096,
+}
+
+/// How to connect: whom to expect, and what to offer. Verification is not optional.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// The name the server's certificate must carry (DNS name or IP address). Also sent as
+    /// SNI unless [`send_sni`](Self::send_sni) is off.
+    pub server_name: String,
+    /// Send the server name in the handshake (SNI). Default on. Off as the C demo allows; the
+    /// certificate is still checked against the name.
+    pub send_sni: bool,
+    /// ALPN protocols to offer, in order of preference. Default none.
+    pub alpn: Vec<String>,
+    /// Lowest version accepted. Default TLS 1.2.
+    pub min_version: TlsVersion,
+    /// Highest version offered. Default TLS 1.3.
+    pub max_version: TlsVersion,
+    /// Time allowed for the TCP connect and the handshake together. Default 10 s.
+    pub handshake_timeout: Duration,
+    /// Ask the server for records no longer than this (TLS 1.2 extension). Default none.
+    pub max_fragment_length: Option<MaxFragmentLength>,
+}
+
+impl TlsConfig {
+    /// Defaults for `server_name`.
+    pub fn new(server_name: &str) -> TlsConfig {
+        TlsConfig {
+            server_name: server_name.to_owned(),
+            send_sni: true,
+            alpn: Vec::new(),
+            min_version: TlsVersion::Tls12,
+            max_version: TlsVersion::Tls13,
+            handshake_timeout: Duration::from_secs(10),
+            max_fragment_length: None,
+        }
+    }
+
+    /// Offers these ALPN protocols.
+    pub fn with_alpn(mut self, protocols: &[&str]) -> TlsConfig {
+        self.alpn = protocols
+            .iter()
+            .map(|protocol| (*protocol).to_owned())
+            .collect();
+        self
+    }
+
+    /// Accepts only `version`.
+    pub fn only(mut self, version: TlsVersion) -> TlsConfig {
+        self.min_version = version;
+        self.max_version = version;
+        self
+    }
+}
+
+/// Where a credential came from, for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A file.
+    File(PathBuf),
+    /// Bytes handed over in memory, with a label.
+    Memory(&'static str),
+}
+
+impl core::fmt::Display for Source {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Source::File(path) => write!(f, "{}", path.display()),
+            Source::Memory(label) => write!(f, "<{label} in memory>"),
+        }
+    }
+}
+
+/// One credential: its bytes (PEM or DER) and where they came from.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    /// PEM text or DER bytes.
+    pub bytes: Vec<u8>,
+    /// Where they came from.
+    pub source: Source,
+}
+
+impl core::fmt::Debug for Credential {
+    // Key material is never printed.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "Credential {{ {} bytes from {} }}",
+            self.bytes.len(),
+            self.source
+        )
+    }
+}
+
+/// The device's credentials: the root CA(s) that sign the server's certificate, and the
+/// device's own certificate chain and private key. PEM or DER; RSA 2048/3072 or EC
+/// P-256/P-384 keys in PKCS#1, SEC1 or PKCS#8 form (an encrypted PKCS#8 key needs the
+/// passphrase).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// Root CA certificate(s).
+    pub root_ca: Credential,
+    /// The device's certificate chain, its own certificate first.
+    pub client_cert: Credential,
+    /// The device's private key.
+    pub client_key: Credential,
+    /// Passphrase of an encrypted private key.
+    pub key_passphrase: Option<String>,
+}
+
+impl core::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("root_ca", &self.root_ca)
+            .field("client_cert", &self.client_cert)
+            .field("client_key", &self.client_key)
+            .field(
+                "key_passphrase",
+                &self.key_passphrase.as_ref().map(|_| "<hidden>"),
+            )
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// Reads the three files. Each is checked when the TLS session is set up; here a missing
+    /// or unreadable file is an error naming it.
+    pub fn from_files(
+        root_ca: &Path,
+        client_cert: &Path,
+        client_key: &Path,
+        key_passphrase: Option<&str>,
+    ) -> Result<Credentials, CredentialError> {
+        let read = |path: &Path| {
+            std::fs::read(path)
+                .map(|bytes| Credential {
+                    bytes,
+                    source: Source::File(path.to_owned()),
+                })
+                .map_err(|error| CredentialError::Unreadable {
+                    source: Source::File(path.to_owned()),
+                    reason: error.to_string(),
+                })
+        };
+        Ok(Credentials {
+            root_ca: read(root_ca)?,
+            client_cert: read(client_cert)?,
+            client_key: read(client_key)?,
+            key_passphrase: key_passphrase.map(str::to_owned),
+        })
+    }
+
+    /// Credentials from bytes in memory (PEM or DER).
+    pub fn from_memory(
+        root_ca: &[u8],
+        client_cert: &[u8],
+        client_key: &[u8],
+        key_passphrase: Option<&str>,
+    ) -> Credentials {
+        let memory = |bytes: &[u8], label| Credential {
+            bytes: bytes.to_vec(),
+            source: Source::Memory(label),
+        };
+        Credentials {
+            root_ca: memory(root_ca, "root CA"),
+            client_cert: memory(client_cert, "client certificate"),
+            client_key: memory(client_key, "client key"),
+            key_passphrase: key_passphrase.map(str::to_owned),
+        }
+    }
+}
+
+/// Where to connect: the address dialled (`10.0.2.2` for the host, say) is separate from the
+/// name checked in the certificate ([`TlsConfig::server_name`], `localhost` say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The IPv4 address to dial.
+    pub address: Ipv4Addr,
+    /// The TCP port.
+    pub port: u16,
+}
