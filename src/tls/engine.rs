@@ -390,8 +390,47 @@ impl Engine {
                     let flags = unsafe { sys::mbedtls_ssl_get_verify_result(&self.ssl) };
                     return Err(TlsError::ServerNotTrusted(VerifyFailure { flags }));
                 }
-                error => return Err(self.classify(error)),
+                error => return Err(self.rejection_or(self.classify(error))),
             }
+        }
+    }
+
+    /// When the server turns the device's certificate away in TLS 1.2, it sends an alert and
+    /// closes at once, and the handshake may fail on a write before Mbed TLS has read that
+    /// alert. The alert (a plaintext record `15 03 0x 00 02 level description`) is then still
+    /// in the socket: look for it before reporting a bare network failure.
+    fn rejection_or(&mut self, error: TlsError) -> TlsError {
+        let network_failure = matches!(
+            error,
+            TlsError::Reset | TlsError::PeerClosed | TlsError::Protocol(NET_SEND_FAILED)
+        );
+        let Some(socket) = self.socket.as_mut().filter(|_| network_failure) else {
+            return error;
+        };
+        socket.set_recv_timeout(Duration::from_millis(200));
+        let mut pending = [0u8; 512];
+        let mut length = 0;
+        while length < pending.len() {
+            match socket.recv(&mut pending[length..]) {
+                Ok(RecvEvent::Data(count)) => length += count,
+                _ => break,
+            }
+        }
+        let alert = pending[..length]
+            .windows(7)
+            .find(|record| {
+                record[0] == sys::MBEDTLS_SSL_MSG_ALERT as u8
+                    && record[1] == 3
+                    && record[3..5] == [0, 2]
+                    && record[5] == 2
+            })
+            .map(|record| record[6]);
+        match alert {
+            Some(alert) if CERTIFICATE_ALERTS.contains(&alert) => {
+                TlsError::ClientRejected { alert: Some(alert) }
+            }
+            Some(alert) => TlsError::PeerAlert(alert),
+            None => error,
         }
     }
 

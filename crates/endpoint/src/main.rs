@@ -1,0 +1,133 @@
+//! `iot-server`: the bundled AWS-IoT-like mTLS endpoint, on its own.
+//!
+//! ```text
+//! iot-server [serve] [--port N] [--bind ADDR] [--certs DIR]
+//! iot-server gen-certs [--dir DIR] [--device-key rsa|ec]
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use iot_server::certs::{self, DeviceKey};
+use iot_server::{EndpointConfig, start};
+
+const USAGE: &str = "usage:
+  iot-server [serve] [--port N] [--bind ADDR] [--certs DIR]   serve on ADDR:N (default 127.0.0.1:8443),
+                                                            certificates from DIR (default certs/,
+                                                            generated there on first run)
+  iot-server gen-certs [--dir DIR] [--device-key rsa|ec]    (re)generate the CA, server and device
+                                                            certificates (default certs/, ec)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("-h" | "--help") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some("gen-certs") => gen_certs(&args[1..]),
+        Some("serve") => serve(&args[1..]),
+        _ => serve(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `--name value` pairs.
+fn options<'a>(args: &'a [String], known: &[&str]) -> Result<Vec<(&'a str, &'a str)>, String> {
+    let mut pairs = Vec::new();
+    let mut rest = args.iter();
+    while let Some(name) = rest.next() {
+        if !known.contains(&name.as_str()) {
+            return Err(format!("unknown argument {name:?}"));
+        }
+        let value = rest.next().ok_or_else(|| format!("{name} needs a value"))?;
+        pairs.push((name.as_str(), value.as_str()));
+    }
+    Ok(pairs)
+}
+
+fn gen_certs(args: &[String]) -> Result<(), String> {
+    let mut dir = PathBuf::from("certs");
+    let mut key = DeviceKey::P256;
+    for (name, value) in options(args, &["--dir", "--device-key"])? {
+        match name {
+            "--dir" => dir = PathBuf::from(value),
+            _ => {
+                key = match value {
+                    "rsa" => DeviceKey::Rsa2048,
+                    "ec" => DeviceKey::P256,
+                    other => return Err(format!("--device-key must be rsa or ec, not {other:?}")),
+                }
+            }
+        }
+    }
+    let paths = certs::generate_into(&dir, key).map_err(|error| error.to_string())?;
+    println!(
+        "wrote {}, {}, {} (keys with mode 0600)",
+        paths.ca_cert.display(),
+        paths.server_cert.display(),
+        paths.device_cert.display()
+    );
+    Ok(())
+}
+
+fn serve(args: &[String]) -> Result<(), String> {
+    let mut port = 8443u16;
+    let mut bind = "127.0.0.1".to_owned();
+    let mut dir = PathBuf::from("certs");
+    for (name, value) in options(args, &["--port", "--bind", "--certs"])? {
+        match name {
+            "--port" => {
+                port = value
+                    .parse()
+                    .map_err(|_| format!("--port: {value:?} is not a port number"))?
+            }
+            "--bind" => bind = value.to_owned(),
+            _ => dir = PathBuf::from(value),
+        }
+    }
+    init_logging();
+    let paths = certs::ensure_in(&dir).map_err(|error| error.to_string())?;
+    let mut config =
+        EndpointConfig::new(&paths.server_cert, &paths.server_key, &paths.ca_cert, port);
+    config.bind = format!("{bind}:{port}")
+        .parse::<SocketAddr>()
+        .map_err(|_| format!("--bind: {bind:?} is not an IP address"))?;
+    let endpoint = start(config).map_err(|error| error.to_string())?;
+    println!(
+        "iot-server: listening on https://{} ; trust {} ; device credentials {} and {}",
+        endpoint.local_addr(),
+        paths.ca_cert.display(),
+        paths.device_cert.display(),
+        paths.device_key.display()
+    );
+    loop {
+        std::thread::park();
+    }
+}
+
+/// Logs to stderr at info level.
+fn init_logging() {
+    struct Stderr;
+    impl log::Log for Stderr {
+        fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+            metadata.level() <= log::Level::Info
+        }
+        fn log(&self, record: &log::Record<'_>) {
+            if self.enabled(record.metadata()) {
+                eprintln!("{} {}", record.level(), record.args());
+            }
+        }
+        fn flush(&self) {}
+    }
+    static LOGGER: Stderr = Stderr;
+    let _ = log::set_logger(&LOGGER);
+    log::set_max_level(log::LevelFilter::Info);
+}

@@ -1,0 +1,430 @@
+//! The mutual-TLS HTTPS server: rustls on blocking threads, one per connection.
+
+use std::fmt;
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig, ServerConnection, StreamOwned};
+
+use crate::http::{self, Exchange};
+
+/// Which TLS versions the endpoint accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsVersions {
+    /// TLS 1.2 and 1.3 (the default, like AWS IoT).
+    Both,
+    /// TLS 1.2 only.
+    Tls12Only,
+    /// TLS 1.3 only.
+    Tls13Only,
+}
+
+/// How the endpoint answers publishes (a knob for tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behaviour {
+    /// Like AWS IoT.
+    Normal,
+    /// Every publish gets this status with an AWS-style JSON error body.
+    ForceStatus(u16),
+    /// Every request: the connection is closed without an answer.
+    CloseWithoutAnswer,
+}
+
+/// Endpoint configuration. Defaults: `127.0.0.1:8443`, both TLS versions, no ALPN required.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointConfig {
+    /// Address to listen on: loopback by default; never a public address unless asked.
+    pub bind: SocketAddr,
+    /// The endpoint's certificate chain (PEM).
+    pub server_cert: PathBuf,
+    /// The endpoint's private key (PEM).
+    pub server_key: PathBuf,
+    /// CA certificate(s) (PEM) that device certificates must chain to.
+    pub client_ca: PathBuf,
+    /// TLS versions accepted.
+    pub versions: TlsVersions,
+    /// Refuse clients that do not offer ALPN `x-amzn-http-ca` (AWS IoT's rule on port 443).
+    pub require_alpn: bool,
+    /// How publishes are answered.
+    pub behaviour: Behaviour,
+    /// Most connections served at once. Default 16.
+    pub max_connections: usize,
+    /// Longest silence from a client before its connection is dropped. Default 30 s.
+    pub idle_timeout: Duration,
+}
+
+impl EndpointConfig {
+    /// Defaults around the given certificate files, on `127.0.0.1:port` (0 picks a free port).
+    pub fn new(
+        server_cert: &Path,
+        server_key: &Path,
+        client_ca: &Path,
+        port: u16,
+    ) -> EndpointConfig {
+        EndpointConfig {
+            bind: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            server_cert: server_cert.to_owned(),
+            server_key: server_key.to_owned(),
+            client_ca: client_ca.to_owned(),
+            versions: TlsVersions::Both,
+            require_alpn: false,
+            behaviour: Behaviour::Normal,
+            max_connections: 16,
+            idle_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The ALPN protocol AWS IoT requires on port 443.
+pub const ALPN_AWS_IOT: &[u8] = b"x-amzn-http-ca";
+
+/// Why the endpoint could not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// A certificate or key file could not be read or parsed.
+    Credentials {
+        /// Which file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// rustls refused the configuration.
+    Tls(rustls::Error),
+    /// The listening socket could not be opened.
+    Bind(io::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Credentials { path, reason } => write!(f, "{}: {reason}", path.display()),
+            StartError::Tls(error) => write!(f, "TLS configuration refused: {error}"),
+            StartError::Bind(error) => write!(f, "cannot listen: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// One request the endpoint answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    /// The client certificate's subject common name.
+    pub client: String,
+    /// Method and path as sent.
+    pub method: String,
+    /// The path, query included.
+    pub path: String,
+    /// The status answered.
+    pub status: u16,
+    /// The request body.
+    pub body: Vec<u8>,
+}
+
+/// What the endpoint has seen, for tests and the demo's report.
+#[derive(Debug, Default)]
+pub struct Observations {
+    /// Requests answered.
+    pub requests: Mutex<Vec<RequestRecord>>,
+    /// Connections whose TLS handshake completed.
+    pub handshakes: AtomicUsize,
+    /// Connections whose handshake failed (untrusted client, no certificate...).
+    pub failed_handshakes: AtomicUsize,
+    /// Connections that ended with the client's close_notify.
+    pub close_notifies: AtomicUsize,
+    /// Connections that ended without one.
+    pub abrupt_closes: AtomicUsize,
+}
+
+/// A running endpoint. Dropping it stops accepting connections.
+pub struct RunningEndpoint {
+    address: SocketAddr,
+    observations: Arc<Observations>,
+    stop: Arc<AtomicBool>,
+}
+
+impl RunningEndpoint {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    /// What it has seen so far.
+    pub fn observations(&self) -> &Observations {
+        &self.observations
+    }
+
+    /// Stops accepting new connections (open ones finish).
+    pub fn shutdown(&self) {
+        if !self.stop.swap(true, Ordering::SeqCst) {
+            // Wake the accept loop.
+            let _ = TcpStream::connect_timeout(&self.address, Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for RunningEndpoint {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, StartError> {
+    let certs: Result<Vec<_>, _> = CertificateDer::pem_file_iter(path)
+        .map_err(|error| StartError::Credentials {
+            path: path.to_owned(),
+            reason: error.to_string(),
+        })?
+        .collect();
+    let certs = certs.map_err(|error| StartError::Credentials {
+        path: path.to_owned(),
+        reason: error.to_string(),
+    })?;
+    if certs.is_empty() {
+        return Err(StartError::Credentials {
+            path: path.to_owned(),
+            reason: "no certificate in the file".into(),
+        });
+    }
+    Ok(certs)
+}
+
+fn tls_config(config: &EndpointConfig) -> Result<Arc<ServerConfig>, StartError> {
+    let mut roots = RootCertStore::empty();
+    for cert in read_certs(&config.client_ca)? {
+        roots.add(cert).map_err(StartError::Tls)?;
+    }
+    let verifier = WebPkiClientVerifier::builder(Arc::new(roots))
+        .build()
+        .map_err(|error| StartError::Tls(rustls::Error::General(error.to_string())))?;
+    let chain = read_certs(&config.server_cert)?;
+    let key = PrivateKeyDer::from_pem_file(&config.server_key).map_err(|error| {
+        StartError::Credentials {
+            path: config.server_key.clone(),
+            reason: error.to_string(),
+        }
+    })?;
+    let versions: &[&rustls::SupportedProtocolVersion] = match config.versions {
+        TlsVersions::Both => &[&rustls::version::TLS13, &rustls::version::TLS12],
+        TlsVersions::Tls12Only => &[&rustls::version::TLS12],
+        TlsVersions::Tls13Only => &[&rustls::version::TLS13],
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut server = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .map_err(StartError::Tls)?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .map_err(StartError::Tls)?;
+    server.alpn_protocols = vec![ALPN_AWS_IOT.to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(server))
+}
+
+/// Starts the endpoint on a thread of its own.
+pub fn start(config: EndpointConfig) -> Result<RunningEndpoint, StartError> {
+    let tls = tls_config(&config)?;
+    let listener = TcpListener::bind(config.bind).map_err(StartError::Bind)?;
+    let address = listener.local_addr().map_err(StartError::Bind)?;
+    let observations = Arc::new(Observations::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let (accept_observations, accept_stop) = (observations.clone(), stop.clone());
+    let config = Arc::new(config);
+    thread::Builder::new()
+        .name("iot-server".into())
+        .spawn(move || accept_loop(listener, tls, config, accept_observations, accept_stop))
+        .map_err(StartError::Bind)?;
+    log::info!("endpoint listening on https://{address} (mutual TLS)");
+    Ok(RunningEndpoint {
+        address,
+        observations,
+        stop,
+    })
+}
+
+fn accept_loop(
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    config: Arc<EndpointConfig>,
+    observations: Arc<Observations>,
+    stop: Arc<AtomicBool>,
+) {
+    let open = Arc::new(AtomicUsize::new(0));
+    for stream in listener.incoming() {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let Ok(stream) = stream else { continue };
+        if open.load(Ordering::SeqCst) >= config.max_connections {
+            log::warn!(
+                "connection refused: {} connections already open",
+                config.max_connections
+            );
+            continue;
+        }
+        open.fetch_add(1, Ordering::SeqCst);
+        let (tls, config, observations, open) = (
+            tls.clone(),
+            config.clone(),
+            observations.clone(),
+            open.clone(),
+        );
+        let spawned = thread::Builder::new()
+            .name("iot-server-conn".into())
+            .spawn(move || {
+                serve_connection(stream, tls, &config, &observations);
+                open.fetch_sub(1, Ordering::SeqCst);
+            });
+        if spawned.is_err() {
+            log::warn!("cannot start a connection thread");
+        }
+    }
+}
+
+fn serve_connection(
+    stream: TcpStream,
+    tls: Arc<ServerConfig>,
+    config: &EndpointConfig,
+    observations: &Observations,
+) {
+    let peer = stream
+        .peer_addr()
+        .map(|address| address.to_string())
+        .unwrap_or_default();
+    let _ = stream.set_read_timeout(Some(config.idle_timeout));
+    let _ = stream.set_write_timeout(Some(config.idle_timeout));
+    let _ = stream.set_nodelay(true);
+    let Ok(connection) = ServerConnection::new(tls) else {
+        return;
+    };
+    let mut tls = StreamOwned::new(connection, stream);
+    if let Err(error) = complete_handshake(&mut tls) {
+        observations
+            .failed_handshakes
+            .fetch_add(1, Ordering::SeqCst);
+        log::warn!("{peer}: TLS handshake failed: {error}");
+        return;
+    }
+    if config.require_alpn && tls.conn.alpn_protocol() != Some(ALPN_AWS_IOT) {
+        log::warn!(
+            "{peer}: refused: ALPN {} is required",
+            String::from_utf8_lossy(ALPN_AWS_IOT)
+        );
+        tls.conn.send_close_notify();
+        let _ = tls.flush();
+        return;
+    }
+    observations.handshakes.fetch_add(1, Ordering::SeqCst);
+    let client = client_name(&tls.conn);
+    log::info!(
+        "{peer}: mutual TLS with {client} ({:?})",
+        tls.conn.protocol_version()
+    );
+    serve_requests(&mut tls, &client, config, observations);
+}
+
+fn complete_handshake(tls: &mut StreamOwned<ServerConnection, TcpStream>) -> Result<(), io::Error> {
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock)?;
+    }
+    Ok(())
+}
+
+/// The subject common name of the client's certificate.
+fn client_name(connection: &ServerConnection) -> String {
+    let Some(cert) = connection
+        .peer_certificates()
+        .and_then(|certs| certs.first())
+    else {
+        return "<no certificate>".into();
+    };
+    crate::der::subject_common_name(cert.as_ref()).unwrap_or_else(|| "<unnamed device>".into())
+}
+
+fn serve_requests(
+    tls: &mut StreamOwned<ServerConnection, TcpStream>,
+    client: &str,
+    config: &EndpointConfig,
+    observations: &Observations,
+) {
+    let mut buffer = Vec::with_capacity(4096);
+    loop {
+        match http::read_request(tls, &mut buffer) {
+            Ok(Some(request)) => {
+                if config.behaviour == Behaviour::CloseWithoutAnswer {
+                    log::info!(
+                        "{client}: {} {} -> closed without an answer (test knob)",
+                        request.method,
+                        request.path
+                    );
+                    return;
+                }
+                let exchange: Exchange = http::answer(&request, config.behaviour);
+                log::info!(
+                    "{client}: {} {} -> {}",
+                    request.method,
+                    request.path,
+                    exchange.status
+                );
+                observations
+                    .requests
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .push(RequestRecord {
+                        client: client.to_owned(),
+                        method: request.method.clone(),
+                        path: request.path.clone(),
+                        status: exchange.status,
+                        body: request.body.clone(),
+                    });
+                if tls
+                    .write_all(&exchange.bytes)
+                    .and_then(|()| tls.flush())
+                    .is_err()
+                {
+                    return;
+                }
+                if exchange.close || request.wants_close {
+                    tls.conn.send_close_notify();
+                    let _ = tls.flush();
+                    return;
+                }
+            }
+            Ok(None) => {
+                observations.close_notifies.fetch_add(1, Ordering::SeqCst);
+                log::info!("{client}: closed with close_notify");
+                return;
+            }
+            Err(error) => {
+                if matches!(
+                    error.kind(),
+                    ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset
+                ) {
+                    observations.abrupt_closes.fetch_add(1, Ordering::SeqCst);
+                }
+                log::info!("{client}: connection ended: {error}");
+                return;
+            }
+        }
+    }
+}
+
+/// Reads from `tls`; 0 bytes means close_notify (rustls reports a bare TCP close as an error).
+pub(crate) fn read_some(
+    tls: &mut StreamOwned<ServerConnection, TcpStream>,
+    buffer: &mut [u8],
+) -> io::Result<usize> {
+    tls.read(buffer)
+}
