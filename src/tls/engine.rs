@@ -120,8 +120,24 @@ fn utc_from_unix(seconds: u64) -> Option<sys::tm> {
     })
 }
 
-/// Fills `buffer` from the operating system's CSPRNG. A board uses its TRNG here.
-fn fill_random(buffer: &mut [u8]) -> bool {
+/// A source of cryptographically secure random bytes: fills the buffer, or returns false.
+pub type EntropySource = fn(&mut [u8]) -> bool;
+
+static ENTROPY: std::sync::OnceLock<EntropySource> = std::sync::OnceLock::new();
+
+/// Replaces the host's `getrandom` with another source, a board's TRNG say. Call before the
+/// first TLS connection; returns false if a source was already chosen.
+pub fn set_entropy_source(source: EntropySource) -> bool {
+    ENTROPY.set(source).is_ok()
+}
+
+/// Fills `buffer` from the chosen entropy source (the host's `getrandom` by default).
+pub fn fill_random(buffer: &mut [u8]) -> bool {
+    (ENTROPY.get_or_init(|| host_random))(buffer)
+}
+
+/// The operating system's CSPRNG.
+fn host_random(buffer: &mut [u8]) -> bool {
     let mut filled = 0;
     while filled < buffer.len() {
         let rest = &mut buffer[filled..];

@@ -35,7 +35,7 @@ use core::time::Duration;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-pub use engine::TlsTransport;
+pub use engine::{ConnectTimings, EntropySource, TlsTransport, fill_random, set_entropy_source};
 pub use errors::{CredentialError, TlsError, VerifyFailure};
 
 /// A TLS protocol version.
