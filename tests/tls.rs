@@ -29,6 +29,11 @@ fn pkcs1_and_sec1_private_keys_are_accepted() {
 }
 
 #[test]
+fn encrypted_keys_need_their_passphrase_der_works_and_ed25519_is_refused() {
+    expect_pass("encrypted_der_and_unsupported_keys");
+}
+
+#[test]
 fn untrusted_expired_future_and_misnamed_servers_each_get_their_reason() {
     let details = expect_pass("server_not_trusted");
     for reason in ["unknown CA", "expired", "not yet valid", "name mismatch"] {

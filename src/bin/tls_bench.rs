@@ -61,6 +61,8 @@ fn run(report: &str, label: &str) -> Result<(), String> {
         freertos_https::rtos::console::Stream::Stderr,
     )
     .map_err(|e| e.to_string())?;
+    // The endpoint's threads inherit this mask: host threads keep the kernel's signals out.
+    freertos_https::rtos::host_thread::block_kernel_signals();
     let dir = std::env::temp_dir().join(format!("tls-bench-{}", std::process::id()));
     let pki = generate_test_pki(&dir).map_err(|e| e.to_string())?;
     let endpoint = start(EndpointConfig::new(

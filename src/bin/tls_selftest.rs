@@ -21,13 +21,17 @@ use freertos_https::tls::{
     CredentialError, Credentials, Endpoint, TlsConfig, TlsError, TlsTransport, TlsVersion,
 };
 use iot_http::{Config as HttpConfig, HttpClient, Method, RequestBuilder};
-use iot_server::certs::{DeviceKey, TestPki, generate_test_pki};
+use iot_server::certs::{DeviceKey, ENCRYPTED_KEY_PASSPHRASE, TestPki, generate_test_pki};
 use iot_server::{EndpointConfig, RunningEndpoint, TlsVersions};
 use selftest_support::{Outcome, Scenario, check};
 
 const SCENARIOS: &[Scenario<Context>] = &[
     ("mtls_matrix", mtls_matrix),
     ("key_formats", key_formats),
+    (
+        "encrypted_der_and_unsupported_keys",
+        encrypted_der_and_unsupported_keys,
+    ),
     ("server_not_trusted", server_not_trusted),
     ("client_rejected", client_rejected),
     ("bad_credentials", bad_credentials),
@@ -59,6 +63,8 @@ fn main() -> ExitCode {
 }
 
 fn setup() -> Result<Context, String> {
+    // The endpoints' threads inherit this mask: host threads keep the kernel's signals out.
+    freertos_https::rtos::host_thread::block_kernel_signals();
     let dir = std::env::temp_dir().join(format!("tls-selftest-{}", std::process::id()));
     let pki = generate_test_pki(&dir).map_err(|e| e.to_string())?;
     let endpoint = |(cert, key): &(PathBuf, PathBuf), versions: TlsVersions, require_alpn: bool| {
@@ -222,6 +228,82 @@ fn key_formats(context: Context) -> Outcome {
 /// Tells whether a verification failure has the expected reason.
 type VerifyCheck = fn(&freertos_https::tls::VerifyFailure) -> bool;
 
+/// An encrypted PKCS#8 key needs its passphrase (a clear error without it, or with a wrong
+/// one); DER certificates and keys work; an Ed25519 key is refused as unsupported, naming the
+/// file.
+fn encrypted_der_and_unsupported_keys(context: Context) -> Outcome {
+    let stack = start_stack(context.port)?;
+    let pki = &context.pki;
+    let (cert, _) = pki.device(DeviceKey::P256);
+    let config = TlsConfig::new("localhost");
+    let with_passphrase = |passphrase: Option<&str>| {
+        Credentials::from_files(&pki.ca_cert, &cert, &pki.device_key_encrypted, passphrase)
+            .map_err(|e| e.to_string())
+    };
+    match connect(stack, &context.both, &config, &with_passphrase(None)?) {
+        Err(TlsError::Credentials(error @ CredentialError::PassphraseRequired { .. })) => check(
+            error.to_string().contains("device-p256-encrypted.key"),
+            || error.to_string(),
+        )?,
+        other => {
+            return Err(format!(
+                "encrypted key without passphrase: {:?}",
+                other.err()
+            ));
+        }
+    }
+    match connect(
+        stack,
+        &context.both,
+        &config,
+        &with_passphrase(Some("wrong"))?,
+    ) {
+        Err(TlsError::Credentials(CredentialError::WrongPassphrase { .. })) => {}
+        other => {
+            return Err(format!(
+                "encrypted key with a wrong passphrase: {:?}",
+                other.err()
+            ));
+        }
+    }
+    let mut transport = connect(
+        stack,
+        &context.both,
+        &config,
+        &with_passphrase(Some(ENCRYPTED_KEY_PASSPHRASE))?,
+    )
+    .map_err(|e| format!("encrypted key with its passphrase: {e}"))?;
+    let (status, _) = publish(&mut transport, "/topics/encrypted?qos=1")?;
+    check(status == 200, || format!("status {status}"))?;
+    drop(transport);
+    let (der_cert, der_key) = &pki.device_der;
+    let mut transport = connect(
+        stack,
+        &context.both,
+        &config,
+        &credentials(pki, der_cert, der_key)?,
+    )
+    .map_err(|e| format!("DER credentials: {e}"))?;
+    let (status, _) = publish(&mut transport, "/topics/der?qos=1")?;
+    check(status == 200, || format!("status {status}"))?;
+    drop(transport);
+    let (ed_cert, ed_key) = &pki.device_ed25519;
+    match connect(
+        stack,
+        &context.both,
+        &config,
+        &credentials(pki, ed_cert, ed_key)?,
+    ) {
+        Err(TlsError::Credentials(
+            error @ (CredentialError::UnsupportedKey { .. } | CredentialError::BadKey { .. }),
+        )) => check(error.to_string().contains("device-ed25519"), || {
+            error.to_string()
+        })?,
+        other => return Err(format!("Ed25519 key: {:?}", other.err())),
+    }
+    Ok("passphrase required / wrong / right; DER accepted; Ed25519 refused".into())
+}
+
 /// Untrusted CA, expired, not yet valid, wrong name: each its own decoded reason, at once,
 /// and never worth a retry.
 fn server_not_trusted(context: Context) -> Outcome {
@@ -240,7 +322,23 @@ fn server_not_trusted(context: Context) -> Outcome {
             failure.name_mismatch()
         }),
     ];
-    let mut report = Vec::new();
+    // Results are kept without allocating until the heap has been checked.
+    let mut seen = Vec::with_capacity(cases.len());
+    // One successful connection and one round of failures first: Mbed TLS keeps process-wide
+    // state (PSA key slots) that it grows on first use, which belongs in the baseline.
+    drop(
+        connect(
+            stack,
+            &context.both,
+            &TlsConfig::new("localhost"),
+            &credentials,
+        )
+        .map_err(|e| e.to_string())?,
+    );
+    for (server, _, _) in &cases {
+        let _ = connect(stack, server, &TlsConfig::new("localhost"), &credentials);
+    }
+    let before = settled_heap(None);
     for (server, expected, matches) in cases {
         let start = Instant::now();
         let result = connect(stack, server, &TlsConfig::new("localhost"), &credentials);
@@ -253,12 +351,23 @@ fn server_not_trusted(context: Context) -> Outcome {
                 check(took < Duration::from_secs(5), || {
                     format!("{expected}: took {took:?}")
                 })?;
-                report.push(format!("{expected} ({failure})"));
+                seen.push((expected, failure));
             }
             Err(other) => return Err(format!("{expected}: got {other}")),
             Ok(_) => return Err(format!("{expected}: the connection was accepted")),
         }
     }
+    let after = settled_heap(Some(before.free));
+    check(after.free == before.free, || {
+        format!(
+            "failed handshakes leaked: {} B free before, {} B after",
+            before.free, after.free
+        )
+    })?;
+    let report: Vec<String> = seen
+        .iter()
+        .map(|(expected, failure)| format!("{expected} ({failure})"))
+        .collect();
     Ok(report.join("; "))
 }
 

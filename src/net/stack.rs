@@ -140,7 +140,9 @@ impl Stack {
         iface_config.random_seed =
             std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64);
         let mut iface = Interface::new(iface_config, &mut device, net_now());
-        let mut sockets = SocketSet::new(Vec::new());
+        // Sized once for every socket that can exist at a time (the TCP slots, DHCP, one DNS
+        // lookup), so the set never reallocates while the device runs.
+        let mut sockets = SocketSet::new(Vec::with_capacity(config.max_sockets + 2));
         let mut ipv4 = None;
         let dhcp = match config.ipv4 {
             Ipv4Setup::Dhcp => Some(sockets.add(dhcpv4::Socket::new())),

@@ -583,13 +583,14 @@ fn parse_certificates(
     let input = parser_input(credential);
     // SAFETY: the chain is initialised; the buffer is live for the call and copied by Mbed TLS.
     let code = unsafe { sys::mbedtls_x509_crt_parse(chain, input.as_ptr(), input.len()) };
-    if code == 0 {
-        Ok(())
-    } else {
-        Err(CredentialError::BadCertificate {
-            source: credential.source.clone(),
-            code,
-        })
+    let source = credential.source.clone();
+    match code {
+        0 => Ok(()),
+        sys::MBEDTLS_ERR_PK_UNKNOWN_PK_ALG => Err(CredentialError::UnsupportedKey {
+            source,
+            what: "an algorithm this build of Mbed TLS cannot use, e.g. Ed25519".into(),
+        }),
+        code => Err(CredentialError::BadCertificate { source, code }),
     }
 }
 
@@ -625,7 +626,7 @@ fn parse_key(
         sys::MBEDTLS_ERR_PK_UNKNOWN_PK_ALG | sys::MBEDTLS_ERR_PK_FEATURE_UNAVAILABLE => {
             Err(CredentialError::UnsupportedKey {
                 source,
-                what: "this algorithm's".into(),
+                what: "an algorithm this build of Mbed TLS cannot use".into(),
             })
         }
         code => Err(CredentialError::BadKey { source, code }),
@@ -659,7 +660,7 @@ fn check_key(
         sys::mbedtls_pk_type_t_MBEDTLS_PK_ECKEY | sys::mbedtls_pk_type_t_MBEDTLS_PK_ECDSA => {
             format!("EC {bits}-bit")
         }
-        _ => "this algorithm's".to_owned(),
+        _ => "an algorithm this build of Mbed TLS cannot use".to_owned(),
     };
     Err(CredentialError::UnsupportedKey {
         source: credential.source.clone(),

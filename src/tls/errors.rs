@@ -82,7 +82,7 @@ impl fmt::Display for CredentialError {
             CredentialError::UnsupportedKey { source, what } => {
                 write!(
                     f,
-                    "{source}: {what} keys are not supported (use RSA 2048/3072 or EC P-256/P-384)"
+                    "{source}: unsupported key ({what}); use RSA 2048-4096 or EC P-256/P-384"
                 )
             }
             CredentialError::KeyMismatch { source } => write!(

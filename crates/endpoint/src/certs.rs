@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_RSA_SHA256, SanType,
+    KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_ED25519, PKCS_RSA_SHA256,
+    SanType,
 };
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::pkcs8::EncodePrivateKey;
@@ -186,7 +187,11 @@ pub fn make_device(
     common_name: &str,
     kind: DeviceKey,
 ) -> Result<Identity, CertError> {
-    let key = key_pair(kind)?;
+    make_device_with(ca, common_name, key_pair(kind)?)
+}
+
+/// A device certificate for a given key pair, signed by `ca`.
+fn make_device_with(ca: &Identity, common_name: &str, key: KeyPair) -> Result<Identity, CertError> {
     let mut params = base_params(common_name, 365)?;
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     let cert = params.signed_by(&key, &ca.issuer())?;
@@ -330,7 +335,17 @@ pub struct TestPki {
     pub device_key_sec1: PathBuf,
     /// A device certificate signed by the untrusted CA, and its key.
     pub device_untrusted: (PathBuf, PathBuf),
+    /// The P-256 device key encrypted (PKCS#8, PBES2 with PBKDF2-SHA256 and AES-256-CBC)
+    /// with [`ENCRYPTED_KEY_PASSPHRASE`].
+    pub device_key_encrypted: PathBuf,
+    /// The P-256 device certificate in DER, and its key in DER (PKCS#8).
+    pub device_der: (PathBuf, PathBuf),
+    /// A device certificate with an Ed25519 key, which the device does not support.
+    pub device_ed25519: (PathBuf, PathBuf),
 }
+
+/// The passphrase of [`TestPki::device_key_encrypted`].
+pub const ENCRYPTED_KEY_PASSPHRASE: &str = "correct horse battery staple";
 
 impl TestPki {
     /// The certificate and key of the device with `kind`.
@@ -418,6 +433,19 @@ pub fn generate_test_pki(dir: &Path) -> Result<TestPki, CertError> {
         if kind == DeviceKey::P256 {
             let sec1 = sec1_pem(&identity)?;
             write_file(&dir.join("device-p256-sec1.key"), &sec1, true)?;
+            write_file(
+                &dir.join("device-p256-encrypted.key"),
+                &encrypted_pem(&identity)?,
+                true,
+            )?;
+            write_bytes(
+                &dir.join("device-p256.der"),
+                &pem_body_der(&identity.cert_pem),
+            )?;
+            write_bytes(
+                &dir.join("device-p256.key.der"),
+                &identity.key.serialize_der(),
+            )?;
         }
         devices.push((kind, cert, key));
     }
@@ -427,6 +455,10 @@ pub fn generate_test_pki(dir: &Path) -> Result<TestPki, CertError> {
     let device_untrusted = write_pair(
         "device-untrusted",
         &make_device(&untrusted_ca, "device-untrusted", DeviceKey::P256)?,
+    )?;
+    let device_ed25519 = write_pair(
+        "device-ed25519",
+        &make_device_with(&ca, "device-ed25519", KeyPair::generate_for(&PKCS_ED25519)?)?,
     )?;
     Ok(TestPki {
         ca_cert,
@@ -439,7 +471,72 @@ pub fn generate_test_pki(dir: &Path) -> Result<TestPki, CertError> {
         device_key_pkcs1,
         device_key_sec1: dir.join("device-p256-sec1.key"),
         device_untrusted,
+        device_key_encrypted: dir.join("device-p256-encrypted.key"),
+        device_der: (dir.join("device-p256.der"), dir.join("device-p256.key.der")),
+        device_ed25519,
     })
+}
+
+fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), CertError> {
+    fs::write(path, bytes).map_err(|error| CertError::Io {
+        path: path.to_owned(),
+        error,
+    })
+}
+
+/// The DER inside a single-certificate PEM.
+fn pem_body_der(pem: &str) -> Vec<u8> {
+    let body: String = pem
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect();
+    base64_decode(&body)
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |byte: u8| -> Option<u32> {
+        Some(match byte {
+            b'A'..=b'Z' => byte - b'A',
+            b'a'..=b'z' => byte - b'a' + 26,
+            b'0'..=b'9' => byte - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let digits: Vec<u32> = text.bytes().filter_map(value).collect();
+    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
+    for group in digits.chunks(4) {
+        let bits = group.iter().enumerate().fold(0u32, |bits, (index, digit)| {
+            bits | digit << (18 - 6 * index)
+        });
+        for index in 0..group.len().saturating_sub(1) {
+            out.push((bits >> (16 - 8 * index)) as u8);
+        }
+    }
+    out
+}
+
+/// A key encrypted as PKCS#8 with PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC), which Mbed TLS reads.
+fn encrypted_pem(identity: &Identity) -> Result<String, CertError> {
+    use pkcs8::der::Decode;
+    let failed =
+        |error: &dyn std::fmt::Display| CertError::Rsa(format!("cannot encrypt the key: {error}"));
+    let der = identity.key.serialize_der();
+    let info = pkcs8::PrivateKeyInfo::from_der(&der).map_err(|error| failed(&error))?;
+    let mut salt = [0u8; 16];
+    let mut iv = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut salt);
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut iv);
+    let params = pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(2048, &salt, &iv)
+        .map_err(|error| failed(&error))?;
+    let document = info
+        .encrypt_with_params(params, ENCRYPTED_KEY_PASSPHRASE)
+        .map_err(|error| failed(&error))?;
+    let pem = document
+        .to_pem("ENCRYPTED PRIVATE KEY", pkcs8::LineEnding::LF)
+        .map_err(|error| failed(&error))?;
+    Ok(pem.to_string())
 }
 
 /// An RSA key's PKCS#8 PEM re-encoded as PKCS#1 (`BEGIN RSA PRIVATE KEY`).
