@@ -12,13 +12,14 @@
 //! | net | [`net`] | smoltcp in an IP task, blocking TCP sockets, DNS, the plaintext transport |
 //! | tls | [`tls`] | mutual TLS with Mbed TLS 3.6, as an [`iot_transport::Transport`] |
 //! | http, backoff | `crates/` | portable `no_std` crates, tested on the host |
-//! | demo | `src/main.rs` | the coreHTTP mutual-auth demo task |
+//! | demo | [`demo`], `src/main.rs` | the coreHTTP mutual-auth demo task |
 //!
 //! Only [`rtos`] talks to the kernel through FFI; everything above it is safe Rust.
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
+pub mod demo;
 pub mod link;
 pub mod net;
 pub mod rtos;

@@ -1,75 +1,313 @@
-//! The device application binary, run as a user runs it.
+//! The demo application, run as a user runs it: against the bundled endpoint by default, and
+//! against endpoints these tests start on 127.0.0.1 to make things go wrong.
 
-use std::process::Command;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use iot_server::certs::{self, DeviceKey};
+use iot_server::{Behaviour, EndpointConfig};
 
 fn demo() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_http-mutual-auth-demo"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_http-mutual-auth-demo"));
+    for variable in [
+        "FREERTOS_HTTPS_LOG",
+        "IOT_ENDPOINT",
+        "IOT_PORT",
+        "IOT_JSON",
+        "IOT_ITERATIONS",
+        "IOT_ATTEMPTS",
+    ] {
+        command.env_remove(variable);
+    }
+    command
+}
+
+fn text(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The JSON report: the last line of stdout.
+fn json_report(output: &Output) -> serde_json::Value {
+    let (stdout, stderr) = text(output);
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|error| {
+        panic!("last line is not JSON ({error}): {last:?}\nstderr: {stderr}")
+    })
+}
+
+/// Arguments that point the demo at an endpoint using the PKI in `dir`.
+fn endpoint_args(dir: &Path, port: u16) -> Vec<String> {
+    let paths = certs::CertPaths::in_dir(dir);
+    vec![
+        "--endpoint".into(),
+        "localhost".into(),
+        "--port".into(),
+        port.to_string(),
+        "--root-ca".into(),
+        paths.ca_cert.display().to_string(),
+        "--client-cert".into(),
+        paths.device_cert.display().to_string(),
+        "--client-key".into(),
+        paths.device_key.display().to_string(),
+    ]
+}
+
+fn start_endpoint(dir: &Path, port: u16, behaviour: Behaviour) -> iot_server::RunningEndpoint {
+    let paths = certs::CertPaths::in_dir(dir);
+    let mut config =
+        EndpointConfig::new(&paths.server_cert, &paths.server_key, &paths.ca_cert, port);
+    config.behaviour = behaviour;
+    iot_server::start(config).expect("endpoint")
 }
 
 #[test]
-fn the_application_boots_the_kernel_reports_the_heap_and_exits_zero() {
+fn the_default_run_publishes_to_the_bundled_endpoint_and_reports_the_heap() {
+    let dir = tempfile::tempdir().expect("temp dir");
     let output = demo()
-        .env_remove("FREERTOS_HTTPS_LOG")
+        .arg("--certs-dir")
+        .arg(dir.path())
         .output()
-        .expect("run the application");
-    let stdout = String::from_utf8_lossy(&output.stdout);
+        .expect("run the demo");
+    let (stdout, stderr) = text(&output);
     assert_eq!(
         output.status.code(),
         Some(0),
-        "stdout: {stdout}\nstderr: {}",
-        String::from_utf8_lossy(&output.stderr)
+        "stdout: {stdout}\nstderr: {stderr}"
     );
-    assert!(
-        stdout.contains("FreeRTOS kernel running: tick rate 1000 Hz"),
-        "stdout: {stdout}"
-    );
-    let free_heap: usize = stdout
+    assert!(stdout.contains("Demo completed successfully."), "{stdout}");
+    assert!(stdout.contains("status 200"), "{stdout}");
+    let free: usize = stdout
         .split("free heap ")
         .nth(1)
         .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|number| number.parse().ok())
-        .expect("a 'free heap N' figure");
+        .and_then(|n| n.parse().ok())
+        .expect("a free heap figure");
+    assert!(free > 0 && free < 512 * 1024, "free heap {free}");
+}
+
+#[test]
+fn the_json_report_has_every_field_and_they_agree() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = demo()
+        .arg("--certs-dir")
+        .arg(dir.path())
+        .args(["--json", "--iterations", "2"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(0), "{:?}", text(&output));
+    let report = json_report(&output);
+    assert_eq!(report["result"], "pass");
+    assert!(report["error"].is_null());
+    assert_eq!(report["http_status"], 200);
+    assert_eq!(report["iterations"], 2);
+    let total = report["heap_total"].as_u64().expect("heap_total");
+    let min_free = report["heap_min_ever_free"]
+        .as_u64()
+        .expect("heap_min_ever_free");
+    assert_eq!(report["heap_peak_used"].as_u64(), Some(total - min_free));
+    assert!(report["heap_free_at_end"].as_u64().expect("free") >= min_free);
+    assert_eq!(
+        report["heap_free_per_iteration"].as_array().map(Vec::len),
+        Some(2)
+    );
+    for timing in [
+        "network_up",
+        "connect",
+        "handshake",
+        "request",
+        "disconnect",
+        "total",
+    ] {
+        assert!(
+            report["timings_ms"][timing]
+                .as_f64()
+                .is_some_and(|ms| ms >= 0.0),
+            "timings_ms.{timing}"
+        );
+    }
+    assert!(report["timings_ms"]["total"].as_f64() >= report["timings_ms"]["handshake"].as_f64());
+    assert_eq!(report["tcpip_stack"], "smoltcp");
     assert!(
-        free_heap > 0 && free_heap < 512 * 1024,
-        "free heap {free_heap}"
+        report["tls"]["version"]
+            .as_str()
+            .is_some_and(|version| version.starts_with("TLSv1.")),
+        "{}",
+        report["tls"]
+    );
+    assert!(
+        report["tls"]["cipher"]
+            .as_str()
+            .is_some_and(|cipher| !cipher.is_empty())
     );
 }
 
 #[test]
-fn an_unknown_argument_is_refused_with_usage_and_status_2() {
-    let output = demo()
-        .arg("--frobnicate")
-        .output()
-        .expect("run the application");
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+fn a_server_that_comes_up_late_is_reached_after_backoff_retries() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    certs::generate_into(dir.path(), DeviceKey::P256).expect("certificates");
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("free port");
+        listener.local_addr().expect("address").port()
+    };
+    let child = demo()
+        .args(endpoint_args(dir.path(), port))
+        .args(["--json", "--retry-delay-ms", "200"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the demo");
+    thread::sleep(Duration::from_millis(1500));
+    let _endpoint = start_endpoint(dir.path(), port, Behaviour::Normal);
+    let output = child.wait_with_output().expect("demo ends");
+    let (stdout, _) = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
     assert!(
-        stderr.contains("unknown argument \"--frobnicate\""),
-        "stderr: {stderr}"
+        stdout.contains("Retrying connection after"),
+        "no backoff retry logged: {stdout}"
     );
-    assert!(stderr.contains("usage:"), "stderr: {stderr}");
+    assert_eq!(json_report(&output)["result"], "pass");
 }
 
 #[test]
-fn an_invalid_log_level_is_refused_naming_the_value() {
+fn an_untrusted_server_fails_fast_without_retries() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pki = certs::generate_test_pki(dir.path()).expect("test PKI");
+    let (server_cert, server_key) = &pki.server_untrusted;
+    let endpoint = iot_server::start(EndpointConfig::new(
+        server_cert,
+        server_key,
+        &pki.ca_cert,
+        0,
+    ))
+    .expect("endpoint");
+    let (device_cert, device_key) = pki.device(DeviceKey::P256);
+    let started = Instant::now();
     let output = demo()
-        .env("FREERTOS_HTTPS_LOG", "loud")
+        .args([
+            "--endpoint",
+            "localhost",
+            "--port",
+            &endpoint.port().to_string(),
+            "--json",
+            "--retry-delay-ms",
+            "2000",
+        ])
+        .arg("--root-ca")
+        .arg(&pki.ca_cert)
+        .arg("--client-cert")
+        .arg(&device_cert)
+        .arg("--client-key")
+        .arg(&device_key)
         .output()
-        .expect("run the application");
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1), "{:?}", text(&output));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}: retried?",
+        started.elapsed()
+    );
+    let report = json_report(&output);
+    assert_eq!(report["result"], "fail");
+    assert!(
+        report["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("not trusted")),
+        "{}",
+        report["error"]
+    );
+    assert_eq!(
+        endpoint
+            .observations()
+            .failed_handshakes
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the demo retried an authentication failure"
+    );
+}
+
+#[test]
+fn a_non_2xx_status_is_a_failure_naming_the_status() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    certs::generate_into(dir.path(), DeviceKey::Rsa2048).expect("certificates");
+    let endpoint = start_endpoint(dir.path(), 0, Behaviour::ForceStatus(403));
+    let output = demo()
+        .args(endpoint_args(dir.path(), endpoint.port()))
+        .args(["--json", "--attempts", "1"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1), "{:?}", text(&output));
+    let report = json_report(&output);
+    assert_eq!(report["result"], "fail");
+    assert_eq!(report["http_status"], 403);
+    assert!(
+        report["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("403")),
+        "{}",
+        report["error"]
+    );
+}
+
+#[test]
+fn twenty_iterations_keep_the_heap_stable() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = demo()
+        .arg("--certs-dir")
+        .arg(dir.path())
+        .args(["--json", "--iterations", "20"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(0), "{:?}", text(&output));
+    let report = json_report(&output);
+    let free: Vec<u64> = report["heap_free_per_iteration"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(serde_json::Value::as_u64)
+        .collect();
+    assert_eq!(free.len(), 20);
+    assert!(
+        free.windows(2).all(|pair| pair[0] == pair[1]),
+        "free heap drifted across iterations: {free:?}"
+    );
+}
+
+#[test]
+fn configuration_errors_name_the_cause_and_exit_2() {
+    let output = demo().args(["--qos", "2"]).output().expect("run");
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("invalid log level \"loud\""));
-}
-
-#[test]
-fn the_log_level_can_silence_logging() {
+    assert!(text(&output).1.contains("--qos: \"2\" is not 0 or 1"));
     let output = demo()
-        .args(["--log-level", "off"])
+        .args([
+            "--endpoint",
+            "localhost",
+            "--root-ca",
+            "/nonexistent/ca.pem",
+            "--client-cert",
+            "/nonexistent/c.pem",
+            "--client-key",
+            "/nonexistent/k.pem",
+        ])
         .output()
-        .expect("run the application");
-    assert_eq!(output.status.code(), Some(0));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(!stdout.contains("INFO"), "stdout: {stdout}");
-    assert!(stdout.contains("free heap"), "stdout: {stdout}");
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output).1.contains("/nonexistent/ca.pem"),
+        "{:?}",
+        text(&output)
+    );
+    let output = demo().arg("--frobnicate").output().expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output)
+            .1
+            .contains("unknown argument \"--frobnicate\"")
+    );
 }
 
 /// The binary really contains the FreeRTOS kernel, not a stand-in.

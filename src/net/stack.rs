@@ -192,6 +192,12 @@ impl Stack {
         self.block_until(Deadline::after(timeout), |inner| inner.ipv4)
     }
 
+    /// How many TCP sockets exist, closing ones included (a closed socket is freed once its
+    /// peer has answered the FIN).
+    pub fn tcp_sockets_in_use(&self) -> usize {
+        self.inner.lock().tcp.iter().flatten().count()
+    }
+
     /// The link's frame counters: (received, dropped on receive, sent).
     pub fn link_counters(&self) -> (u64, u64, u64) {
         self.link_stats.snapshot()

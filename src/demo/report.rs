@@ -1,0 +1,208 @@
+//! What the demo reports: human lines, and one JSON object for tools (`--json`).
+
+use core::fmt::Write as _;
+use core::time::Duration;
+
+use crate::rtos::heap::HeapStats;
+
+/// How long each step took (host clock).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timings {
+    /// From the demo's start to an IPv4 address.
+    pub network_up: Duration,
+    /// The last TCP connect.
+    pub connect: Duration,
+    /// The last TLS handshake.
+    pub handshake: Duration,
+    /// The last request, from the first byte sent to the response read.
+    pub request: Duration,
+    /// The last disconnect (close_notify and FIN).
+    pub disconnect: Duration,
+    /// The whole demo.
+    pub total: Duration,
+}
+
+/// The outcome of a demo run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoReport {
+    /// Why the demo failed; `None` on success.
+    pub error: Option<String>,
+    /// The last HTTP status received.
+    pub http_status: Option<u16>,
+    /// Cycles asked for.
+    pub iterations: u32,
+    /// Cycles that completed.
+    pub iterations_done: u32,
+    /// Heap at the end.
+    pub heap: Option<HeapStats>,
+    /// Free heap after each cycle's disconnect.
+    pub heap_free_per_iteration: Vec<usize>,
+    /// Step timings.
+    pub timings: Timings,
+    /// Negotiated TLS version.
+    pub tls_version: String,
+    /// Negotiated cipher suite.
+    pub tls_cipher: String,
+}
+
+impl DemoReport {
+    pub(crate) fn new(iterations: u32) -> DemoReport {
+        DemoReport {
+            error: None,
+            http_status: None,
+            iterations,
+            iterations_done: 0,
+            heap: None,
+            heap_free_per_iteration: Vec::with_capacity(iterations.min(1024) as usize),
+            timings: Timings::default(),
+            tls_version: String::new(),
+            tls_cipher: String::new(),
+        }
+    }
+
+    pub(crate) fn failed(mut self, error: String) -> DemoReport {
+        log::error!("Demo failed: {error}");
+        self.error = Some(error);
+        self.heap = Some(HeapStats::now());
+        self
+    }
+
+    pub(crate) fn succeeded(mut self) -> DemoReport {
+        self.heap = Some(HeapStats::now());
+        self
+    }
+
+    /// Whether every cycle succeeded.
+    pub fn passed(&self) -> bool {
+        self.error.is_none() && self.iterations_done == self.iterations
+    }
+
+    /// The human summary lines.
+    pub fn human_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if self.passed() {
+            lines.push("Demo completed successfully.".to_owned());
+        } else {
+            lines.push(format!(
+                "Demo failed: {}",
+                self.error.as_deref().unwrap_or("unknown error")
+            ));
+        }
+        if let Some(heap) = self.heap {
+            lines.push(format!(
+                "free heap {} B, minimum ever free heap {} B (total {} B, peak used {} B)",
+                heap.free,
+                heap.min_ever_free,
+                heap.total,
+                heap.peak_used()
+            ));
+        }
+        lines
+    }
+
+    /// One JSON object (the `--json` contract).
+    pub fn to_json(&self) -> String {
+        let heap = self.heap.unwrap_or(HeapStats {
+            total: 0,
+            free: 0,
+            min_ever_free: 0,
+            allocation_failures: 0,
+        });
+        let ms = |duration: Duration| format!("{:.3}", duration.as_secs_f64() * 1e3);
+        let mut json = String::new();
+        let _ = write!(
+            json,
+            "{{\"result\":\"{}\",\"error\":{},\"http_status\":{},\"iterations\":{},\"iterations_completed\":{},",
+            if self.passed() { "pass" } else { "fail" },
+            self.error
+                .as_deref()
+                .map_or_else(|| "null".to_owned(), json_string),
+            self.http_status
+                .map_or_else(|| "null".to_owned(), |status| status.to_string()),
+            self.iterations,
+            self.iterations_done,
+        );
+        let per_iteration: Vec<String> = self
+            .heap_free_per_iteration
+            .iter()
+            .map(usize::to_string)
+            .collect();
+        let _ = write!(
+            json,
+            "\"heap_total\":{},\"heap_free_at_end\":{},\"heap_min_ever_free\":{},\"heap_peak_used\":{},\"heap_free_per_iteration\":[{}],",
+            heap.total,
+            heap.free,
+            heap.min_ever_free,
+            heap.peak_used(),
+            per_iteration.join(",")
+        );
+        let t = &self.timings;
+        let _ = write!(
+            json,
+            "\"timings_ms\":{{\"network_up\":{},\"connect\":{},\"handshake\":{},\"request\":{},\"disconnect\":{},\"total\":{}}},",
+            ms(t.network_up),
+            ms(t.connect),
+            ms(t.handshake),
+            ms(t.request),
+            ms(t.disconnect),
+            ms(t.total)
+        );
+        let _ = write!(
+            json,
+            "\"tcpip_stack\":\"smoltcp\",\"tls\":{{\"version\":{},\"cipher\":{}}}}}",
+            json_string(&self.tls_version),
+            json_string(&self.tls_cipher)
+        );
+        json
+    }
+}
+
+/// A JSON string literal.
+fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for character in text.chars() {
+        match character {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            control if (control as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", control as u32);
+            }
+            other => out.push(other),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_strings_are_escaped() {
+        assert_eq!(json_string("a\"b\\c\nd\u{1}"), "\"a\\\"b\\\\c\\nd\\u0001\"");
+    }
+
+    #[test]
+    fn a_failed_report_says_so_in_json() {
+        let mut report = DemoReport::new(2);
+        report.error = Some("server said \"no\"".into());
+        report.heap = Some(HeapStats {
+            total: 100,
+            free: 60,
+            min_ever_free: 40,
+            allocation_failures: 0,
+        });
+        let json = report.to_json();
+        assert!(json.starts_with("{\"result\":\"fail\",\"error\":\"server said \\\"no\\\"\",\"http_status\":null,\"iterations\":2,"), "{json}");
+        assert!(json.contains("\"heap_peak_used\":60"), "{json}");
+        assert!(
+            json.ends_with(
+                "\"tcpip_stack\":\"smoltcp\",\"tls\":{\"version\":\"\",\"cipher\":\"\"}}"
+            ),
+            "{json}"
+        );
+    }
+}
