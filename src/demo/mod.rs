@@ -71,7 +71,15 @@ pub fn run(
 ) -> DemoReport {
     let started = Instant::now();
     let mut report = DemoReport::new(config.iterations);
-    let stack = match net::start(link, NetConfig::default()) {
+    // One connection at a time with a small request and a small answer: small TCP buffers
+    // (the TLS layer holds whole records anyway).
+    let net_config = NetConfig {
+        max_sockets: 2,
+        tcp_rx_buffer: 4 * 1024,
+        tcp_tx_buffer: 2 * 1024,
+        ..NetConfig::default()
+    };
+    let stack = match net::start(link, net_config) {
         Ok(stack) => stack,
         Err(error) => return report.failed(format!("cannot start the network: {error}")),
     };
