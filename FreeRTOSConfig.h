@@ -25,9 +25,9 @@
      * tick wraps after 49 days; 64 bits never does. */
     #define configTICK_TYPE_WIDTH_IN_BITS          TICK_TYPE_WIDTH_64_BITS
     /* Task code runs on its pthread's own stack, so this only sizes the (unused) block
-     * taken from the FreeRTOS heap for each task. Kept realistic so heap figures are
-     * comparable with a board. In words (StackType_t = unsigned long). */
-    #define configMINIMAL_STACK_SIZE               ( ( unsigned short ) 256 )
+     * taken from the FreeRTOS heap for the idle and timer tasks. In words of 8 bytes: 1 KiB,
+     * what a 32-bit board gives its idle task at 256 words. */
+    #define configMINIMAL_STACK_SIZE               ( ( unsigned short ) 128 )
 #else
     #define configTICK_TYPE_WIDTH_IN_BITS          TICK_TYPE_WIDTH_32_BITS
     #define configMINIMAL_STACK_SIZE               ( ( unsigned short ) 256 )
@@ -53,10 +53,11 @@
 #define configUSE_COUNTING_SEMAPHORES              1
 #define configUSE_QUEUE_SETS                       0
 #define configQUEUE_REGISTRY_SIZE                  0
-#define configUSE_TIMERS                           1
+/* No software timers are used: no timer task, no timer queue on the heap. */
+#define configUSE_TIMERS                           0
 #define configTIMER_TASK_PRIORITY                  ( configMAX_PRIORITIES - 1 )
 #define configTIMER_QUEUE_LENGTH                   8
-#define configTIMER_TASK_STACK_DEPTH               ( configMINIMAL_STACK_SIZE * 2 )
+#define configTIMER_TASK_STACK_DEPTH               ( configMINIMAL_STACK_SIZE * 2 ) /* no software timers are used yet */
 #define configUSE_CO_ROUTINES                      0
 #define configENABLE_BACKWARD_COMPATIBILITY        0
 #define configNUM_THREAD_LOCAL_STORAGE_POINTERS    0

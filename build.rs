@@ -265,7 +265,9 @@ fn generate_bindings(manifest_dir: &Path, port: &Port, include_dirs: &[PathBuf],
     ] {
         builder = builder.allowlist_function(function);
     }
-    builder = builder.allowlist_type("ShimKernelConstants");
+    builder = builder
+        .allowlist_type("ShimKernelConstants")
+        .allowlist_type("StackType_t");
     builder = builder.allowlist_var("SHIM_.*");
     let bindings = builder
         .generate()

@@ -18,8 +18,8 @@ use super::console::{self, Stream};
 use super::ffi;
 use super::task::{self, Priority, SpawnError};
 
-/// Stack of the application task, in words.
-const APPLICATION_STACK_WORDS: usize = 2048;
+/// Stack of the application task, in bytes: room for an Mbed TLS handshake on a board.
+const APPLICATION_STACK_BYTES: usize = 8 * 1024;
 
 static STARTED: AtomicBool = AtomicBool::new(false);
 static FINISHED: AtomicBool = AtomicBool::new(false);
@@ -74,7 +74,7 @@ where
     install_panic_hook();
     task::TaskBuilder::new("app")
         .priority(priority)
-        .stack_words(APPLICATION_STACK_WORDS)
+        .stack_bytes(APPLICATION_STACK_BYTES)
         .spawn(move || {
             let status = body();
             EXIT_STATUS.store(status, Ordering::SeqCst);

@@ -150,6 +150,13 @@ impl TaskBuilder {
         self
     }
 
+    /// Sets the stack size in bytes, converted to words of the port's `StackType_t` (8 bytes
+    /// on the 64-bit POSIX simulator, 4 on Cortex-M). Sizing by bytes keeps the simulator from
+    /// doubling what a 32-bit board would spend.
+    pub fn stack_bytes(self, bytes: usize) -> TaskBuilder {
+        self.stack_words(bytes.div_ceil(size_of::<ffi::StackType_t>()))
+    }
+
     /// Creates the task. It becomes ready at once and runs `body` when scheduled; when
     /// `body` returns, the task deletes itself.
     ///
