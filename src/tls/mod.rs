@@ -24,7 +24,7 @@
 //! # Memory
 //!
 //! The incoming record buffer is 16 KiB (any conforming server may send full-size records
-//! unless a smaller maximum fragment length is negotiated); the outgoing one is 4 KiB (the
+//! unless a smaller maximum fragment length is negotiated); the outgoing one is 2 KiB (the
 //! `ssl-out-content-len-*` features of `mbedtls-rs-sys`). [`TlsConfig::max_fragment_length`]
 //! asks the server for smaller records.
 
