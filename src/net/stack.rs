@@ -33,7 +33,7 @@ const MAX_POLLS_PER_WAKE: usize = 16;
 /// How long a closed socket may take to finish its FIN handshake before it is reset.
 const CLOSE_LINGER: Duration = Duration::from_secs(5);
 /// Stack of the IP task, in bytes (smoltcp's poll and DHCP; no TLS runs here).
-const IP_TASK_STACK_BYTES: usize = 4 * 1024;
+const IP_TASK_STACK_BYTES: usize = 3 * 1024;
 /// Longest the IP task sleeps without news (FreeRTOS+TCP has the same kind of bound,
 /// `ipconfigMAX_IP_TASK_SLEEP_TIME`).
 const MAX_IP_TASK_SLEEP: Duration = Duration::from_secs(1);
