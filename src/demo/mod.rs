@@ -55,6 +55,15 @@ impl EntropySource for TlsEntropy {
     }
 }
 
+/// What every cycle works with.
+struct Session<'a> {
+    stack: &'static Stack,
+    endpoint: Endpoint,
+    server_name: &'a str,
+    config: &'a DemoConfig,
+    credentials: &'a Credentials,
+}
+
 /// Why a cycle failed, and whether another try can help.
 struct CycleError {
     message: String,
@@ -94,19 +103,18 @@ pub fn run(
         Ok(address) => address,
         Err(error) => return report.failed(format!("cannot resolve {server_name}: {error}")),
     };
-    let endpoint = Endpoint {
-        address,
-        port: config.port,
+    let session = Session {
+        stack,
+        endpoint: Endpoint {
+            address,
+            port: config.port,
+        },
+        server_name,
+        config,
+        credentials,
     };
     for iteration in 1..=config.iterations {
-        if let Err(error) = run_cycle_with_attempts(
-            stack,
-            endpoint,
-            server_name,
-            config,
-            credentials,
-            &mut report,
-        ) {
+        if let Err(error) = session.run_cycle_with_attempts(&mut report) {
             report.http_status = error.http_status.or(report.http_status);
             report.timings.total = started.elapsed();
             return report.failed(format!("iteration {iteration}: {}", error.message));
@@ -133,113 +141,104 @@ fn settled_heap(stack: &'static Stack) -> HeapStats {
     HeapStats::now()
 }
 
-fn run_cycle_with_attempts(
-    stack: &'static Stack,
-    endpoint: Endpoint,
-    server_name: &str,
-    config: &DemoConfig,
-    credentials: &Credentials,
-    report: &mut DemoReport,
-) -> Result<(), CycleError> {
-    let mut attempt = 1;
-    loop {
-        match run_cycle(stack, endpoint, server_name, config, credentials, report) {
-            Ok(()) => return Ok(()),
-            Err(error) if !error.retryable || attempt >= config.attempts => return Err(error),
-            Err(error) => {
-                log::warn!(
-                    "Demo attempt {attempt} of {} failed: {}. Retrying in {} ms.",
-                    config.attempts,
-                    error.message,
-                    config.retry_delay.as_millis()
-                );
-                time::delay(config.retry_delay);
-                attempt += 1;
+impl Session<'_> {
+    fn run_cycle_with_attempts(&self, report: &mut DemoReport) -> Result<(), CycleError> {
+        let config = self.config;
+        let mut attempt = 1;
+        loop {
+            match self.run_cycle(report) {
+                Ok(()) => return Ok(()),
+                Err(error) if !error.retryable || attempt >= config.attempts => return Err(error),
+                Err(error) => {
+                    log::warn!(
+                        "Demo attempt {attempt} of {} failed: {}. Retrying in {} ms.",
+                        config.attempts,
+                        error.message,
+                        config.retry_delay.as_millis()
+                    );
+                    time::delay(config.retry_delay);
+                    attempt += 1;
+                }
             }
         }
     }
-}
 
-/// One connect → POST → disconnect.
-fn run_cycle(
-    stack: &'static Stack,
-    endpoint: Endpoint,
-    server_name: &str,
-    config: &DemoConfig,
-    credentials: &Credentials,
-    report: &mut DemoReport,
-) -> Result<(), CycleError> {
-    log::info!(
-        "Establishing a mutually authenticated TLS connection to {server_name}:{}.",
-        config.port
-    );
-    let mut transport = connect_with_backoff(stack, endpoint, server_name, config, credentials)?;
-    let timings = transport.timings();
-    report.timings.connect = timings.tcp_connect;
-    report.timings.handshake = timings.tls_handshake;
-    if report.tls_version.is_empty() {
-        report.tls_version = transport.version();
-        report.tls_cipher = transport.cipher_suite();
+    /// One connect → POST → disconnect.
+    fn run_cycle(&self, report: &mut DemoReport) -> Result<(), CycleError> {
+        let (server_name, config) = (self.server_name, self.config);
+        log::info!(
+            "Establishing a mutually authenticated TLS connection to {server_name}:{}.",
+            config.port
+        );
+        let mut transport = self.connect_with_backoff()?;
+        let timings = transport.timings();
+        report.timings.connect = timings.tcp_connect;
+        report.timings.handshake = timings.tls_handshake;
+        if report.tls_version.is_empty() {
+            report.tls_version = transport.version();
+            report.tls_cipher = transport.cipher_suite();
+        }
+        let request_started = Instant::now();
+        let status = post(&mut transport, server_name, config);
+        report.timings.request = request_started.elapsed();
+        let disconnect_started = Instant::now();
+        transport.close();
+        report.timings.disconnect = disconnect_started.elapsed();
+        let status = status?;
+        report.http_status = Some(status);
+        Ok(())
     }
-    let request_started = Instant::now();
-    let status = post(&mut transport, server_name, config);
-    report.timings.request = request_started.elapsed();
-    let disconnect_started = Instant::now();
-    transport.close();
-    report.timings.disconnect = disconnect_started.elapsed();
-    let status = status?;
-    report.http_status = Some(status);
-    Ok(())
-}
 
-fn connect_with_backoff(
-    stack: &'static Stack,
-    endpoint: Endpoint,
-    server_name: &str,
-    config: &DemoConfig,
-    credentials: &Credentials,
-) -> Result<TlsTransport, CycleError> {
-    let mut tls = TlsConfig::new(server_name).with_alpn(config.alpn());
-    tls.send_sni = config.sni;
-    tls.handshake_timeout = config.timeout;
-    let options = TcpOptions {
-        connect_timeout: config.timeout,
-        ..TcpOptions::default()
-    };
-    let mut backoff = Backoff::new(BackoffPolicy::DEFAULT);
-    loop {
-        let error = match TlsTransport::connect(stack, endpoint, &tls, credentials, options) {
-            Ok(transport) => return Ok(transport),
-            Err(error) => error,
+    fn connect_with_backoff(&self) -> Result<TlsTransport, CycleError> {
+        let (stack, endpoint, server_name, config, credentials) = (
+            self.stack,
+            self.endpoint,
+            self.server_name,
+            self.config,
+            self.credentials,
+        );
+        let mut tls = TlsConfig::new(server_name).with_alpn(config.alpn());
+        tls.send_sni = config.sni;
+        tls.handshake_timeout = config.timeout;
+        let options = TcpOptions {
+            connect_timeout: config.timeout,
+            ..TcpOptions::default()
         };
-        if !error.is_retryable() {
-            return Err(CycleError {
-                message: error.to_string(),
-                retryable: false,
-                http_status: None,
-            });
-        }
-        match backoff.next_delay(&mut TlsEntropy) {
-            Ok(NextDelay::Retry(delay)) => {
-                log::warn!(
-                    "Connection to the server failed: {error}. Retrying connection after {} ms backoff.",
-                    delay.as_millis()
-                );
-                time::delay(delay);
-            }
-            Ok(NextDelay::Exhausted) => {
+        let mut backoff = Backoff::new(BackoffPolicy::DEFAULT);
+        loop {
+            let error = match TlsTransport::connect(stack, endpoint, &tls, credentials, options) {
+                Ok(transport) => return Ok(transport),
+                Err(error) => error,
+            };
+            if !error.is_retryable() {
                 return Err(CycleError {
-                    message: format!("{error} (connection retries exhausted)"),
-                    retryable: true,
-                    http_status: None,
-                });
-            }
-            Err(()) => {
-                return Err(CycleError {
-                    message: format!("{error} (no entropy for the backoff)"),
+                    message: error.to_string(),
                     retryable: false,
                     http_status: None,
                 });
+            }
+            match backoff.next_delay(&mut TlsEntropy) {
+                Ok(NextDelay::Retry(delay)) => {
+                    log::warn!(
+                        "Connection to the server failed: {error}. Retrying connection after {} ms backoff.",
+                        delay.as_millis()
+                    );
+                    time::delay(delay);
+                }
+                Ok(NextDelay::Exhausted) => {
+                    return Err(CycleError {
+                        message: format!("{error} (connection retries exhausted)"),
+                        retryable: true,
+                        http_status: None,
+                    });
+                }
+                Err(()) => {
+                    return Err(CycleError {
+                        message: format!("{error} (no entropy for the backoff)"),
+                        retryable: false,
+                        http_status: None,
+                    });
+                }
             }
         }
     }

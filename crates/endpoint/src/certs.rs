@@ -172,6 +172,11 @@ pub fn make_server(
     }
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     apply_validity(&mut params, validity);
+    issue(params, key, ca)
+}
+
+/// Signs `params` for `key` with `ca`.
+fn issue(params: CertificateParams, key: KeyPair, ca: &Identity) -> Result<Identity, CertError> {
     let cert = params.signed_by(&key, &ca.issuer())?;
     Ok(Identity {
         cert_pem: cert.pem(),
@@ -194,13 +199,7 @@ pub fn make_device(
 fn make_device_with(ca: &Identity, common_name: &str, key: KeyPair) -> Result<Identity, CertError> {
     let mut params = base_params(common_name, 365)?;
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    let cert = params.signed_by(&key, &ca.issuer())?;
-    Ok(Identity {
-        cert_pem: cert.pem(),
-        key_pem: key.serialize_pem(),
-        key,
-        params,
-    })
+    issue(params, key, ca)
 }
 
 fn apply_validity(params: &mut CertificateParams, validity: Validity) {
