@@ -70,3 +70,8 @@ fn the_tcp_transport_tells_data_would_block_and_end_of_stream_apart() {
     let details = expect_pass("transport");
     assert_eq!(details, "data:first would-block data:second end");
 }
+
+#[test]
+fn every_frame_can_be_recorded_in_a_pcap_file() {
+    expect_pass("pcap");
+}

@@ -38,6 +38,7 @@ const SCENARIOS: &[Scenario<LinkPort>] = &[
     ("two_tasks", two_tasks),
     ("dns_lookup", dns_lookup),
     ("transport", transport),
+    ("pcap", pcap),
 ];
 
 /// The link raises this interrupt line.
@@ -572,4 +573,40 @@ fn transport(port: LinkPort) -> Outcome {
         format!("events {events:?}, expected {expected:?}")
     })?;
     Ok(events.join(" "))
+}
+
+/// With a pcap file configured, every frame of DHCP and a TCP exchange is recorded.
+fn pcap(port: LinkPort) -> Outcome {
+    let echo = echo_server()?;
+    let path = std::env::temp_dir().join(format!("net-selftest-{}.pcap", std::process::id()));
+    let config = NetConfig {
+        pcap: Some(path.clone()),
+        ..NetConfig::default()
+    };
+    let stack = start_stack(port, config)?;
+    let mut socket = connect(stack, echo)?;
+    echo_once(&mut socket, b"captured")?;
+    drop(socket);
+    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let _ = std::fs::remove_file(&path);
+    check(
+        bytes.get(..4) == Some(&[0xd4, 0xc3, 0xb2, 0xa1][..]),
+        || "no pcap header".into(),
+    )?;
+    // Walk the records: DHCP (4) and the TCP handshake and echo make at least 8 frames.
+    let (mut at, mut frames) = (24, 0);
+    while let Some(header) = bytes.get(at..at + 16) {
+        let length = u32::from_le_bytes([header[8], header[9], header[10], header[11]]) as usize;
+        at += 16 + length;
+        frames += 1;
+    }
+    check(at == bytes.len(), || {
+        "the last pcap record is cut short".into()
+    })?;
+    check(frames >= 8, || format!("only {frames} frames recorded"))?;
+    let text = String::from_utf8_lossy(&bytes);
+    check(text.contains("captured"), || {
+        "the echoed payload is not in the capture".into()
+    })?;
+    Ok(format!("{frames} frames recorded"))
 }

@@ -49,6 +49,8 @@ pub struct DemoConfig {
     pub certs_dir: PathBuf,
     /// Log level name. Default `info`. `--log-level`, `FREERTOS_HTTPS_LOG`.
     pub log_level: String,
+    /// Record the device's network traffic in this pcap file. `--pcap`, `IOT_PCAP`.
+    pub pcap: Option<PathBuf>,
 }
 
 impl Default for DemoConfig {
@@ -71,6 +73,7 @@ impl Default for DemoConfig {
             json: false,
             certs_dir: PathBuf::from("certs"),
             log_level: "info".into(),
+            pcap: None,
         }
     }
 }
@@ -98,6 +101,7 @@ runs against it.
   --timeout-ms N         connect + handshake timeout (default 10000)           IOT_TIMEOUT_MS
   --certs-dir DIR        bundled endpoint's certificates (default certs)       IOT_CERTS_DIR
   --json                 last line of stdout is a JSON report                  IOT_JSON=1
+  --pcap FILE            record the device's Ethernet frames (Wireshark)       IOT_PCAP
   --log-level LEVEL      off, error, warn, info, debug, trace                  FREERTOS_HTTPS_LOG
   -h, --help             this text";
 
@@ -160,6 +164,7 @@ const FLAGS: &[(&str, &str, bool)] = &[
     ("--timeout-ms", "IOT_TIMEOUT_MS", true),
     ("--certs-dir", "IOT_CERTS_DIR", true),
     ("--json", "IOT_JSON", false),
+    ("--pcap", "IOT_PCAP", true),
     ("--log-level", "FREERTOS_HTTPS_LOG", true),
 ];
 
@@ -264,6 +269,7 @@ impl DemoConfig {
             }
             "--certs-dir" => self.certs_dir = PathBuf::from(value),
             "--json" => self.json = truthy(&value).ok_or_else(|| invalid("1 or 0"))?,
+            "--pcap" => self.pcap = Some(PathBuf::from(value)),
             _ => self.log_level = value,
         }
         Ok(())

@@ -87,6 +87,7 @@ pub fn run(
         max_sockets: 1,
         tcp_rx_buffer: 2 * 1024,
         tcp_tx_buffer: 1024,
+        pcap: config.pcap.clone(),
         ..NetConfig::default()
     };
     let stack = match net::start(link, net_config) {

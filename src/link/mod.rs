@@ -9,6 +9,7 @@
 //! needed. Host services on `127.0.0.1:P` are reached from the device at
 //! [`slirp::HOST_ADDRESS`]`:P`.
 
+pub mod pcap;
 #[cfg(unix)]
 pub mod slirp;
 

@@ -3,16 +3,18 @@
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 
+use crate::link::pcap::{Direction, PcapTap};
 use crate::link::{Frame, LinkPort, MAX_FRAME};
 
 /// The network card as smoltcp sees it.
 pub(crate) struct LinkDevice {
     port: LinkPort,
+    tap: Option<PcapTap>,
 }
 
 impl LinkDevice {
-    pub(crate) fn new(port: LinkPort) -> LinkDevice {
-        LinkDevice { port }
+    pub(crate) fn new(port: LinkPort, tap: Option<PcapTap>) -> LinkDevice {
+        LinkDevice { port, tap }
     }
 }
 
@@ -22,10 +24,14 @@ impl Device for LinkDevice {
 
     fn receive(&mut self, _timestamp: Instant) -> Option<(ReceivedFrame, TransmitSlot<'_>)> {
         let frame = self.port.receive()?;
+        if let Some(tap) = self.tap.as_mut() {
+            tap.record(Direction::Received, &frame);
+        }
         Some((
             ReceivedFrame(frame),
             TransmitSlot {
                 port: &mut self.port,
+                tap: self.tap.as_mut(),
             },
         ))
     }
@@ -33,6 +39,7 @@ impl Device for LinkDevice {
     fn transmit(&mut self, _timestamp: Instant) -> Option<TransmitSlot<'_>> {
         self.port.can_send().then_some(TransmitSlot {
             port: &mut self.port,
+            tap: self.tap.as_mut(),
         })
     }
 
@@ -59,6 +66,7 @@ impl phy::RxToken for ReceivedFrame {
 /// Room for one frame in the transmit ring.
 pub(crate) struct TransmitSlot<'a> {
     port: &'a mut LinkPort,
+    tap: Option<&'a mut PcapTap>,
 }
 
 impl phy::TxToken for TransmitSlot<'_> {
@@ -74,6 +82,9 @@ impl phy::TxToken for TransmitSlot<'_> {
             return f(&mut scratch);
         }
         let result = f(&mut frame);
+        if let Some(tap) = self.tap {
+            tap.record(Direction::Sent, &frame);
+        }
         // `can_send` said there was room, and only this task fills the ring.
         let _ = self.port.send(frame);
         result

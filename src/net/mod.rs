@@ -102,6 +102,8 @@ pub struct NetConfig {
     pub tcp_tx_buffer: usize,
     /// Priority of the IP task: above the tasks that use sockets. Default 6.
     pub ip_task_priority: u8,
+    /// Record every frame in this pcap file (for Wireshark). Default none.
+    pub pcap: Option<std::path::PathBuf>,
 }
 
 impl Default for NetConfig {
@@ -113,6 +115,7 @@ impl Default for NetConfig {
             tcp_rx_buffer: 8 * 1024,
             tcp_tx_buffer: 8 * 1024,
             ip_task_priority: 6,
+            pcap: None,
         }
     }
 }
@@ -128,6 +131,8 @@ pub enum StartError {
     Kernel(CreateError),
     /// The link's interrupt line does not exist.
     InterruptLine(InvalidLine),
+    /// The pcap file could not be created.
+    Pcap(std::io::Error),
 }
 
 impl fmt::Display for StartError {
@@ -137,6 +142,7 @@ impl fmt::Display for StartError {
             StartError::IpTask(error) => write!(f, "cannot create the IP task: {error}"),
             StartError::Kernel(error) => write!(f, "network stack: {error}"),
             StartError::InterruptLine(error) => write!(f, "network link: {error}"),
+            StartError::Pcap(error) => write!(f, "cannot create the pcap file: {error}"),
         }
     }
 }

@@ -137,7 +137,13 @@ impl Stack {
         let interrupt_line = port.interrupt_line;
         InterruptRaiser::new(interrupt_line).map_err(StartError::InterruptLine)?;
         let link_stats = port.stats;
-        let mut device = LinkDevice::new(port);
+        let tap = config
+            .pcap
+            .as_deref()
+            .map(crate::link::pcap::PcapTap::create)
+            .transpose()
+            .map_err(StartError::Pcap)?;
+        let mut device = LinkDevice::new(port, tap);
         let mut iface_config = Config::new(HardwareAddress::Ethernet(EthernetAddress(config.mac)));
         iface_config.random_seed =
             std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64);
