@@ -5,7 +5,7 @@ mod support;
 use iot_http::{
     ConnectionOutcome, Error, Method, RequestBuilder, ResponseFraming, StatusCode, Version,
 };
-use support::{Rx, Scripted, chunked, client, get, request};
+use support::{Rx, Scripted, chunked, client, get, get_error, request};
 
 const OK_HELLO: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
 
@@ -72,22 +72,14 @@ fn rejects_zero_length_header_name() {
     let mut c = client(Scripted::whole(
         b"HTTP/1.1 200 OK\r\n: x\r\nContent-Length: 0\r\n\r\n",
     ));
-    let (mut req_buf, mut buf) = ([0u8; 128], [0u8; 64]);
-    assert_eq!(
-        c.send(&get(&mut req_buf), b"", &mut buf).err(),
-        Some(Error::MalformedHeader)
-    );
+    assert_eq!(get_error(&mut c, 64), Some(Error::MalformedHeader));
     assert!(!c.is_reusable());
 }
 
 #[test]
 fn rejects_malformed_status_line() {
     let mut c = client(Scripted::whole(b"HTTP/1.1 2000 OK\r\n\r\n"));
-    let (mut req_buf, mut buf) = ([0u8; 128], [0u8; 64]);
-    assert_eq!(
-        c.send(&get(&mut req_buf), b"", &mut buf).err(),
-        Some(Error::MalformedStatusLine)
-    );
+    assert_eq!(get_error(&mut c, 64), Some(Error::MalformedStatusLine));
 }
 
 #[test]
@@ -110,11 +102,7 @@ fn header_and_body_share_the_buffer_exactly() {
 #[test]
 fn head_larger_than_buffer() {
     let mut c = client(Scripted::whole(OK_HELLO));
-    let (mut req_buf, mut buf) = ([0u8; 128], [0u8; 20]);
-    assert_eq!(
-        c.send(&get(&mut req_buf), b"", &mut buf).err(),
-        Some(Error::HeaderTooLarge)
-    );
+    assert_eq!(get_error(&mut c, 20), Some(Error::HeaderTooLarge));
 }
 
 #[test]
@@ -125,11 +113,7 @@ fn too_many_headers() {
     }
     response.extend_from_slice(b"\r\n");
     let mut c = client(Scripted::whole(&response));
-    let (mut req_buf, mut buf) = ([0u8; 128], [0u8; 512]);
-    assert_eq!(
-        c.send(&get(&mut req_buf), b"", &mut buf).err(),
-        Some(Error::TooManyHeaders)
-    );
+    assert_eq!(get_error(&mut c, 512), Some(Error::TooManyHeaders));
 }
 
 #[test]
@@ -206,11 +190,7 @@ fn chunked_body_larger_than_buffer() {
 fn bad_chunk_size_is_an_error() {
     let response = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
     let mut c = client(Scripted::whole(response));
-    let (mut req_buf, mut buf) = ([0u8; 128], [0u8; 256]);
-    assert_eq!(
-        c.send(&get(&mut req_buf), b"", &mut buf).err(),
-        Some(Error::MalformedChunk)
-    );
+    assert_eq!(get_error(&mut c, 256), Some(Error::MalformedChunk));
 }
 
 #[test]
@@ -221,11 +201,7 @@ fn invalid_and_conflicting_content_length_over_the_wire() {
         b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n",
     ] {
         let mut c = client(Scripted::whole(response));
-        let (mut req_buf, mut buf) = ([0u8; 128], [0u8; 256]);
-        assert_eq!(
-            c.send(&get(&mut req_buf), b"", &mut buf).err(),
-            Some(Error::InvalidContentLength)
-        );
+        assert_eq!(get_error(&mut c, 256), Some(Error::InvalidContentLength));
     }
 }
 
@@ -234,11 +210,7 @@ fn content_length_beyond_buffer_fails_before_reading_it() {
     let mut c = client(Scripted::whole(
         b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n",
     ));
-    let (mut req_buf, mut buf) = ([0u8; 128], [0u8; 256]);
-    assert_eq!(
-        c.send(&get(&mut req_buf), b"", &mut buf).err(),
-        Some(Error::BufferTooSmall)
-    );
+    assert_eq!(get_error(&mut c, 256), Some(Error::BufferTooSmall));
 }
 
 #[test]
@@ -246,11 +218,7 @@ fn transfer_encoding_with_content_length_is_rejected() {
     let response =
         b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
     let mut c = client(Scripted::whole(response));
-    let (mut req_buf, mut buf) = ([0u8; 128], [0u8; 256]);
-    assert_eq!(
-        c.send(&get(&mut req_buf), b"", &mut buf).err(),
-        Some(Error::InvalidFraming)
-    );
+    assert_eq!(get_error(&mut c, 256), Some(Error::InvalidFraming));
 }
 
 #[test]
@@ -403,15 +371,11 @@ fn closes_when_bytes_follow_the_response() {
 #[test]
 fn refuses_requests_after_an_error() {
     let mut c = client(Scripted::new(vec![Rx::Fail]));
-    let (mut req_buf, mut buf) = ([0u8; 128], [0u8; 128]);
     assert_eq!(
-        c.send(&get(&mut req_buf), b"", &mut buf).err(),
+        get_error(&mut c, 128),
         Some(Error::Transport(support::LinkDown))
     );
-    assert_eq!(
-        c.send(&get(&mut req_buf), b"", &mut buf).err(),
-        Some(Error::ConnectionNotReusable)
-    );
+    assert_eq!(get_error(&mut c, 128), Some(Error::ConnectionNotReusable));
 }
 
 #[test]

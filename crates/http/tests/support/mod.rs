@@ -7,7 +7,7 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
-use iot_http::{Clock, Config, HttpClient, Method, Request, RequestBuilder};
+use iot_http::{Clock, Config, Error, HttpClient, Method, Request, RequestBuilder};
 use iot_transport::{Received, Sent, Transport};
 
 /// A clock the transport advances, so timeouts are tested without sleeping.
@@ -186,6 +186,16 @@ pub fn get(buf: &mut [u8]) -> Request<'_> {
         .unwrap()
         .finish_for_body(b"")
         .unwrap()
+}
+
+/// Sends `GET /` on `client` with a response buffer of `response_buffer` bytes and returns
+/// the error, if the exchange failed.
+pub fn get_error(client: &mut Client, response_buffer: usize) -> Option<Error<LinkDown>> {
+    let mut request_buffer = [0u8; 128];
+    let mut buffer = vec![0u8; response_buffer];
+    client
+        .send(&get(&mut request_buffer), b"", &mut buffer)
+        .err()
 }
 
 pub fn request(buf: &mut [u8], method: Method) -> Request<'_> {
