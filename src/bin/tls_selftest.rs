@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use freertos_https::demo;
 use freertos_https::link::{self, LinkPort};
 use freertos_https::net::{self, NetConfig, Stack, TcpOptions};
 use freertos_https::rtos::heap::HeapStats;
@@ -122,15 +123,6 @@ fn connect(
     )
 }
 
-/// The device's monotonic clock for the HTTP client.
-struct KernelClock;
-
-impl iot_http::Clock for KernelClock {
-    fn now(&self) -> Duration {
-        time::tick_count().as_duration()
-    }
-}
-
 /// POSTs a message to a topic and returns the status and body.
 fn publish(transport: &mut TlsTransport, topic_path: &str) -> Result<(u16, String), String> {
     let mut head = [0u8; 512];
@@ -139,7 +131,7 @@ fn publish(transport: &mut TlsTransport, topic_path: &str) -> Result<(u16, Strin
         .and_then(|builder| builder.finish_for_body(body))
         .map_err(|e| format!("request: {e}"))?;
     let mut client: HttpClient<_, _> =
-        HttpClient::new(transport, KernelClock, HttpConfig::default());
+        HttpClient::new(transport, demo::KernelClock, HttpConfig::default());
     let mut buffer = [0u8; 2048];
     let response = client
         .send(&request, body, &mut buffer)

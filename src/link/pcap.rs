@@ -12,15 +12,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// pcap's link type for Ethernet.
 const LINKTYPE_ETHERNET: u32 = 1;
 
-/// Which way a frame went (pcap has no field for it; it is only logged on errors).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// From the network to the device.
-    Received,
-    /// From the device to the network.
-    Sent,
-}
-
 /// An open capture file.
 pub struct PcapTap {
     out: Option<BufWriter<File>>,
@@ -42,7 +33,7 @@ impl PcapTap {
     }
 
     /// Records one frame.
-    pub fn record(&mut self, _direction: Direction, frame: &[u8]) {
+    pub fn record(&mut self, frame: &[u8]) {
         let Some(out) = self.out.as_mut() else { return };
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -72,8 +63,8 @@ mod tests {
         std::fs::create_dir_all(&dir).expect("temp dir");
         let path = dir.join("capture.pcap");
         let mut tap = PcapTap::create(&path).expect("create");
-        tap.record(Direction::Sent, &[1, 2, 3]);
-        tap.record(Direction::Received, &[4; 60]);
+        tap.record(&[1, 2, 3]);
+        tap.record(&[4; 60]);
         drop(tap);
         let bytes = std::fs::read(&path).expect("read");
         assert_eq!(&bytes[..4], &[0xd4, 0xc3, 0xb2, 0xa1]);

@@ -3,7 +3,7 @@
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 
-use crate::link::pcap::{Direction, PcapTap};
+use crate::link::pcap::PcapTap;
 use crate::link::{Frame, LinkPort, MAX_FRAME};
 
 /// The network card as smoltcp sees it.
@@ -25,7 +25,7 @@ impl Device for LinkDevice {
     fn receive(&mut self, _timestamp: Instant) -> Option<(ReceivedFrame, TransmitSlot<'_>)> {
         let frame = self.port.receive()?;
         if let Some(tap) = self.tap.as_mut() {
-            tap.record(Direction::Received, &frame);
+            tap.record(&frame);
         }
         Some((
             ReceivedFrame(frame),
@@ -83,7 +83,7 @@ impl phy::TxToken for TransmitSlot<'_> {
         }
         let result = f(&mut frame);
         if let Some(tap) = self.tap {
-            tap.record(Direction::Sent, &frame);
+            tap.record(&frame);
         }
         // `can_send` said there was room, and only this task fills the ring.
         let _ = self.port.send(frame);

@@ -268,17 +268,6 @@ fn skip_name(message: &[u8], mut at: usize) -> Result<usize, DnsError> {
     }
 }
 
-impl Deadline {
-    /// The earlier of two deadlines.
-    fn min(self, other: Deadline) -> Deadline {
-        match (self.end(), other.end()) {
-            (Some(a), Some(b)) => Deadline::at(a.min(b)),
-            (Some(a), None) | (None, Some(a)) => Deadline::at(a),
-            (None, None) => Deadline::never(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -108,18 +108,12 @@ impl Deadline {
         Deadline(Some(time::tick_count().as_u64().saturating_add(ticks)))
     }
 
-    pub(crate) fn never() -> Deadline {
-        Deadline(None)
-    }
-
-    /// A deadline at an absolute tick count.
-    pub(crate) fn at(end_tick: u64) -> Deadline {
-        Deadline(Some(end_tick))
-    }
-
-    /// The tick count at which it passes; `None` for never.
-    pub(crate) fn end(&self) -> Option<u64> {
-        self.0
+    /// The earlier of two deadlines.
+    pub(crate) fn min(self, other: Deadline) -> Deadline {
+        match (self.0, other.0) {
+            (Some(a), Some(b)) => Deadline(Some(a.min(b))),
+            (a, b) => Deadline(a.or(b)),
+        }
     }
 
     /// Ticks left, or `None` once passed.
