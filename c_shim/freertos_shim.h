@@ -23,6 +23,7 @@
 enum ShimKernelConstants
 {
     SHIM_PD_TRUE = pdTRUE,
+    SHIM_PD_FALSE = pdFALSE,
     SHIM_PD_PASS = pdPASS,
     SHIM_SCHEDULER_NOT_STARTED = taskSCHEDULER_NOT_STARTED,
     SHIM_SCHEDULER_RUNNING = taskSCHEDULER_RUNNING
@@ -100,6 +101,39 @@ BaseType_t xShimInterruptAttach( UBaseType_t uxLine, TaskHandle_t xTask );
 
 /* Raises uxLine. Callable from any thread, including host threads; never blocks. */
 void vShimInterruptRaise( UBaseType_t uxLine );
+
+/* The idle task's "wait for interrupt". By default the idle hook sleeps in pause(2) until
+ * the next signal (the tick or a simulated interrupt). A simulated device whose work waits on
+ * host descriptors (the slirp network card) installs a poller, and the idle hook then sleeps
+ * in poll(2) on its descriptors instead, which every signal still interrupts:
+ *
+ *   1. pxPrepare runs with the scheduler suspended and fills in the descriptors (an array of
+ *      struct pollfd that stays valid until pxFinish) and the timeout; pdFALSE: nothing to
+ *      poll, sleep until the next signal.
+ *   2. The scheduler resumes. If that switched to another task, that task may have changed
+ *      what the device waits for, so the hook returns and the idle task plans again.
+ *   3. poll(2), with the scheduler running.
+ *   4. pxFinish runs with the scheduler suspended, with poll's result and errno.
+ *
+ * The hook, not the device, suspends and resumes the scheduler and sleeps, so the idle thread
+ * is never switched out inside the device's code. */
+typedef struct ShimIdlePoll
+{
+    void * pvDescriptors; /* struct pollfd[ xCount ] */
+    size_t xCount;
+    int iTimeoutMs;
+} ShimIdlePoll_t;
+typedef BaseType_t ( * ShimIdlePrepare_t )( ShimIdlePoll_t * pxPoll );
+typedef void ( * ShimIdleFinish_t )( int iReady, int iErrno );
+void vShimSetIdlePoller( ShimIdlePrepare_t pxPrepare, ShimIdleFinish_t pxFinish );
+
+/* The tick count when the idle hook last ran. */
+TickType_t xShimIdleLastRan( void );
+
+/* From the tick, raises uxLine while the idle task has not run for xTicks ticks or more: a
+ * device that is served from the idle task still gets attention when busy tasks starve it.
+ * Returns pdFAIL for a bad line. */
+BaseType_t xShimRaiseWhenIdleStarved( UBaseType_t uxLine, TickType_t xTicks );
 
 /* Blocks, in the calling host thread, the signals the port uses to drive tasks (the tick and
  * the resume signal), so that a host thread can never run kernel code from a signal. */

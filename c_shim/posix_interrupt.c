@@ -9,6 +9,8 @@
  */
 #include "freertos_shim.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -111,18 +113,101 @@ void vShimInterruptRaise( UBaseType_t uxLine )
     }
 }
 
+static _Atomic( ShimIdlePrepare_t ) xIdlePrepare;
+static _Atomic( ShimIdleFinish_t ) xIdleFinish;
+static _Atomic( TickType_t ) xIdleLastRan;
+static atomic_int xStarvedLine = -1;
+static _Atomic( TickType_t ) xStarvedAfter;
+
+void vShimSetIdlePoller( ShimIdlePrepare_t pxPrepare,
+                         ShimIdleFinish_t pxFinish )
+{
+    atomic_store( &xIdleFinish, pxFinish );
+    atomic_store( &xIdlePrepare, pxPrepare );
+}
+
+TickType_t xShimIdleLastRan( void )
+{
+    return atomic_load( &xIdleLastRan );
+}
+
+BaseType_t xShimRaiseWhenIdleStarved( UBaseType_t uxLine,
+                                      TickType_t xTicks )
+{
+    if( uxLine >= SHIM_INTERRUPT_LINES )
+    {
+        return pdFAIL;
+    }
+
+    ( void ) pthread_once( &xHandlerInstalled, prvInstallHandler );
+    atomic_store( &xStarvedAfter, xTicks );
+    atomic_store( &xStarvedLine, ( int ) uxLine );
+    return pdPASS;
+}
+
 void vApplicationTickHook( void )
 {
+    int iStarvedLine = atomic_load( &xStarvedLine );
+
+    if( ( iStarvedLine >= 0 ) &&
+        ( ( xTaskGetTickCountFromISR() - atomic_load( &xIdleLastRan ) ) >= atomic_load( &xStarvedAfter ) ) )
+    {
+        atomic_store( &xLinePending[ iStarvedLine ], 1 );
+    }
+
     /* A task woken here sets the kernel's yield-pending flag, so the tick switches to it. */
     ( void ) prvServicePendingLines();
 }
 
-/* The idle task's "wait for interrupt": sleep in the host kernel until a signal arrives. The
- * tick signal comes every tick, so the idle task never sleeps longer than one tick; a
- * simulated interrupt wakes it at once. Without this the idle task spins a host core at 100 %,
- * and on a two-core machine the host threads that carry the network (slirp, the servers)
- * then wait for the host scheduler. */
+/* One round of the idle poller (see freertos_shim.h). */
+static void prvIdlePoll( ShimIdlePrepare_t pxPrepare,
+                         ShimIdleFinish_t pxFinish )
+{
+    ShimIdlePoll_t xPoll = { NULL, 0, -1 };
+    BaseType_t xPlanned;
+    int iReady;
+    int iErrno;
+
+    vTaskSuspendAll();
+    xPlanned = pxPrepare( &xPoll );
+
+    if( xTaskResumeAll() != pdFALSE )
+    {
+        return; /* other tasks ran: plan again */
+    }
+
+    if( xPlanned == pdFALSE )
+    {
+        ( void ) pause();
+        return;
+    }
+
+    iReady = poll( ( struct pollfd * ) xPoll.pvDescriptors, ( nfds_t ) xPoll.xCount, xPoll.iTimeoutMs );
+    iErrno = ( iReady < 0 ) ? errno : 0;
+
+    vTaskSuspendAll();
+    pxFinish( iReady, iErrno );
+    ( void ) xTaskResumeAll();
+}
+
+/* The idle task's "wait for interrupt": sleep in the host kernel until a signal arrives (or,
+ * with a poller installed, until a device's host descriptors are ready). The tick signal
+ * comes every tick, so the idle task never sleeps longer than one tick; a simulated interrupt
+ * wakes it at once. Without this the idle task spins a host core at 100 %, and on a two-core
+ * machine the host threads that carry the network then wait for the host scheduler. */
 void vApplicationIdleHook( void )
 {
-    ( void ) pause();
+    ShimIdlePrepare_t pxPrepare = atomic_load( &xIdlePrepare );
+    ShimIdleFinish_t pxFinish = atomic_load( &xIdleFinish );
+
+    atomic_store( &xIdleLastRan, xTaskGetTickCount() );
+
+    if( ( pxPrepare != NULL ) && ( pxFinish != NULL ) )
+    {
+        prvIdlePoll( pxPrepare, pxFinish );
+    }
+    else
+    {
+        ( void ) pause();
+    }
 }

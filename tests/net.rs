@@ -56,6 +56,12 @@ fn five_hundred_sequential_connections_leak_no_socket_and_no_heap() {
 }
 
 #[test]
+fn the_card_is_served_while_a_busy_task_starves_the_idle_task() {
+    let details = expect_pass("busy_device");
+    assert!(details.contains("50 echoes"), "{details}");
+}
+
+#[test]
 fn two_tasks_use_two_sockets_at_once() {
     expect_pass("two_tasks");
 }

@@ -205,3 +205,45 @@ fn host_thread_interrupts_reach_the_task_safely_under_load() {
     let details = expect_pass("interrupt_stress");
     assert!(details.contains("latency median"), "{details}");
 }
+
+/// The CPU counts a `host_cpus` run reported: (this task, another task, a host thread).
+fn reported_cpus(details: &str) -> (usize, usize, usize) {
+    let numbers: Vec<usize> = details
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|word| word.parse().ok())
+        .collect();
+    match numbers[..] {
+        [task, other_task, host_thread] => (task, other_task, host_thread),
+        _ => panic!("unexpected host_cpus report: {details}"),
+    }
+}
+
+#[test]
+fn tasks_share_one_host_cpu_and_host_threads_keep_them_all() {
+    let ours = std::thread::available_parallelism().map_or(1, usize::from);
+    let (task, other_task, host_thread) = reported_cpus(&expect_pass("host_cpus"));
+    assert_eq!(
+        (task, other_task),
+        (1, 1),
+        "tasks must be pinned to one CPU"
+    );
+    assert_eq!(
+        host_thread, ours,
+        "host threads keep every CPU the process had"
+    );
+}
+
+#[test]
+fn freertos_sim_cpu_any_leaves_tasks_unpinned() {
+    let ours = std::thread::available_parallelism().map_or(1, usize::from);
+    let details =
+        common::expect_pass_with_env(SELFTEST, "host_cpus", &[("FREERTOS_SIM_CPU", "any")]);
+    assert_eq!(reported_cpus(&details), (ours, ours, ours), "{details}");
+}
+
+#[test]
+fn freertos_sim_cpu_picks_the_cpu() {
+    let details = common::expect_pass_with_env(SELFTEST, "host_cpus", &[("FREERTOS_SIM_CPU", "0")]);
+    let (task, _, _) = reported_cpus(&details);
+    assert_eq!(task, 1, "{details}");
+}

@@ -42,6 +42,7 @@ const SCENARIOS: &[Scenario<()>] = &[
     ("task_panic", task_panic),
     ("kernel_assert", kernel_assert),
     ("interrupt_stress", interrupt_stress),
+    ("host_cpus", host_cpus),
 ];
 
 /// The application task runs above every task a scenario spawns, so it can always observe.
@@ -648,6 +649,45 @@ fn task_returns(_: ()) -> Outcome {
 }
 
 /// A host thread raises an interrupt line as fast as it can for 2 s while tasks at three
+/// How many host CPUs the calling thread may run on.
+fn cpus_of_this_thread() -> usize {
+    std::thread::available_parallelism().map_or(0, usize::from)
+}
+
+/// Which host CPUs tasks and host threads may use: reported for `tests/rtos.rs` to compare
+/// with the CPUs it has itself (tasks share one unless `FREERTOS_SIM_CPU=any`; host threads
+/// keep them all).
+fn host_cpus(_: ()) -> Outcome {
+    let in_task = cpus_of_this_thread();
+    let (sender, receiver) = mpsc::sync_channel(1);
+    host_thread::spawn("cpus", move || {
+        let _ = sender.send(cpus_of_this_thread());
+    })
+    .map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let on_host_thread = loop {
+        if let Ok(count) = receiver.try_recv() {
+            break count;
+        }
+        check(start.elapsed() < Duration::from_secs(5), || {
+            "the host thread did not answer".into()
+        })?;
+        time::delay(Duration::from_millis(1));
+    };
+    let other_task = Arc::new(AtomicUsize::new(0));
+    let seen = other_task.clone();
+    spawn("cpus-task", APP_PRIORITY + 1, move || {
+        seen.store(cpus_of_this_thread(), Ordering::SeqCst);
+    })?;
+    check(other_task.load(Ordering::SeqCst) > 0, || {
+        "the higher-priority task did not run at once".into()
+    })?;
+    Ok(format!(
+        "task CPUs {in_task}; other task CPUs {}; host thread CPUs {on_host_thread}",
+        other_task.load(Ordering::SeqCst)
+    ))
+}
+
 /// priorities spin, block, take critical sections and allocate. Every raise must reach the
 /// attached task (the last one always does), the kernel must never assert, and the wake-up
 /// latency is reported.

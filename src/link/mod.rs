@@ -5,7 +5,7 @@
 //! are waiting. The card tells the device about received frames through a simulated
 //! interrupt line (see [`crate::rtos::interrupt`]), which the IP task is attached to.
 //!
-//! The simulator's card is [`slirp`]: libslirp's user-mode NAT on a host thread, no root
+//! The simulator's card is [`slirp`]: libslirp's user-mode NAT, run by the kernel's own tasks, no root
 //! needed. Host services on `127.0.0.1:P` are reached from the device at
 //! [`slirp::HOST_ADDRESS`]`:P`.
 
@@ -52,10 +52,16 @@ impl LinkStats {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RingFull;
 
-/// Wakes the card when the device has queued frames for it.
-pub trait TxDoorbell: Send {
-    /// Rings the doorbell. Must not block and must be callable from a task.
-    fn ring(&self);
+/// What the device's driver can ask of the card.
+pub trait CardControl: Send {
+    /// The device queued frames in the transmit ring: the card takes them (a card with a
+    /// thread of its own is woken; slirp takes them at once). Called from a task; must not
+    /// block on kernel objects.
+    fn frames_queued(&self);
+
+    /// Deferred work of a card, run by the IP task on each of its wake-ups (the card's line
+    /// wakes it). Nothing by default.
+    fn service(&self) {}
 }
 
 /// The device-side end of a link, owned by the IP task.
@@ -64,8 +70,8 @@ pub struct LinkPort {
     pub(crate) rx: Consumer<'static, Frame>,
     /// Frames to the network.
     pub(crate) tx: Producer<'static, Frame>,
-    /// Tells the card that `tx` has frames.
-    pub(crate) doorbell: Box<dyn TxDoorbell>,
+    /// The card itself.
+    pub(crate) card: Box<dyn CardControl>,
     /// Set by the device when `tx` was full, so the card raises the interrupt once it has
     /// made room.
     pub(crate) tx_blocked: &'static AtomicBool,
@@ -93,12 +99,17 @@ impl LinkPort {
         }
     }
 
-    /// Queues a frame for the network and rings the doorbell. If the ring is full the frame
-    /// is dropped (check [`can_send`](Self::can_send) first).
+    /// Queues a frame for the network and tells the card. If the ring is full the frame is
+    /// dropped (check [`can_send`](Self::can_send) first).
     pub fn send(&mut self, frame: Frame) -> Result<(), RingFull> {
         self.tx.enqueue(frame).map_err(|_| RingFull)?;
         self.stats.tx_frames.fetch_add(1, Ordering::Relaxed);
-        self.doorbell.ring();
+        self.card.frames_queued();
         Ok(())
+    }
+
+    /// Lets the card do its deferred work; the IP task calls this on every wake-up.
+    pub fn service(&mut self) {
+        self.card.service();
     }
 }

@@ -1,4 +1,5 @@
-//! The simulator's network card: libslirp user-mode networking on a host thread.
+//! The simulator's network card: libslirp user-mode networking, served by the kernel's own
+//! tasks.
 //!
 //! libslirp (Debian `libslirp-dev`, bound by the `libslirp-sys` crate) is a user-mode NAT:
 //! the device's Ethernet frames go in, and slirp turns them into ordinary host sockets. No
@@ -6,33 +7,50 @@
 //! is [`HOST_ADDRESS`] (`10.0.2.2`; connections to it reach the host's `127.0.0.1`), DHCP
 //! hands out [`DHCP_FIRST_ADDRESS`] (`10.0.2.15`), and DNS is forwarded at [`DNS_ADDRESS`].
 //!
-//! # Threads and wake-ups
+//! # Who runs slirp
 //!
-//! The slirp context is `!Send` and lives on one host thread, which `poll(2)`s slirp's
-//! descriptors plus an eventfd. The eventfd is the device's doorbell: the IP task writes it
-//! after queueing a frame, so the thread never sleeps out slirp's own timeout (upstream's
-//! libslirp interface for FreeRTOS+TCP leaves this out, and the C demo paid 1.5 s for it).
-//! slirp's `notify` callback makes the loop go round again at once. Frames for the device go
-//! into a lock-free ring and the thread raises the device's interrupt line once per batch.
+//! No host thread: slirp is the card's "hardware", and it runs on the task that needs it, with
+//! the scheduler suspended so that only one task is ever inside it:
+//!
+//! * **Transmit**: the task that queues a frame (a socket caller sending inline, or the IP
+//!   task) hands it to `slirp_input` at once, which writes it to the host socket. No thread
+//!   hand-off on the way out.
+//! * **Receive**: when nothing is ready to run, the idle task sleeps in `poll(2)` on slirp's
+//!   descriptors instead of `pause(2)` (see [`crate::rtos::idle`]). The tick and every
+//!   simulated interrupt still wake it, as a signal interrupts `poll`. When a host socket has
+//!   data, the idle task lets slirp read it; frames for the device go into the receive ring,
+//!   and the card raises its interrupt line, which wakes the IP task. One hand-off on the
+//!   way in, where a card thread would add two.
+//! * **Busy device**: if tasks keep the idle task from running for [`STARVED_AFTER`] ticks,
+//!   the tick raises the card's line anyway, and the IP task serves slirp without waiting
+//!   (see [`LinkPort::service`]). A card on a board works while the CPU is busy; so does this
+//!   one, within two ticks.
+//!
+//! The idle task prepares its `poll` with the scheduler suspended, sleeps with it running, and
+//! then goes back in. If another task used slirp meanwhile, slirp's list of descriptors may
+//! have changed, so the idle task drops what it saw and plans again: `poll` is
+//! level-triggered, so nothing is lost.
 //!
 //! This module is an FFI module: its `unsafe` blocks call libslirp and libc.
 #![allow(unsafe_code)]
 
 use core::ffi::{c_char, c_int, c_void};
 use core::ptr;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::cell::{Cell, RefCell};
-use std::io;
 use std::net::Ipv4Addr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use heapless::spsc::{Consumer, Producer, Queue};
 use libslirp_sys as sys;
 
-use super::{Frame, LinkPort, LinkStats, RING_FRAMES, TxDoorbell};
-use crate::rtos::host_thread;
+use super::{CardControl, Frame, LinkPort, LinkStats, RING_FRAMES};
+use crate::rtos::critical::SchedulerSuspended;
+use crate::rtos::idle;
 use crate::rtos::interrupt::InterruptRaiser;
+use crate::rtos::task;
+use crate::rtos::time::Ticks;
 
 /// The slirp network's gateway, which is also the host: `10.0.2.2:P` reaches `127.0.0.1:P`.
 pub const HOST_ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
@@ -44,7 +62,11 @@ pub const DHCP_FIRST_ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 15);
 /// The slirp network and its prefix length.
 pub const NETWORK: (Ipv4Addr, u8) = (Ipv4Addr::new(10, 0, 2, 0), 24);
 
-/// Longest time the loop sleeps when slirp asks for nothing sooner, in milliseconds.
+/// Ticks without the idle task after which the IP task serves slirp itself.
+pub const STARVED_AFTER: Ticks = Ticks::new(2);
+
+/// Longest time the idle task sleeps in `poll` when slirp asks for nothing sooner, in
+/// milliseconds (the tick interrupts it long before).
 const MAX_POLL_MS: u32 = 1000;
 
 /// Why the link could not start.
@@ -52,10 +74,6 @@ const MAX_POLL_MS: u32 = 1000;
 pub enum StartError {
     /// A slirp link already runs in this process (its rings are static, like a card's).
     AlreadyStarted,
-    /// The eventfd doorbell could not be created.
-    Doorbell(io::Error),
-    /// The host thread could not be started.
-    Thread(io::Error),
     /// `slirp_new` refused the configuration.
     SlirpRefused,
     /// The interrupt line does not exist.
@@ -66,8 +84,6 @@ impl core::fmt::Display for StartError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             StartError::AlreadyStarted => f.write_str("the slirp link is already running"),
-            StartError::Doorbell(error) => write!(f, "cannot create the link's eventfd: {error}"),
-            StartError::Thread(error) => write!(f, "cannot start the slirp thread: {error}"),
             StartError::SlirpRefused => f.write_str("libslirp refused the network configuration"),
             StartError::InterruptLine(error) => write!(f, "slirp link: {error}"),
         }
@@ -79,21 +95,28 @@ impl std::error::Error for StartError {}
 static STARTED: AtomicBool = AtomicBool::new(false);
 static TX_BLOCKED: AtomicBool = AtomicBool::new(false);
 static STATS: LinkStats = LinkStats {
-    rx_frames: core::sync::atomic::AtomicU64::new(0),
-    rx_dropped: core::sync::atomic::AtomicU64::new(0),
-    tx_frames: core::sync::atomic::AtomicU64::new(0),
+    rx_frames: AtomicU64::new(0),
+    rx_dropped: AtomicU64::new(0),
+    tx_frames: AtomicU64::new(0),
 };
 static mut TO_DEVICE: Queue<Frame, { RING_FRAMES + 1 }> = Queue::new();
 static mut FROM_DEVICE: Queue<Frame, { RING_FRAMES + 1 }> = Queue::new();
 
-/// Starts the slirp link on a host thread and returns the device's end of it. The link
-/// raises `interrupt_line` for received frames; the network stack attaches that line to its
-/// IP task.
+/// The card, once started. Shared between tasks, but see [`ExclusiveCard`].
+static CARD: OnceLock<ExclusiveCard> = OnceLock::new();
+
+/// Starts the slirp link and returns the device's end of it. The link raises
+/// `interrupt_line` for received frames; the network stack attaches that line to its IP task.
 ///
-/// One link per process. Call it from `main` (the simulated card exists before the kernel
-/// boots).
+/// One link per process. Call it from `main` before the scheduler starts (the simulated card
+/// exists before the kernel boots).
 pub fn start(interrupt_line: u8) -> Result<LinkPort, StartError> {
     let raiser = InterruptRaiser::new(interrupt_line).map_err(StartError::InterruptLine)?;
+    if task::in_task() {
+        // slirp is only ever entered with the scheduler suspended; creating it from a task
+        // would need the same, and there is no reason to: the card exists before the kernel.
+        panic!("link::slirp::start must be called before the scheduler starts");
+    }
     if STARTED.swap(true, Ordering::SeqCst) {
         return Err(StartError::AlreadyStarted);
     }
@@ -105,76 +128,101 @@ pub fn start(interrupt_line: u8) -> Result<LinkPort, StartError> {
             (*ptr::addr_of_mut!(FROM_DEVICE)).split(),
         )
     };
-    let doorbell = EventFd::new().map_err(StartError::Doorbell)?;
-    let thread_doorbell = doorbell.duplicate().map_err(StartError::Doorbell)?;
-    let (started_tx, started_rx) = std::sync::mpsc::sync_channel::<Result<(), StartError>>(1);
     let (to_device_producer, to_device_consumer) = to_device;
     let (from_device_producer, from_device_consumer) = from_device;
-    host_thread::spawn("slirp", move || {
-        run_slirp(
-            to_device_producer,
-            from_device_consumer,
-            thread_doorbell,
+    let card = CARD.get_or_init(|| {
+        ExclusiveCard(SlirpCard {
+            slirp: Cell::new(ptr::null_mut()),
+            to_device: RefCell::new(to_device_producer),
+            from_device: RefCell::new(from_device_consumer),
             raiser,
-            started_tx,
-        )
-    })
-    .map_err(StartError::Thread)?;
-    // The thread reports whether slirp accepted the configuration. This wait is on a host
-    // channel, so call `start` before the scheduler runs or accept a brief block.
-    started_rx.recv().unwrap_or(Err(StartError::SlirpRefused))?;
+            clock_start: Instant::now(),
+            timers: RefCell::new(Vec::new()),
+            pollfds: RefCell::new(Vec::with_capacity(16)),
+            idle_pollfds: RefCell::new(Vec::with_capacity(16)),
+            generation: AtomicU64::new(0),
+            idle_generation: Cell::new(0),
+            delivered: Cell::new(false),
+        })
+    });
+    let config = slirp_config();
+    let opaque = (&card.0 as *const SlirpCard).cast_mut().cast::<c_void>();
+    // SAFETY: the config and callback table are valid for the call (slirp copies the config
+    // and keeps a pointer to the static table); `opaque` points into `CARD`, which lives for
+    // the rest of the process. No task runs yet, so nothing else is inside slirp.
+    let slirp = unsafe { sys::slirp_new(&config, &CALLBACKS, opaque) };
+    if slirp.is_null() {
+        return Err(StartError::SlirpRefused);
+    }
+    card.0.slirp.set(slirp);
+    idle::install_poller(&IdleService).map_err(|_| StartError::AlreadyStarted)?;
+    idle::raise_when_starved(interrupt_line, STARVED_AFTER).map_err(StartError::InterruptLine)?;
     Ok(LinkPort {
         rx: to_device_consumer,
         tx: from_device_producer,
-        doorbell: Box::new(doorbell),
+        card: Box::new(SlirpControl),
         tx_blocked: &TX_BLOCKED,
         stats: &STATS,
         interrupt_line,
     })
 }
 
-/// A Linux eventfd: the doorbell between the IP task and the slirp thread.
-struct EventFd(OwnedFd);
+/// The card as the device's driver reaches it.
+struct SlirpControl;
 
-impl EventFd {
-    fn new() -> io::Result<EventFd> {
-        // SAFETY: plain system call; the returned descriptor is checked and then owned.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
+impl CardControl for SlirpControl {
+    fn frames_queued(&self) {
+        with_card(SlirpCard::forward_device_frames);
+    }
+
+    fn service(&self) {
+        // While the idle task runs, it serves slirp the moment anything is ready.
+        if idle::ticks_since_idle_ran().count() < STARVED_AFTER.count() {
+            return;
         }
-        // SAFETY: `fd` is a fresh descriptor that nothing else owns.
-        Ok(EventFd(unsafe { OwnedFd::from_raw_fd(fd) }))
-    }
-
-    fn duplicate(&self) -> io::Result<EventFd> {
-        Ok(EventFd(self.0.try_clone()?))
-    }
-
-    /// Adds one to the counter; the poller wakes. Retries on EINTR (the tick signal).
-    fn signal(&self) {
-        let one: u64 = 1;
-        loop {
-            // SAFETY: writes 8 bytes from a live u64 to a descriptor we own.
-            let written =
-                unsafe { libc::write(self.0.as_raw_fd(), (&one as *const u64).cast(), 8) };
-            if written >= 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-                return;
-            }
-        }
-    }
-
-    /// Resets the counter.
-    fn drain(&self) {
-        let mut value: u64 = 0;
-        // SAFETY: reads at most 8 bytes into a live u64; non-blocking descriptor.
-        let _ = unsafe { libc::read(self.0.as_raw_fd(), (&mut value as *mut u64).cast(), 8) };
+        with_card(SlirpCard::poll_without_waiting);
     }
 }
 
-impl TxDoorbell for EventFd {
-    fn ring(&self) {
-        self.signal();
+/// The card behind the lock that protects it: the scheduler suspended.
+///
+/// slirp is not thread-safe, and every task is its own host thread on the POSIX port. Every
+/// use of the card (`with_card`) happens on a task with the scheduler suspended, so no other
+/// task can run, let alone enter slirp, until it is done; the one exception is the idle task's
+/// private `idle_pollfds`, which no other task touches. Before the scheduler starts only
+/// `start` touches it.
+struct ExclusiveCard(SlirpCard);
+
+// SAFETY: see the type's documentation: access is serialized by scheduler suspension (or
+// happens before the scheduler starts), so the cells and raw pointers inside are never used
+// by two threads at once, and suspending and resuming the scheduler orders the accesses.
+unsafe impl Sync for ExclusiveCard {}
+// SAFETY: as above; the card is created on the main thread and then only used by tasks.
+unsafe impl Send for ExclusiveCard {}
+
+/// Runs `f` on the card with the scheduler suspended. Call from a task.
+fn with_card<R>(f: impl FnOnce(&SlirpCard) -> R) -> Option<R> {
+    let card = CARD.get()?;
+    let _exclusive = SchedulerSuspended::enter();
+    let result = f(&card.0);
+    card.0.raise_if_delivered();
+    Some(result)
+}
+
+/// The idle task's side of the card (see the module documentation).
+struct IdleService;
+
+impl idle::IdlePoller for IdleService {
+    fn prepare(&self) -> Option<idle::PollPlan> {
+        with_card(SlirpCard::prepare_idle_wait)
+    }
+
+    fn finish(&self, ready: Result<usize, i32>) {
+        if ready == Err(libc::EINTR) {
+            // A signal: the kernel has work. slirp's own timers are served by the next round.
+            return;
+        }
+        let _ = with_card(|card| card.finish_idle_wait(ready));
     }
 }
 
@@ -186,25 +234,39 @@ struct SlirpTimer {
     expires_ms: Cell<Option<i64>>,
 }
 
-/// Everything the slirp callbacks reach. Lives on the slirp thread; the callbacks get a
-/// shared reference, so all mutable state is in cells.
-struct SlirpThread {
+/// Everything the slirp callbacks reach. The callbacks get a shared reference (slirp calls
+/// back while we are inside it), so all mutable state is in cells.
+struct SlirpCard {
+    slirp: Cell<*mut sys::Slirp>,
     to_device: RefCell<Producer<'static, Frame>>,
     from_device: RefCell<Consumer<'static, Frame>>,
-    doorbell: EventFd,
     raiser: InterruptRaiser,
     clock_start: Instant,
     timers: RefCell<Vec<*mut SlirpTimer>>,
+    /// The descriptors slirp last asked for, with their results once polled.
     pollfds: RefCell<Vec<libc::pollfd>>,
-    /// slirp's `notify`: go round the loop again without sleeping.
-    repoll: Cell<bool>,
+    /// The idle task's copy, polled while the scheduler runs.
+    idle_pollfds: RefCell<Vec<libc::pollfd>>,
+    /// The generation `idle_pollfds` was copied at.
+    idle_generation: Cell<u64>,
+    /// Counts every entry into slirp, so the idle task can tell whether what it polled is
+    /// still what slirp knows. Atomic so that it can be read outside the exclusive section.
+    generation: AtomicU64,
     /// Frames were queued for the device since the interrupt was last raised.
     delivered: Cell<bool>,
 }
 
-impl SlirpThread {
+impl SlirpCard {
     fn now_ms(&self) -> i64 {
         i64::try_from(self.clock_start.elapsed().as_millis()).unwrap_or(i64::MAX)
+    }
+
+    fn opaque(&self) -> *mut c_void {
+        (self as *const SlirpCard).cast_mut().cast()
+    }
+
+    fn entered(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
     fn raise_if_delivered(&self) {
@@ -253,21 +315,115 @@ impl SlirpThread {
     }
 
     /// Hands frames the device queued to slirp.
-    fn forward_device_frames(&self, slirp: *mut sys::Slirp) {
+    fn forward_device_frames(&self) {
         let mut forwarded = false;
         loop {
             let frame = self.from_device.borrow_mut().dequeue();
             let Some(frame) = frame else { break };
             forwarded = true;
-            // SAFETY: `slirp` is this thread's live context; the frame outlives the call and
-            // slirp copies what it keeps. Callbacks reached from here borrow other cells.
-            unsafe { sys::slirp_input(slirp, frame.as_ptr(), frame.len() as c_int) };
+            self.entered();
+            // SAFETY: the card's live context, entered exclusively (see `ExclusiveCard`); the
+            // frame outlives the call and slirp copies what it keeps. Callbacks reached from
+            // here borrow other cells.
+            unsafe { sys::slirp_input(self.slirp.get(), frame.as_ptr(), frame.len() as c_int) };
         }
         // The device may be waiting for room in its transmit ring.
         if forwarded && TX_BLOCKED.swap(false, Ordering::SeqCst) {
             self.raiser.raise();
         }
     }
+
+    /// Asks slirp which descriptors it waits for; returns the timeout it wants, in ms.
+    fn fill_pollfds(&self) -> u32 {
+        self.pollfds.borrow_mut().clear();
+        let mut timeout_ms: u32 = MAX_POLL_MS;
+        self.entered();
+        // SAFETY: live context, entered exclusively; `on_add_poll` pushes to `pollfds`
+        // through the opaque pointer, and no borrow of it is held across this call.
+        unsafe {
+            sys::slirp_pollfds_fill(
+                self.slirp.get(),
+                &mut timeout_ms,
+                Some(on_add_poll),
+                self.opaque(),
+            )
+        };
+        match self.next_timer_ms() {
+            Some(timer_ms) => timeout_ms.min(timer_ms),
+            None => timeout_ms,
+        }
+    }
+
+    /// Lets slirp act on the results in `pollfds`, then runs its timers.
+    fn dispatch(&self, select_error: bool) {
+        self.entered();
+        // SAFETY: live context, entered exclusively; `on_get_revents` reads `pollfds`.
+        unsafe {
+            sys::slirp_pollfds_poll(
+                self.slirp.get(),
+                c_int::from(select_error),
+                Some(on_get_revents),
+                self.opaque(),
+            )
+        };
+        self.fire_timers();
+    }
+
+    /// One round without sleeping: poll slirp's descriptors with a zero timeout and act.
+    fn poll_without_waiting(&self) {
+        self.forward_device_frames();
+        self.fill_pollfds();
+        let ready = {
+            let mut pollfds = self.pollfds.borrow_mut();
+            // SAFETY: a live, correctly sized array of pollfd structures; zero timeout.
+            unsafe { libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, 0) }
+        };
+        self.dispatch(ready < 0 && !interrupted_by_signal());
+    }
+
+    /// The idle task's preparation: copies slirp's descriptors for it to poll, and notes the
+    /// generation they belong to.
+    fn prepare_idle_wait(&self) -> idle::PollPlan {
+        self.forward_device_frames();
+        let mut timeout_ms = self.fill_pollfds();
+        if self.from_device.borrow().ready() {
+            timeout_ms = 0;
+        }
+        let mut idle_pollfds = self.idle_pollfds.borrow_mut();
+        idle_pollfds.clear();
+        idle_pollfds.extend(self.pollfds.borrow().iter().map(|pollfd| libc::pollfd {
+            revents: 0,
+            ..*pollfd
+        }));
+        self.idle_generation
+            .set(self.generation.load(Ordering::SeqCst));
+        idle::PollPlan {
+            descriptors: idle_pollfds.as_mut_ptr(),
+            count: idle_pollfds.len(),
+            timeout_ms: i32::try_from(timeout_ms).unwrap_or(i32::MAX),
+        }
+    }
+
+    /// The idle task's return from `poll`: lets slirp act, unless another task entered slirp
+    /// meanwhile (then the results may not match slirp's descriptors any more, and the idle
+    /// task polls again).
+    fn finish_idle_wait(&self, ready: Result<usize, i32>) {
+        if self.generation.load(Ordering::SeqCst) != self.idle_generation.get() {
+            return;
+        }
+        {
+            let mut pollfds = self.pollfds.borrow_mut();
+            let idle_pollfds = self.idle_pollfds.borrow();
+            for (pollfd, polled) in pollfds.iter_mut().zip(idle_pollfds.iter()) {
+                pollfd.revents = if ready.is_ok() { polled.revents } else { 0 };
+            }
+        }
+        self.dispatch(ready.is_err());
+    }
+}
+
+fn interrupted_by_signal() -> bool {
+    std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
 }
 
 fn slirp_config() -> sys::SlirpConfig {
@@ -316,102 +472,21 @@ const CALLBACKS: sys::SlirpCb = sys::SlirpCb {
     notify: Some(on_notify),
 };
 
-/// The slirp thread's body: create the context, then poll forever.
-fn run_slirp(
-    to_device: Producer<'static, Frame>,
-    from_device: Consumer<'static, Frame>,
-    doorbell: EventFd,
-    raiser: InterruptRaiser,
-    started: std::sync::mpsc::SyncSender<Result<(), StartError>>,
-) {
-    let state = Box::new(SlirpThread {
-        to_device: RefCell::new(to_device),
-        from_device: RefCell::new(from_device),
-        doorbell,
-        raiser,
-        clock_start: Instant::now(),
-        timers: RefCell::new(Vec::new()),
-        pollfds: RefCell::new(Vec::with_capacity(16)),
-        repoll: Cell::new(false),
-        delivered: Cell::new(false),
-    });
-    let config = slirp_config();
-    let opaque = (&*state as *const SlirpThread).cast_mut().cast::<c_void>();
-    // SAFETY: the config and callback table are valid for the call (slirp copies the config
-    // and keeps a pointer to the static table); `opaque` points to `state`, which lives for the
-    // rest of this function, i.e. as long as the context.
-    let slirp = unsafe { sys::slirp_new(&config, &CALLBACKS, opaque) };
-    if slirp.is_null() {
-        let _ = started.send(Err(StartError::SlirpRefused));
-        return;
-    }
-    let _ = started.send(Ok(()));
-    loop {
-        poll_once(&state, slirp, opaque);
-    }
-}
-
-/// One round: sleep in poll(2) until something happens, then let slirp and the device's
-/// frames move.
-fn poll_once(state: &SlirpThread, slirp: *mut sys::Slirp, opaque: *mut c_void) {
-    {
-        let mut pollfds = state.pollfds.borrow_mut();
-        pollfds.clear();
-        pollfds.push(libc::pollfd {
-            fd: state.doorbell.0.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        });
-    }
-    let mut timeout_ms: u32 = MAX_POLL_MS;
-    // SAFETY: live context; `add_poll` pushes to `pollfds` through `opaque`, which is not
-    // borrowed across this call.
-    unsafe { sys::slirp_pollfds_fill(slirp, &mut timeout_ms, Some(on_add_poll), opaque) };
-    if let Some(timer_ms) = state.next_timer_ms() {
-        timeout_ms = timeout_ms.min(timer_ms);
-    }
-    // Go round at once if slirp asked to, or if the device queued frames meanwhile.
-    if state.repoll.replace(false) || state.from_device.borrow().ready() {
-        timeout_ms = 0;
-    }
-    let ready = {
-        let mut pollfds = state.pollfds.borrow_mut();
-        // SAFETY: `pollfds` is a live, correctly sized array of pollfd structures.
-        unsafe {
-            libc::poll(
-                pollfds.as_mut_ptr(),
-                pollfds.len() as libc::nfds_t,
-                timeout_ms as c_int,
-            )
-        }
-    };
-    if state.pollfds.borrow()[0].revents & libc::POLLIN != 0 {
-        state.doorbell.drain();
-    }
-    state.forward_device_frames(slirp);
-    let select_error =
-        c_int::from(ready < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted);
-    // SAFETY: live context; `get_revents` reads `pollfds` through `opaque`.
-    unsafe { sys::slirp_pollfds_poll(slirp, select_error, Some(on_get_revents), opaque) };
-    state.fire_timers();
-    state.raise_if_delivered();
-}
-
-/// The thread state behind slirp's `opaque` pointer.
+/// The card behind slirp's `opaque` pointer.
 ///
 /// # Safety
-/// `opaque` must be the pointer `run_slirp` gave to `slirp_new`; slirp only calls back on
-/// the slirp thread while that state is alive.
-unsafe fn thread_state<'a>(opaque: *mut c_void) -> &'a SlirpThread {
+/// `opaque` must be the pointer `start` gave to `slirp_new`; slirp only calls back from
+/// inside a call made under `with_card` (or from `start`), while the card is alive.
+unsafe fn card_of<'a>(opaque: *mut c_void) -> &'a SlirpCard {
     // SAFETY: guaranteed by the caller (see above).
-    unsafe { &*opaque.cast::<SlirpThread>() }
+    unsafe { &*opaque.cast::<SlirpCard>() }
 }
 
 unsafe extern "C" fn on_send_packet(buf: *const c_void, len: usize, opaque: *mut c_void) -> isize {
     // SAFETY: slirp passes its opaque and a buffer of `len` bytes valid for the call.
     let (state, bytes) = unsafe {
         (
-            thread_state(opaque),
+            card_of(opaque),
             core::slice::from_raw_parts(buf.cast::<u8>(), len),
         )
     };
@@ -439,7 +514,7 @@ unsafe extern "C" fn on_guest_error(message: *const c_char, _opaque: *mut c_void
 
 unsafe extern "C" fn on_clock_get_ns(opaque: *mut c_void) -> i64 {
     // SAFETY: slirp passes our opaque.
-    let state = unsafe { thread_state(opaque) };
+    let state = unsafe { card_of(opaque) };
     i64::try_from(state.clock_start.elapsed().as_nanos()).unwrap_or(i64::MAX)
 }
 
@@ -449,7 +524,7 @@ unsafe extern "C" fn on_timer_new(
     opaque: *mut c_void,
 ) -> *mut c_void {
     // SAFETY: slirp passes our opaque.
-    let state = unsafe { thread_state(opaque) };
+    let state = unsafe { card_of(opaque) };
     let timer = Box::into_raw(Box::new(SlirpTimer {
         callback,
         callback_opaque,
@@ -461,7 +536,7 @@ unsafe extern "C" fn on_timer_new(
 
 unsafe extern "C" fn on_timer_free(timer: *mut c_void, opaque: *mut c_void) {
     // SAFETY: slirp passes our opaque.
-    let state = unsafe { thread_state(opaque) };
+    let state = unsafe { card_of(opaque) };
     let timer = timer.cast::<SlirpTimer>();
     let mut timers = state.timers.borrow_mut();
     if let Some(index) = timers.iter().position(|&known| known == timer) {
@@ -473,7 +548,7 @@ unsafe extern "C" fn on_timer_free(timer: *mut c_void, opaque: *mut c_void) {
 
 unsafe extern "C" fn on_timer_mod(timer: *mut c_void, expire_time_ms: i64, opaque: *mut c_void) {
     // SAFETY: slirp passes our opaque and a timer it got from `on_timer_new`.
-    let state = unsafe { thread_state(opaque) };
+    let state = unsafe { card_of(opaque) };
     let timer = timer.cast::<SlirpTimer>();
     if state.timers.borrow().contains(&timer) {
         // SAFETY: listed, so alive.
@@ -487,12 +562,14 @@ unsafe extern "C" fn on_register_poll_fd(_fd: c_int, _opaque: *mut c_void) {
 
 unsafe extern "C" fn on_notify(opaque: *mut c_void) {
     // SAFETY: slirp passes our opaque.
-    unsafe { thread_state(opaque) }.repoll.set(true);
+    // slirp wants its descriptors collected again; every wait is planned afresh after any
+    // entry into slirp, so marking the plan stale is enough.
+    unsafe { card_of(opaque) }.entered();
 }
 
 unsafe extern "C" fn on_add_poll(fd: c_int, events: c_int, opaque: *mut c_void) -> c_int {
     // SAFETY: slirp passes our opaque.
-    let state = unsafe { thread_state(opaque) };
+    let state = unsafe { card_of(opaque) };
     let mut wanted: libc::c_short = 0;
     for (slirp_flag, poll_flag) in POLL_FLAGS {
         if events & slirp_flag != 0 {
@@ -510,7 +587,7 @@ unsafe extern "C" fn on_add_poll(fd: c_int, events: c_int, opaque: *mut c_void) 
 
 unsafe extern "C" fn on_get_revents(index: c_int, opaque: *mut c_void) -> c_int {
     // SAFETY: slirp passes our opaque.
-    let state = unsafe { thread_state(opaque) };
+    let state = unsafe { card_of(opaque) };
     let pollfds = state.pollfds.borrow();
     let Some(pollfd) = usize::try_from(index)
         .ok()

@@ -16,6 +16,11 @@ impl LinkDevice {
     pub(crate) fn new(port: LinkPort, tap: Option<PcapTap>) -> LinkDevice {
         LinkDevice { port, tap }
     }
+
+    /// The card's deferred work (see [`LinkPort::service`]).
+    pub(crate) fn service_card(&mut self) {
+        self.port.service();
+    }
 }
 
 impl Device for LinkDevice {

@@ -258,6 +258,7 @@ fn run_ip_task(stack: &'static Stack, interrupt_line: u8) {
     loop {
         let wait = {
             let mut inner = stack.inner.lock();
+            inner.device.service_card();
             inner.service();
             let wait = inner.next_wake();
             inner.ip_task_wakes_at = (wait != Ticks::FOREVER)

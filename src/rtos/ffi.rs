@@ -14,6 +14,8 @@ include!(concat!(env!("OUT_DIR"), "/freertos_bindings.rs"));
 
 /// `pdTRUE`, as the kernel's functions return it.
 pub const pdTRUE: BaseType_t = SHIM_PD_TRUE as BaseType_t;
+/// `pdFALSE`.
+pub const pdFALSE: BaseType_t = SHIM_PD_FALSE as BaseType_t;
 /// `pdPASS`, as `xTaskCreate` returns it.
 pub const pdPASS: BaseType_t = SHIM_PD_PASS as BaseType_t;
 /// `taskSCHEDULER_NOT_STARTED`, from `xTaskGetSchedulerState`.

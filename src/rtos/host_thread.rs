@@ -25,6 +25,7 @@ where
     let builder = thread::Builder::new().name(name.to_owned());
     let start = move || {
         block_kernel_signals();
+        super::host_cpu::release_current_thread();
         body()
     };
     let _suspended = in_task().then(SchedulerSuspended::enter);

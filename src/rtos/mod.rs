@@ -14,8 +14,10 @@
 //! | [`alloc`] | the global allocator that puts task allocations on the FreeRTOS heap |
 //! | [`log`] | a `log` backend that cannot deadlock across priorities |
 //! | [`console`] | lock-free line output used by the logger and the panic hook |
+//! | [`host_cpu`] | all tasks on one host CPU, as on a single-core board |
 //! | [`host_thread`] | host (non-task) threads that keep out of the kernel's way |
 //! | [`interrupt`] | simulated interrupt lines: host threads waking tasks safely |
+//! | [`idle`] | the idle task's wait for interrupt, and a watchdog for a starved idle task |
 //!
 //! # Two kinds of thread
 //!
@@ -33,7 +35,9 @@ pub mod critical;
 mod critical_section_impl;
 pub(crate) mod ffi;
 pub mod heap;
+pub mod host_cpu;
 pub mod host_thread;
+pub mod idle;
 pub mod interrupt;
 pub mod log;
 pub mod scheduler;

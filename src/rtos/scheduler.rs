@@ -72,6 +72,9 @@ where
         return Err(StartError::AlreadyStarted);
     }
     install_panic_hook();
+    // Every task (and the kernel's idle task and tick thread) is created from here on by this
+    // thread or by a task, so they all inherit one host CPU.
+    let pinned = super::host_cpu::pin_kernel_threads();
     task::TaskBuilder::new("app")
         .priority(priority)
         .stack_bytes(APPLICATION_STACK_BYTES)
@@ -85,6 +88,9 @@ where
     // SAFETY: called once, from main, with the application task created. On the POSIX port
     // it returns after vTaskEndScheduler.
     unsafe { ffi::vTaskStartScheduler() };
+    if pinned.is_some() {
+        super::host_cpu::release_current_thread();
+    }
     if FINISHED.load(Ordering::SeqCst) {
         Ok(EXIT_STATUS.load(Ordering::SeqCst))
     } else {

@@ -35,6 +35,12 @@ pub fn in_task() -> bool {
     IN_TASK.with(Cell::get)
 }
 
+/// Marks the calling thread as a task: for the kernel's own tasks (the idle task), which do
+/// not start through [`TaskBuilder::spawn`].
+pub(crate) fn mark_kernel_task_thread() {
+    IN_TASK.with(|flag| flag.set(true));
+}
+
 /// Panics with a message naming the API if the caller is not a task.
 pub(crate) fn require_task(api: &str) {
     assert!(

@@ -15,8 +15,19 @@ pub struct Run {
 
 /// Runs one scenario, killing it (and failing) if it outlives `limit`: a hang is a failure.
 pub fn run_scenario(program: &str, name: &str, limit: Duration) -> Run {
+    run_scenario_with_env(program, name, limit, &[])
+}
+
+/// [`run_scenario`] with extra environment variables.
+pub fn run_scenario_with_env(
+    program: &str,
+    name: &str,
+    limit: Duration,
+    env: &[(&str, &str)],
+) -> Run {
     let mut child = Command::new(program)
         .arg(name)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -55,7 +66,12 @@ pub fn run_scenario(program: &str, name: &str, limit: Duration) -> Run {
 
 /// Runs a scenario that must pass, and returns its `PASS` line's details.
 pub fn expect_pass(program: &str, name: &str) -> String {
-    let run = run_scenario(program, name, Duration::from_secs(90));
+    expect_pass_with_env(program, name, &[])
+}
+
+/// [`expect_pass`] with extra environment variables.
+pub fn expect_pass_with_env(program: &str, name: &str, env: &[(&str, &str)]) -> String {
+    let run = run_scenario_with_env(program, name, Duration::from_secs(90), env);
     let pass = run
         .stdout
         .lines()

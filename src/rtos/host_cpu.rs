@@ -1,0 +1,101 @@
+//! Which host CPUs the simulator's threads run on.
+//!
+//! The simulated microcontroller has one core, and the kernel runs one task at a time; on the
+//! POSIX port every task is still its own host thread, and a task switch is one thread waking
+//! another. When those threads are spread over host CPUs, every switch wakes a sleeping CPU,
+//! which on a virtual machine costs tens of microseconds. So, as on the board, all tasks share
+//! one core: [`pin_kernel_threads`] pins the calling thread (which then creates the kernel's
+//! tasks, and they inherit it) to one host CPU, and host threads keep every CPU the process
+//! had (see [`crate::rtos::host_thread`]).
+//!
+//! The CPU is chosen by the process id among those the process may use, so that several
+//! simulators running at once (a parallel test run) spread over the machine. The environment
+//! variable `FREERTOS_SIM_CPU` overrides it: a CPU number, or `any` to pin nothing.
+
+use std::sync::OnceLock;
+
+/// The environment variable that chooses the kernel's host CPU.
+pub const CPU_VARIABLE: &str = "FREERTOS_SIM_CPU";
+
+/// The CPUs the process could use before the kernel's threads were pinned.
+static HOST_CPUS: OnceLock<CpuSet> = OnceLock::new();
+
+/// A set of host CPUs.
+#[derive(Clone, Copy)]
+struct CpuSet(libc::cpu_set_t);
+
+impl CpuSet {
+    /// The calling thread's CPUs.
+    fn of_current_thread() -> Option<CpuSet> {
+        // SAFETY: a zeroed cpu_set_t is a valid empty set.
+        let mut set: libc::cpu_set_t = unsafe { core::mem::zeroed() };
+        // SAFETY: asks for the calling thread's mask into a live set of the size given.
+        let result = unsafe {
+            libc::sched_getaffinity(0, core::mem::size_of::<libc::cpu_set_t>(), &mut set)
+        };
+        (result == 0).then_some(CpuSet(set))
+    }
+
+    fn single(cpu: usize) -> CpuSet {
+        // SAFETY: a zeroed cpu_set_t is a valid empty set.
+        let mut set: libc::cpu_set_t = unsafe { core::mem::zeroed() };
+        // SAFETY: CPU_SET bounds-checks `cpu` against the set's size.
+        unsafe { libc::CPU_SET(cpu, &mut set) };
+        CpuSet(set)
+    }
+
+    fn cpus(&self) -> Vec<usize> {
+        (0..libc::CPU_SETSIZE as usize)
+            // SAFETY: CPU_ISSET reads a live set; the index is below CPU_SETSIZE.
+            .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &self.0) })
+            .collect()
+    }
+
+    /// Applies the set to the calling thread.
+    fn apply_to_current_thread(&self) -> std::io::Result<()> {
+        // SAFETY: sets the calling thread's mask from a live set of the size given.
+        let result =
+            unsafe { libc::sched_setaffinity(0, core::mem::size_of::<libc::cpu_set_t>(), &self.0) };
+        if result == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    }
+}
+
+/// Pins the calling thread to the kernel's host CPU; threads it creates from now on inherit
+/// that. Returns the CPU, or `None` if nothing was pinned (`FREERTOS_SIM_CPU=any`, or the host
+/// refused; the simulator then runs unpinned, only slower).
+pub(crate) fn pin_kernel_threads() -> Option<usize> {
+    let host = CpuSet::of_current_thread()?;
+    let _ = HOST_CPUS.set(host);
+    let allowed = host.cpus();
+    let chosen = match std::env::var(CPU_VARIABLE) {
+        Ok(value) if value.trim().eq_ignore_ascii_case("any") => return None,
+        Ok(value) => match value.trim().parse::<usize>() {
+            Ok(cpu) if allowed.contains(&cpu) => cpu,
+            _ => {
+                super::console::write_line(
+                    super::console::Stream::Stderr,
+                    format_args!(
+                        "warning: {CPU_VARIABLE}={value} is not a CPU this process may use \
+                         ({allowed:?}); choosing one"
+                    ),
+                );
+                *allowed.get(std::process::id() as usize % allowed.len().max(1))?
+            }
+        },
+        Err(_) => *allowed.get(std::process::id() as usize % allowed.len().max(1))?,
+    };
+    CpuSet::single(chosen).apply_to_current_thread().ok()?;
+    Some(chosen)
+}
+
+/// Gives the calling thread back every CPU the process had before the kernel's threads were
+/// pinned. Host threads call this first; `main` calls it when the scheduler has stopped.
+pub(crate) fn release_current_thread() {
+    if let Some(host) = HOST_CPUS.get() {
+        let _ = host.apply_to_current_thread();
+    }
+}
