@@ -656,7 +656,7 @@ fn cpus_of_this_thread() -> usize {
 
 /// Which host CPUs tasks and host threads may use: reported for `tests/rtos.rs` to compare
 /// with the CPUs it has itself (tasks share one unless `FREERTOS_SIM_CPU=any`; host threads
-/// keep them all).
+/// get the others).
 fn host_cpus(_: ()) -> Outcome {
     let in_task = cpus_of_this_thread();
     let (sender, receiver) = mpsc::sync_channel(1);

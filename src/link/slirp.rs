@@ -142,6 +142,7 @@ pub fn start(interrupt_line: u8) -> Result<LinkPort, StartError> {
             idle_pollfds: RefCell::new(Vec::with_capacity(16)),
             generation: AtomicU64::new(0),
             idle_generation: Cell::new(0),
+            idle_due_ms: Cell::new(0),
             delivered: Cell::new(false),
         })
     });
@@ -202,8 +203,13 @@ unsafe impl Send for ExclusiveCard {}
 
 /// Runs `f` on the card with the scheduler suspended. Call from a task.
 fn with_card<R>(f: impl FnOnce(&SlirpCard) -> R) -> Option<R> {
-    let card = CARD.get()?;
     let _exclusive = SchedulerSuspended::enter();
+    with_card_suspended(f)
+}
+
+/// Runs `f` on the card; the caller has suspended the scheduler (the idle hook does).
+fn with_card_suspended<R>(f: impl FnOnce(&SlirpCard) -> R) -> Option<R> {
+    let card = CARD.get()?;
     let result = f(&card.0);
     card.0.raise_if_delivered();
     Some(result)
@@ -212,17 +218,14 @@ fn with_card<R>(f: impl FnOnce(&SlirpCard) -> R) -> Option<R> {
 /// The idle task's side of the card (see the module documentation).
 struct IdleService;
 
+// Both methods run with the scheduler suspended by the idle hook (see `rtos::idle`).
 impl idle::IdlePoller for IdleService {
     fn prepare(&self) -> Option<idle::PollPlan> {
-        with_card(SlirpCard::prepare_idle_wait)
+        with_card_suspended(SlirpCard::prepare_idle_wait)
     }
 
     fn finish(&self, ready: Result<usize, i32>) {
-        if ready == Err(libc::EINTR) {
-            // A signal: the kernel has work. slirp's own timers are served by the next round.
-            return;
-        }
-        let _ = with_card(|card| card.finish_idle_wait(ready));
+        let _ = with_card_suspended(|card| card.finish_idle_wait(ready));
     }
 }
 
@@ -249,6 +252,8 @@ struct SlirpCard {
     idle_pollfds: RefCell<Vec<libc::pollfd>>,
     /// The generation `idle_pollfds` was copied at.
     idle_generation: Cell<u64>,
+    /// When slirp's next timer is due, in link-clock milliseconds, as the idle task planned.
+    idle_due_ms: Cell<i64>,
     /// Counts every entry into slirp, so the idle task can tell whether what it polled is
     /// still what slirp knows. Atomic so that it can be read outside the exclusive section.
     generation: AtomicU64,
@@ -397,6 +402,8 @@ impl SlirpCard {
         }));
         self.idle_generation
             .set(self.generation.load(Ordering::SeqCst));
+        self.idle_due_ms
+            .set(self.now_ms().saturating_add(i64::from(timeout_ms)));
         idle::PollPlan {
             descriptors: idle_pollfds.as_mut_ptr(),
             count: idle_pollfds.len(),
@@ -409,6 +416,11 @@ impl SlirpCard {
     /// task polls again).
     fn finish_idle_wait(&self, ready: Result<usize, i32>) {
         if self.generation.load(Ordering::SeqCst) != self.idle_generation.get() {
+            return;
+        }
+        if ready == Err(libc::EINTR) && self.now_ms() < self.idle_due_ms.get() {
+            // A signal (the tick, most often) ended the sleep before slirp's timers were due:
+            // nothing for slirp to do yet.
             return;
         }
         {

@@ -5,8 +5,9 @@
 //! another. When those threads are spread over host CPUs, every switch wakes a sleeping CPU,
 //! which on a virtual machine costs tens of microseconds. So, as on the board, all tasks share
 //! one core: [`pin_kernel_threads`] pins the calling thread (which then creates the kernel's
-//! tasks, and they inherit it) to one host CPU, and host threads keep every CPU the process
-//! had (see [`crate::rtos::host_thread`]).
+//! tasks, and they inherit it) to one host CPU, and host threads run on the process's other
+//! CPUs (see [`crate::rtos::host_thread`]), so that a host server never waits in the queue of
+//! the CPU the tasks are using. On a one-CPU host everything shares that CPU.
 //!
 //! The CPU is chosen by the process id among those the process may use, so that several
 //! simulators running at once (a parallel test run) spread over the machine. The environment
@@ -18,6 +19,8 @@ use std::sync::OnceLock;
 pub const CPU_VARIABLE: &str = "FREERTOS_SIM_CPU";
 
 /// The CPUs the process could use before the kernel's threads were pinned.
+static PROCESS_CPUS: OnceLock<CpuSet> = OnceLock::new();
+/// The CPUs host threads use: the process's, less the kernel's when others remain.
 static HOST_CPUS: OnceLock<CpuSet> = OnceLock::new();
 
 /// A set of host CPUs.
@@ -34,6 +37,13 @@ impl CpuSet {
             libc::sched_getaffinity(0, core::mem::size_of::<libc::cpu_set_t>(), &mut set)
         };
         (result == 0).then_some(CpuSet(set))
+    }
+
+    fn without(&self, cpu: usize) -> CpuSet {
+        let mut set = *self;
+        // SAFETY: CPU_CLR bounds-checks `cpu` against the set's size.
+        unsafe { libc::CPU_CLR(cpu, &mut set.0) };
+        set
     }
 
     fn single(cpu: usize) -> CpuSet {
@@ -68,9 +78,9 @@ impl CpuSet {
 /// that. Returns the CPU, or `None` if nothing was pinned (`FREERTOS_SIM_CPU=any`, or the host
 /// refused; the simulator then runs unpinned, only slower).
 pub(crate) fn pin_kernel_threads() -> Option<usize> {
-    let host = CpuSet::of_current_thread()?;
-    let _ = HOST_CPUS.set(host);
-    let allowed = host.cpus();
+    let process = CpuSet::of_current_thread()?;
+    let _ = PROCESS_CPUS.set(process);
+    let allowed = process.cpus();
     let chosen = match std::env::var(CPU_VARIABLE) {
         Ok(value) if value.trim().eq_ignore_ascii_case("any") => return None,
         Ok(value) => match value.trim().parse::<usize>() {
@@ -89,13 +99,26 @@ pub(crate) fn pin_kernel_threads() -> Option<usize> {
         Err(_) => *allowed.get(std::process::id() as usize % allowed.len().max(1))?,
     };
     CpuSet::single(chosen).apply_to_current_thread().ok()?;
+    let others = process.without(chosen);
+    let _ = HOST_CPUS.set(if others.cpus().is_empty() {
+        process
+    } else {
+        others
+    });
     Some(chosen)
 }
 
-/// Gives the calling thread back every CPU the process had before the kernel's threads were
-/// pinned. Host threads call this first; `main` calls it when the scheduler has stopped.
-pub(crate) fn release_current_thread() {
+/// Moves the calling host thread to the host threads' CPUs. Host threads call this first.
+pub(crate) fn move_to_host_cpus() {
     if let Some(host) = HOST_CPUS.get() {
         let _ = host.apply_to_current_thread();
+    }
+}
+
+/// Gives the calling thread back every CPU the process had before the kernel's threads were
+/// pinned; `main` calls it when the scheduler has stopped.
+pub(crate) fn release_current_thread() {
+    if let Some(process) = PROCESS_CPUS.get() {
+        let _ = process.apply_to_current_thread();
     }
 }

@@ -25,7 +25,7 @@ where
     let builder = thread::Builder::new().name(name.to_owned());
     let start = move || {
         block_kernel_signals();
-        super::host_cpu::release_current_thread();
+        super::host_cpu::move_to_host_cpus();
         body()
     };
     let _suspended = in_task().then(SchedulerSuspended::enter);
