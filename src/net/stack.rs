@@ -237,12 +237,6 @@ impl Stack {
             task::wait_for_notification_on(NotifySlot::Network, remaining);
         }
     }
-
-    /// Runs the stack on the calling task right after it queued data or changed a socket, so
-    /// that segments leave without a switch to the IP task and back.
-    pub(crate) fn transmit_now(&self) {
-        self.inner.lock().service_inline();
-    }
 }
 
 fn iface_config_seed_port() -> u16 {

@@ -230,25 +230,26 @@ impl TcpSocket {
         let deadline = Deadline::after(self.send_timeout);
         let id = self.id;
         let outcome = self.stack.block_until(deadline, |inner| {
-            let Some((socket, slot)) = inner.tcp_mut(id) else {
-                return Some(Err(SendError::Closed));
+            let queued = {
+                let Some((socket, slot)) = inner.tcp_mut(id) else {
+                    return Some(Err(SendError::Closed));
+                };
+                if !socket.may_send() {
+                    return Some(Err(closed_reason(socket, slot.peer_fin)));
+                }
+                if !socket.can_send() {
+                    return None;
+                }
+                socket.send_slice(data).map_err(|_| SendError::Closed)
             };
-            if !socket.may_send() {
-                return Some(Err(closed_reason(socket, slot.peer_fin)));
+            if queued.is_ok() {
+                // The segments leave now, on this task and under this lock, without a
+                // switch to the IP task and back.
+                inner.service_inline();
             }
-            if !socket.can_send() {
-                return None;
-            }
-            Some(socket.send_slice(data).map_err(|_| SendError::Closed))
+            Some(queued)
         });
-        match outcome {
-            Some(Ok(sent)) => {
-                self.stack.transmit_now();
-                Ok(sent)
-            }
-            Some(Err(error)) => Err(error),
-            None => Err(SendError::TimedOut),
-        }
+        outcome.unwrap_or(Err(SendError::TimedOut))
     }
 
     /// Sends all of `data`, each piece within the send timeout.
@@ -272,12 +273,15 @@ impl TcpSocket {
                 return Some(Ok(RecvEvent::EndOfStream));
             };
             if socket.can_recv() {
-                return Some(
-                    socket
-                        .recv_slice(buf)
-                        .map(RecvEvent::Data)
-                        .map_err(|_| RecvError::Reset),
-                );
+                let received = socket
+                    .recv_slice(buf)
+                    .map(RecvEvent::Data)
+                    .map_err(|_| RecvError::Reset);
+                if received.is_ok() {
+                    // The window opened: smoltcp tells the peer now if it wants to.
+                    inner.service_inline();
+                }
+                return Some(received);
             }
             if socket.may_recv() {
                 return None;
@@ -296,15 +300,7 @@ impl TcpSocket {
                 Err(RecvError::Reset)
             })
         });
-        match outcome {
-            Some(Ok(RecvEvent::Data(count))) => {
-                // The window opened: tell the peer now if smoltcp wants to.
-                self.stack.transmit_now();
-                Ok(RecvEvent::Data(count))
-            }
-            Some(result) => result,
-            None => Ok(RecvEvent::TimedOut),
-        }
+        outcome.unwrap_or(Ok(RecvEvent::TimedOut))
     }
 
     /// Closes the sending side (FIN). Receiving goes on until the peer closes its side.
