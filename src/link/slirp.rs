@@ -29,7 +29,9 @@
 //! The idle task prepares its `poll` with the scheduler suspended, sleeps with it running, and
 //! then goes back in. If another task used slirp meanwhile, slirp's list of descriptors may
 //! have changed, so the idle task drops what it saw and plans again: `poll` is
-//! level-triggered, so nothing is lost.
+//! level-triggered, so nothing is lost. One narrow window remains: a signal that switches away
+//! from the idle task between its plan and its `poll` (after the scheduler resumed) leaves it
+//! polling an outdated list; the next tick ends that sleep, so a change waits one tick at most.
 //!
 //! This module is an FFI module: its `unsafe` blocks call libslirp and libc.
 #![allow(unsafe_code)]
