@@ -62,7 +62,17 @@ pub trait CardControl: Send {
     /// Deferred work of a card, run by the IP task on each of its wake-ups (the card's line
     /// wakes it). Nothing by default.
     fn service(&self) {}
+
+    /// Gives the card a way to hand received frames to the stack without an interrupt: a card
+    /// that receives on a task which must not block (the simulator's idle task) calls
+    /// `handler` first, and raises its interrupt line only if the handler returns `false`
+    /// (the stack was busy). Cards that receive in interrupt context ignore it.
+    fn set_receive_handler(&self, _handler: ReceiveHandler) {}
 }
+
+/// Serves received frames at once if the stack is free; `false` if it could not without
+/// waiting. Called on a task, with the scheduler suspended.
+pub type ReceiveHandler = &'static (dyn Fn() -> bool + Sync);
 
 /// The device-side end of a link, owned by the IP task.
 pub struct LinkPort {
@@ -111,5 +121,10 @@ impl LinkPort {
     /// Lets the card do its deferred work; the IP task calls this on every wake-up.
     pub fn service(&mut self) {
         self.card.service();
+    }
+
+    /// See [`CardControl::set_receive_handler`].
+    pub fn set_receive_handler(&mut self, handler: ReceiveHandler) {
+        self.card.set_receive_handler(handler);
     }
 }

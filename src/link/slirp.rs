@@ -18,9 +18,10 @@
 //! * **Receive**: when nothing is ready to run, the idle task sleeps in `poll(2)` on slirp's
 //!   descriptors instead of `pause(2)` (see [`crate::rtos::idle`]). The tick and every
 //!   simulated interrupt still wake it, as a signal interrupts `poll`. When a host socket has
-//!   data, the idle task lets slirp read it; frames for the device go into the receive ring,
-//!   and the card raises its interrupt line, which wakes the IP task. One hand-off on the
-//!   way in, where a card thread would add two.
+//!   data, the idle task lets slirp read it, and frames for the device go into the receive
+//!   ring. The stack takes them right there if it is free (its receive handler, see
+//!   [`CardControl::set_receive_handler`]), so the task waiting for the data runs next;
+//!   otherwise the card raises its interrupt line, which wakes the IP task.
 //! * **Busy device**: if tasks keep the idle task from running for [`STARVED_AFTER`] ticks,
 //!   the tick raises the card's line anyway, and the IP task serves slirp without waiting
 //!   (see [`LinkPort::service`]). A card on a board works while the CPU is busy; so does this
@@ -47,7 +48,7 @@ use std::time::Instant;
 use heapless::spsc::{Consumer, Producer, Queue};
 use libslirp_sys as sys;
 
-use super::{CardControl, Frame, LinkPort, LinkStats, RING_FRAMES};
+use super::{CardControl, Frame, LinkPort, LinkStats, RING_FRAMES, ReceiveHandler};
 use crate::rtos::critical::SchedulerSuspended;
 use crate::rtos::idle;
 use crate::rtos::interrupt::InterruptRaiser;
@@ -106,6 +107,10 @@ static mut FROM_DEVICE: Queue<Frame, { RING_FRAMES + 1 }> = Queue::new();
 
 /// The card, once started. Shared between tasks, but see [`ExclusiveCard`].
 static CARD: OnceLock<ExclusiveCard> = OnceLock::new();
+
+/// The stack's way to take received frames on the idle task (see
+/// [`CardControl::set_receive_handler`]).
+static RECEIVE_HANDLER: OnceLock<ReceiveHandler> = OnceLock::new();
 
 /// Starts the slirp link and returns the device's end of it. The link raises
 /// `interrupt_line` for received frames; the network stack attaches that line to its IP task.
@@ -178,6 +183,10 @@ impl CardControl for SlirpControl {
         with_card(SlirpCard::forward_device_frames);
     }
 
+    fn set_receive_handler(&self, handler: ReceiveHandler) {
+        let _ = RECEIVE_HANDLER.set(handler);
+    }
+
     fn service(&self) {
         // While the idle task runs, it serves slirp the moment anything is ready.
         if idle::ticks_since_idle_ran().count() < STARVED_AFTER.count() {
@@ -227,7 +236,14 @@ impl idle::IdlePoller for IdleService {
     }
 
     fn finish(&self, ready: Result<usize, i32>) {
-        let _ = with_card_suspended(|card| card.finish_idle_wait(ready));
+        let Some(card) = CARD.get() else { return };
+        card.0.finish_idle_wait(ready);
+        // Frames arrived: the stack takes them right here if it is free, and the task waiting
+        // for them runs next, without a detour through the IP task. Otherwise, the interrupt.
+        if card.0.delivered.get() && RECEIVE_HANDLER.get().is_some_and(|handler| handler()) {
+            card.0.delivered.set(false);
+        }
+        card.0.raise_if_delivered();
     }
 }
 

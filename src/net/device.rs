@@ -17,6 +17,11 @@ impl LinkDevice {
         LinkDevice { port, tap }
     }
 
+    /// See [`LinkPort::set_receive_handler`].
+    pub(crate) fn set_receive_handler(&mut self, handler: crate::link::ReceiveHandler) {
+        self.port.set_receive_handler(handler);
+    }
+
     /// The card's deferred work (see [`LinkPort::service`]).
     pub(crate) fn service_card(&mut self) {
         self.port.service();

@@ -181,6 +181,9 @@ impl Stack {
             .spawn(move || run_ip_task(stack, interrupt_line))
             .map_err(StartError::IpTask)?;
         let _ = stack.ip_task.set(ip_task);
+        let receive: &'static (dyn Fn() -> bool + Sync) =
+            Box::leak(Box::new(move || stack.receive_without_waiting()));
+        stack.inner.lock().device.set_receive_handler(receive);
         Ok(stack)
     }
 
@@ -210,6 +213,23 @@ impl Stack {
         if let Some(ip_task) = self.ip_task.get() {
             ip_task.notify();
         }
+    }
+
+    /// Takes frames the card just received, on the calling task, if the stack is free right
+    /// now; never waits. The card calls it from a task that must not block (see
+    /// [`crate::link::CardControl::set_receive_handler`]). Tasks waiting for the data are
+    /// woken; the IP task is told if a timer moved earlier.
+    fn receive_without_waiting(&self) -> bool {
+        let Some(mut inner) = self.inner.lock_timeout(Ticks::ZERO) else {
+            return false;
+        };
+        inner.service_inline();
+        let stale = core::mem::take(&mut inner.ip_task_stale);
+        drop(inner);
+        if stale {
+            self.kick();
+        }
+        true
     }
 
     /// Runs `attempt` under the lock until it yields a value or `deadline` passes. Between
