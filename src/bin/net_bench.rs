@@ -487,8 +487,10 @@ fn render_report(host: &Figures, device: &Figures) -> String {
         report,
         "\nThe kernel's floor: a task notifying another and being notified back (two task \
          switches, each one host thread waking another on the POSIX port) takes {:.1} us \
-         (median of {ROUND_TRIPS}). A device round trip needs at least three such switches \
-         (idle task to IP task to application) on top of the host's two thread wake-ups.",
+         (median of {ROUND_TRIPS}). A device round trip needs, on top of the host's own two \
+         thread wake-ups (the server, then the idle task waiting in poll), at least one such \
+         switch (idle task to application), plus slirp, smoltcp and the port's critical \
+         sections (two signal-mask system calls each).",
         percentile(&device.kernel_round_trips_us, 50)
     );
     let whole_us = |values: Vec<f64>| {
@@ -517,9 +519,15 @@ fn render_report(host: &Figures, device: &Figures) -> String {
     let _ = writeln!(report, "\nTargets:");
     let _ = writeln!(
         report,
-        "- round-trip median <= 2x host sockets: {:.2}x, {}",
+        "- round-trip median <= 2x host sockets, like for like: {:.2}x, {}",
         ratio,
         verdict(ratio <= 2.0)
+    );
+    let against_quiet = percentile(&device_all, 50) / quiet;
+    let _ = writeln!(
+        report,
+        "- round-trip median <= 2x host sockets measured alone: {against_quiet:.2}x, {}",
+        verdict(against_quiet <= 2.0)
     );
     let _ = writeln!(
         report,
