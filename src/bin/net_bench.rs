@@ -230,28 +230,37 @@ fn wait_for_turn_on_task(turn: u8) {
 }
 
 /// The host side of the round trips: one batch per turn.
-fn host_round_trips(echo_port: u16) -> std::io::Result<Vec<Vec<f64>>> {
-    let mut echo = TcpStream::connect((Ipv4Addr::LOCALHOST, echo_port))?;
+/// A host client of the echo server.
+fn host_echo_client(echo_port: u16) -> std::io::Result<TcpStream> {
+    let echo = TcpStream::connect((Ipv4Addr::LOCALHOST, echo_port))?;
     echo.set_nodelay(true)?;
+    Ok(echo)
+}
+
+/// `count` round trips of one message over host sockets, in microseconds, in order.
+fn host_echoes(echo: &mut TcpStream, count: usize) -> std::io::Result<Vec<f64>> {
     let message = [0xa5u8; MESSAGE];
     let mut reply = [0u8; MESSAGE];
+    let mut round_trips_us = Vec::with_capacity(count);
+    for _ in 0..count {
+        let start = Instant::now();
+        echo.write_all(&message)?;
+        echo.read_exact(&mut reply)?;
+        round_trips_us.push(start.elapsed().as_secs_f64() * 1e6);
+    }
+    Ok(round_trips_us)
+}
+
+/// The host side of the round trips: one batch per turn.
+fn host_round_trips(echo_port: u16) -> std::io::Result<Vec<Vec<f64>>> {
+    let mut echo = host_echo_client(echo_port)?;
     let mut batches = Vec::with_capacity(BATCHES);
     for _ in 0..BATCHES {
         wait_for_turn_on_host(HOST_TURN);
-        let mut batch = Vec::with_capacity(BATCH);
-        let outcome = (|| {
-            for _ in 0..BATCH {
-                let start = Instant::now();
-                echo.write_all(&message)?;
-                echo.read_exact(&mut reply)?;
-                batch.push(start.elapsed().as_secs_f64() * 1e6);
-            }
-            Ok::<(), std::io::Error>(())
-        })();
+        let batch = host_echoes(&mut echo, BATCH);
         // The device must not wait for a turn that never comes.
         TURN.store(DEVICE_TURN, Ordering::SeqCst);
-        outcome?;
-        batches.push(batch);
+        batches.push(batch?);
     }
     Ok(batches)
 }
@@ -269,17 +278,7 @@ fn mb_per_s(bytes: usize, elapsed: Duration) -> f64 {
 
 /// Host sockets before the kernel starts: round trips in a quiet process, then bulk.
 fn measure_host_alone(servers: &Servers) -> std::io::Result<Figures> {
-    let mut echo = TcpStream::connect((Ipv4Addr::LOCALHOST, servers.echo))?;
-    echo.set_nodelay(true)?;
-    let message = [0xa5u8; MESSAGE];
-    let mut reply = [0u8; MESSAGE];
-    let mut quiet_round_trips_us = Vec::with_capacity(ROUND_TRIPS);
-    for _ in 0..ROUND_TRIPS {
-        let start = Instant::now();
-        echo.write_all(&message)?;
-        echo.read_exact(&mut reply)?;
-        quiet_round_trips_us.push(start.elapsed().as_secs_f64() * 1e6);
-    }
+    let mut quiet_round_trips_us = host_echoes(&mut host_echo_client(servers.echo)?, ROUND_TRIPS)?;
     quiet_round_trips_us.sort_by(f64::total_cmp);
 
     let mut sink = TcpStream::connect((Ipv4Addr::LOCALHOST, servers.sink))?;

@@ -105,6 +105,7 @@ mod linux {
         let process = CpuSet::of_current_thread()?;
         let _ = PROCESS_CPUS.set(process);
         let allowed = process.cpus();
+        let by_process_id = allowed.get(std::process::id() as usize % allowed.len().max(1));
         let chosen = match std::env::var(CPU_VARIABLE) {
             Ok(value) if value.trim().eq_ignore_ascii_case("any") => return None,
             Ok(value) => match value.trim().parse::<usize>() {
@@ -117,10 +118,10 @@ mod linux {
                              ({allowed:?}); choosing one"
                         ),
                     );
-                    *allowed.get(std::process::id() as usize % allowed.len().max(1))?
+                    *by_process_id?
                 }
             },
-            Err(_) => *allowed.get(std::process::id() as usize % allowed.len().max(1))?,
+            Err(_) => *by_process_id?,
         };
         CpuSet::single(chosen).apply_to_current_thread().ok()?;
         let others = process.without(chosen);
