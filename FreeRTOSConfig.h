@@ -1,8 +1,9 @@
 /*
  * FreeRTOS kernel configuration for the freertos-https device application.
  *
- * One header for every port this project builds (today: the POSIX simulator). Values that
- * differ per port are guarded by the FREERTOS_HTTPS_PORT_* macro that build.rs defines.
+ * One header for every port this project builds: the POSIX simulator, and ARM Cortex-M4F
+ * (GCC/ARM_CM4F). Values that differ per port are guarded by the FREERTOS_HTTPS_PORT_* macro
+ * that build.rs defines.
  * Values the build can change are wrapped in #ifndef so that build.rs can pass -D flags:
  *   configTOTAL_HEAP_SIZE   FreeRTOS heap (heap_4) in bytes; env FREERTOS_HEAP_SIZE.
  */
@@ -33,6 +34,24 @@
     #define configMINIMAL_STACK_SIZE               ( ( unsigned short ) 256 )
 #endif
 
+#ifdef FREERTOS_HTTPS_PORT_ARM_CM4F
+    /* The board sets the clock it runs at; 25 MHz is QEMU's mps2-an386. */
+    #ifndef configCPU_CLOCK_HZ
+        #define configCPU_CLOCK_HZ                 ( ( unsigned long ) 25000000 )
+    #endif
+    /* Interrupt priorities in the NVIC's terms: three priority bits are implemented by every
+     * Cortex-M4 part, so the values fit all of them. The kernel runs at the lowest priority;
+     * interrupt handlers that call ...FromISR must be at priority 5 (0xA0) or lower (higher
+     * numbers). */
+    #define configPRIO_BITS                        3
+    #define configKERNEL_INTERRUPT_PRIORITY        ( 7 << ( 8 - configPRIO_BITS ) )
+    #define configMAX_SYSCALL_INTERRUPT_PRIORITY   ( 5 << ( 8 - configPRIO_BITS ) )
+    /* The kernel's handlers are the vector table's entries themselves (cortex-m-rt names). */
+    #define vPortSVCHandler                        SVCall
+    #define xPortPendSVHandler                     PendSV
+    #define xPortSysTickHandler                    SysTick
+#endif
+
 #define configSTACK_DEPTH_TYPE                     size_t
 #define configMESSAGE_BUFFER_LENGTH_TYPE           size_t
 
@@ -60,14 +79,21 @@
 #define configTIMER_TASK_STACK_DEPTH               ( configMINIMAL_STACK_SIZE * 2 ) /* no software timers are used yet */
 #define configUSE_CO_ROUTINES                      0
 #define configENABLE_BACKWARD_COMPATIBILITY        0
-#define configNUM_THREAD_LOCAL_STORAGE_POINTERS    0
+/* Slot 0 holds the Rust task's liveness record (src/rtos/task.rs). */
+#define configNUM_THREAD_LOCAL_STORAGE_POINTERS    1
 #define configUSE_NEWLIB_REENTRANT                 0
 
-/* ---- Hooks (implemented in c_shim/freertos_shim.c) --------------------------------- */
-/* POSIX port: the idle hook waits for the next signal (tick or simulated interrupt), the
- * simulator's "wait for interrupt", so an idle device does not spin a host core. */
-#define configUSE_IDLE_HOOK                        1
-#define configUSE_TICK_HOOK                        1
+/* ---- Hooks ------------------------------------------------------------------------- */
+#ifdef FREERTOS_HTTPS_PORT_POSIX
+    /* c_shim/posix_port.c: the idle hook waits for the next signal (tick or simulated
+     * interrupt), the simulator's "wait for interrupt", so an idle device does not spin a host
+     * core; the tick hook services simulated interrupt lines. */
+    #define configUSE_IDLE_HOOK                    1
+    #define configUSE_TICK_HOOK                    1
+#else
+    #define configUSE_IDLE_HOOK                    0
+    #define configUSE_TICK_HOOK                    0
+#endif
 /* Counts failures instead of stopping: Mbed TLS and the network stack handle a NULL
  * from pvPortMalloc gracefully, and the count shows in the heap report. */
 #define configUSE_MALLOC_FAILED_HOOK               1
@@ -86,16 +112,18 @@
 void vFreeRtosHttpsAssertFailed( const char * pcFile, unsigned long ulLine );
 #define configASSERT( x )    do { if( ( x ) == 0 ) { vFreeRtosHttpsAssertFailed( __FILE__, __LINE__ ); } } while( 0 )
 
-/* ---- API functions compiled in ----------------------------------------------------- */
+/* ---- API functions compiled in: only what the Rust layer calls (each costs flash) ---- */
 #define INCLUDE_vTaskDelete                        1 /* tasks that return; vTaskEndScheduler */
 #define INCLUDE_vTaskDelay                         1
-#define INCLUDE_xTaskDelayUntil                    1
+#define INCLUDE_xTaskDelayUntil                    0
 #define INCLUDE_vTaskSuspend                       1 /* portMAX_DELAY blocks forever */
-#define INCLUDE_vTaskPrioritySet                   1
-#define INCLUDE_uxTaskPriorityGet                  1
+#define INCLUDE_vTaskPrioritySet                   0
+#define INCLUDE_uxTaskPriorityGet                  0
 #define INCLUDE_xTaskGetCurrentTaskHandle          1
 #define INCLUDE_xTaskGetSchedulerState             1
-#define INCLUDE_xTaskAbortDelay                    1
+#define INCLUDE_xTaskAbortDelay                    0
+#define INCLUDE_xTaskResumeFromISR                 0
+#define INCLUDE_eTaskGetState                      0
 #define INCLUDE_xTaskGetHandle                     0
 #define INCLUDE_uxTaskGetStackHighWaterMark        0 /* meaningless on the POSIX port */
 #define INCLUDE_xTimerPendFunctionCall             0

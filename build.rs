@@ -19,10 +19,13 @@ use std::path::{Path, PathBuf};
 /// Heap size used when `FREERTOS_HEAP_SIZE` is not set.
 const DEFAULT_HEAP_SIZE: usize = 512 * 1024;
 
-/// The kernel ports this build knows about.
+/// The kernel ports this build knows about, chosen by the Rust target (one place: here).
 enum Port {
     /// The POSIX simulator (Linux, macOS): each task is a pthread.
     Posix,
+    /// ARM Cortex-M4F with its FPU (GCC/ARM_CM4F). The portable core builds for it; its board
+    /// (the image QEMU boots) is the Cortex-M issue's work.
+    ArmCm4f,
 }
 
 impl Port {
@@ -32,7 +35,8 @@ impl Port {
             Err(format!(
                 "target `{target}`: the {what} port is planned but not supported yet. \
                  Supported today: the POSIX simulator on Linux and macOS hosts \
-                 (x86_64/aarch64-unknown-linux-gnu, *-apple-darwin)."
+                 (x86_64/aarch64-unknown-linux-gnu, *-apple-darwin), and the portable core \
+                 (library only) for thumbv7em-none-eabihf."
             ))
         };
         if target.contains("-linux-") || target.contains("-apple-darwin") {
@@ -41,12 +45,16 @@ impl Port {
             supported_later("FreeRTOS Windows simulator (MSVC-MingW)")
         } else if target.starts_with("thumbv7m-") {
             supported_later("ARM Cortex-M3 (GCC/ARM_CM3)")
+        } else if target == "thumbv7em-none-eabihf" {
+            Ok(Port::ArmCm4f)
         } else if target.starts_with("thumbv7em-") {
-            supported_later("ARM Cortex-M4F/M7 (GCC/ARM_CM4F)")
+            supported_later(
+                "ARM Cortex-M4 without hardware floating point (use thumbv7em-none-eabihf)",
+            )
         } else {
             Err(format!(
                 "target `{target}` has no FreeRTOS port in this build. Supported: the \
-                 POSIX simulator on Linux and macOS hosts."
+                 POSIX simulator on Linux and macOS hosts, and thumbv7em-none-eabihf."
             ))
         }
     }
@@ -58,6 +66,7 @@ impl Port {
                 "portable/ThirdParty/GCC/Posix/port.c",
                 "portable/ThirdParty/GCC/Posix/utils/wait_for_event.c",
             ],
+            Port::ArmCm4f => &["portable/GCC/ARM_CM4F/port.c"],
         }
     }
 
@@ -68,13 +77,15 @@ impl Port {
                 "portable/ThirdParty/GCC/Posix",
                 "portable/ThirdParty/GCC/Posix/utils",
             ],
+            Port::ArmCm4f => &["portable/GCC/ARM_CM4F"],
         }
     }
 
-    /// Shim sources specific to the port (console output, process exit).
+    /// Shim sources specific to the port.
     fn shim_sources(&self) -> &'static [&'static str] {
         match self {
-            Port::Posix => &["c_shim/posix_io.c", "c_shim/posix_interrupt.c"],
+            Port::Posix => &["c_shim/posix_port.c"],
+            Port::ArmCm4f => &["c_shim/isr_interrupt.c"],
         }
     }
 
@@ -82,20 +93,32 @@ impl Port {
     fn config_define(&self) -> &'static str {
         match self {
             Port::Posix => "FREERTOS_HTTPS_PORT_POSIX",
+            Port::ArmCm4f => "FREERTOS_HTTPS_PORT_ARM_CM4F",
         }
+    }
+
+    /// The `board` cfg the Rust code is compiled with (see `src/board/mod.rs`).
+    fn board_cfg(&self) -> &'static str {
+        match self {
+            Port::Posix => "posix",
+            Port::ArmCm4f => "none",
+        }
+    }
+
+    /// Whether the target has no operating system: its C headers come from the cross
+    /// compiler's newlib, which bindgen's clang must be shown.
+    fn is_bare_metal(&self) -> bool {
+        matches!(self, Port::ArmCm4f)
     }
 }
 
+/// Every `board` value the Rust code may be compiled with.
+const BOARD_CFGS: &[&str] = &["posix", "none"];
+
 /// Portable kernel sources, relative to the kernel tree.
-const KERNEL_SOURCES: &[&str] = &[
-    "tasks.c",
-    "queue.c",
-    "list.c",
-    "timers.c",
-    "event_groups.c",
-    "stream_buffer.c",
-    "portable/MemMang/heap_4.c",
-];
+/// Event groups, stream buffers and software timers are not used, so their sources are not
+/// compiled (they would cost flash on a board).
+const KERNEL_SOURCES: &[&str] = &["tasks.c", "queue.c", "list.c", "portable/MemMang/heap_4.c"];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
@@ -106,8 +129,30 @@ fn main() {
     let heap_size = heap_size().unwrap_or_else(|message| fail(&message));
 
     let include_dirs = include_dirs(&manifest_dir, &kernel, &port);
-    compile_kernel_and_shim(&manifest_dir, &kernel, &port, &include_dirs, heap_size);
-    generate_bindings(&manifest_dir, &port, &include_dirs, heap_size);
+    let defines = defines(&port, heap_size);
+    compile_kernel_and_shim(&manifest_dir, &kernel, &port, &include_dirs, &defines);
+    let system_include_dirs = if port.is_bare_metal() {
+        cross_compiler_include_dirs().unwrap_or_else(|message| fail(&message))
+    } else {
+        Vec::new()
+    };
+    generate_bindings(
+        &manifest_dir,
+        &target,
+        &include_dirs,
+        &system_include_dirs,
+        &defines,
+    );
+
+    println!(
+        "cargo::rustc-check-cfg=cfg(board, values({}))",
+        BOARD_CFGS
+            .iter()
+            .map(|board| format!("\"{board}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("cargo::rustc-cfg=board=\"{}\"", port.board_cfg());
 
     for path in ["FreeRTOSConfig.h", "c_shim", "build.rs"] {
         println!("cargo:rerun-if-changed={path}");
@@ -184,23 +229,68 @@ fn include_dirs(manifest_dir: &Path, kernel: &Path, port: &Port) -> Vec<PathBuf>
     dirs
 }
 
+/// The preprocessor definitions, given to the C compiler and to bindgen alike (one list, so
+/// the bindings always describe the kernel that is compiled).
+fn defines(port: &Port, heap_size: usize) -> Vec<(String, Option<String>)> {
+    let mut defines = vec![
+        (port.config_define().to_owned(), None),
+        (
+            "configTOTAL_HEAP_SIZE".to_owned(),
+            Some(heap_size.to_string()),
+        ),
+    ];
+    if matches!(port, Port::Posix) {
+        defines.push(("_GNU_SOURCE".to_owned(), None));
+    }
+    defines
+}
+
+/// The cross compiler's own include directories (newlib's headers), which clang does not know.
+fn cross_compiler_include_dirs() -> Result<Vec<PathBuf>, String> {
+    let compiler = cc::Build::new().get_compiler();
+    let output = std::process::Command::new(compiler.path())
+        .args(["-xc", "-E", "-v", "-"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|error| {
+            format!(
+                "cannot run the cross compiler {}: {error} (on Debian/Ubuntu: apt-get install \
+                 gcc-arm-none-eabi libnewlib-arm-none-eabi)",
+                compiler.path().display()
+            )
+        })?;
+    let text = String::from_utf8_lossy(&output.stderr);
+    let dirs: Vec<PathBuf> = text
+        .lines()
+        .skip_while(|line| !line.starts_with("#include <...>"))
+        .skip(1)
+        .take_while(|line| !line.starts_with("End of search list"))
+        .map(|line| PathBuf::from(line.trim()))
+        .collect();
+    if dirs.is_empty() {
+        return Err(format!(
+            "{} listed no include directories",
+            compiler.path().display()
+        ));
+    }
+    Ok(dirs)
+}
+
 fn compile_kernel_and_shim(
     manifest_dir: &Path,
     kernel: &Path,
     port: &Port,
     include_dirs: &[PathBuf],
-    heap_size: usize,
+    defines: &[(String, Option<String>)],
 ) {
     let mut build = cc::Build::new();
     build
         .includes(include_dirs)
-        .define(port.config_define(), None)
-        .define("configTOTAL_HEAP_SIZE", heap_size.to_string().as_str())
         .flag_if_supported("-fno-strict-aliasing")
         // The kernel's own code is not ours to lint.
         .warnings(false);
-    if matches!(port, Port::Posix) {
-        build.define("_GNU_SOURCE", None);
+    for (name, value) in defines {
+        build.define(name, value.as_deref());
     }
     for source in KERNEL_SOURCES.iter().chain(port.sources()) {
         build.file(kernel.join(source));
@@ -216,23 +306,38 @@ fn compile_kernel_and_shim(
     }
 }
 
-fn generate_bindings(manifest_dir: &Path, port: &Port, include_dirs: &[PathBuf], heap_size: usize) {
+fn generate_bindings(
+    manifest_dir: &Path,
+    target: &str,
+    include_dirs: &[PathBuf],
+    system_include_dirs: &[PathBuf],
+    defines: &[(String, Option<String>)],
+) {
     let mut builder = bindgen::Builder::default()
         .header(
             manifest_dir
                 .join("c_shim/freertos_shim.h")
                 .to_string_lossy(),
         )
-        .clang_arg(format!("-D{}", port.config_define()))
-        .clang_arg(format!("-DconfigTOTAL_HEAP_SIZE={heap_size}"))
+        // The real target, so that type widths (TickType_t, BaseType_t) are the target's.
+        .clang_arg(format!("--target={target}"))
         .use_core()
         .layout_tests(false)
         .generate_comments(false)
         .default_enum_style(bindgen::EnumVariation::Consts)
         .prepend_enum_name(false)
         .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()));
+    for (name, value) in defines {
+        builder = builder.clang_arg(match value {
+            Some(value) => format!("-D{name}={value}"),
+            None => format!("-D{name}"),
+        });
+    }
     for dir in include_dirs {
         builder = builder.clang_arg(format!("-I{}", dir.display()));
+    }
+    for dir in system_include_dirs {
+        builder = builder.clang_arg(format!("-isystem{}", dir.display()));
     }
     // Only what the Rust layer uses: keeps the bindings reviewable and the build quick.
     for function in [
@@ -240,21 +345,18 @@ fn generate_bindings(manifest_dir: &Path, port: &Port, include_dirs: &[PathBuf],
         "vShim.*",
         "ulShim.*",
         "uxShim.*",
-        "iShim.*",
         "pvShim.*",
         "vTaskStartScheduler",
         "vTaskEndScheduler",
         "vTaskDelay",
-        "xTaskDelayUntil",
         "xTaskGetTickCount",
         "xTaskGetCurrentTaskHandle",
         "xTaskGetSchedulerState",
         "vTaskSuspendAll",
+        "vTaskSetThreadLocalStoragePointer",
+        "pvTaskGetThreadLocalStoragePointer",
         "xTaskResumeAll",
         "pcTaskGetName",
-        "uxTaskPriorityGet",
-        "vTaskPrioritySet",
-        "xTaskAbortDelay",
         "xQueueReceive",
         "vQueueDelete",
         "uxQueueMessagesWaiting",

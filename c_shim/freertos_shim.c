@@ -4,7 +4,6 @@
  */
 #include "freertos_shim.h"
 
-#include <stdio.h>
 #include <string.h>
 
 /* heap_4's array (configAPPLICATION_ALLOCATED_HEAP == 1), defined here so the Rust
@@ -152,22 +151,4 @@ configSTACK_DEPTH_TYPE uxShimMinimalStackSize( void )
 void vApplicationMallocFailedHook( void )
 {
     xMallocFailedCount = xMallocFailedCount + 1;
-}
-
-void vFreeRtosHttpsAssertFailed( const char * pcFile, unsigned long ulLine )
-{
-    char cMessage[ 512 ];
-    int iLength = snprintf( cMessage, sizeof( cMessage ),
-                            "FreeRTOS assert failed: %s:%lu\n", pcFile, ulLine );
-
-    if( iLength < 0 )
-    {
-        iLength = 0;
-    }
-    else if( ( size_t ) iLength >= sizeof( cMessage ) )
-    {
-        iLength = ( int ) sizeof( cMessage ) - 1;
-    }
-
-    vShimFatalExit( ( const uint8_t * ) cMessage, ( size_t ) iLength, SHIM_ASSERT_EXIT_STATUS );
 }

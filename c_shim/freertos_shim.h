@@ -29,9 +29,6 @@ enum ShimKernelConstants
     SHIM_SCHEDULER_RUNNING = taskSCHEDULER_RUNNING
 };
 
-/* Exit status of the process after a failed configASSERT. */
-#define SHIM_ASSERT_EXIT_STATUS    70
-
 /* The Rust function every task created by xShimTaskCreate runs. It receives the task's
  * argument and must not unwind. Defined in src/rtos/task.rs. */
 void vFreeRtosHttpsRunTask( void * pvArgument );
@@ -79,52 +76,67 @@ TickType_t xShimTickRateHz( void );
 UBaseType_t uxShimMaxPriorities( void );
 configSTACK_DEPTH_TYPE uxShimMinimalStackSize( void );
 
-/* Writes all of pcBuffer to file descriptor iFd with write(2), retrying after EINTR
- * (the POSIX port's tick signal interrupts system calls). Takes no lock and allocates
- * nothing, so it is safe from any task at any priority. Returns 0, or an errno value. */
-int iShimWriteAll( int iFd, const uint8_t * pcBuffer, size_t xLength );
-
-/* Simulated interrupt lines: how a host thread (the simulated network card) wakes a task.
+/* Interrupt lines: how a network card's interrupt wakes the task that serves it. Raising a
+ * line gives notification index 0 of the task attached to it, and switches to that task at
+ * once if it has a higher priority. One implementation per port:
  *
- * A host thread must not call the kernel, not even ...FromISR functions (on the POSIX port
- * they race with the running task). vShimInterruptRaise only marks the line pending and
- * signals the thread of the running task; that thread then runs the line's service routine
- * as an interrupt handler, the same way the port runs the tick: it gives notification index 0
- * of the task attached to the line and switches to it at once if it has a higher priority.
- * The tick hook services pending lines too, so a wake-up is never later than one tick.
- * On a board, the line is a real interrupt whose handler calls vTaskNotifyGiveFromISR. */
+ * - posix_port.c (the POSIX simulator): the card is a host thread, which must not call the
+ *   kernel, not even ...FromISR functions (on the POSIX port they race with the running
+ *   task). vShimInterruptRaise only marks the line pending and signals the thread of the
+ *   running task; that thread then runs the line's service routine as an interrupt handler,
+ *   the same way the port runs the tick. The tick hook services pending lines too, so a
+ *   wake-up is never later than one tick.
+ * - isr_interrupt.c (boards): vShimInterruptRaise is called from the card's interrupt handler
+ *   and gives the notification with vTaskNotifyGiveIndexedFromISR. */
 #define SHIM_INTERRUPT_LINES    4
 
 /* Attaches uxLine to xTask (NULL detaches). Returns pdPASS, or pdFAIL for a bad line. Call
  * from a task or before the scheduler starts. */
 BaseType_t xShimInterruptAttach( UBaseType_t uxLine, TaskHandle_t xTask );
 
-/* Raises uxLine. Callable from any thread, including host threads; never blocks. */
+/* Detaches every line attached to xTask: called by a task just before it is deleted. */
+void vShimInterruptDetachTask( TaskHandle_t xTask );
+
+/* Raises uxLine. Simulator: callable from any thread, including host threads. Board: from an
+ * interrupt handler. Never blocks. */
 void vShimInterruptRaise( UBaseType_t uxLine );
+
+/* ---- POSIX simulator only (posix_port.c) ------------------------------------------------ */
 
 /* The idle task's "wait for interrupt". By default the idle hook sleeps in pause(2) until
  * the next signal (the tick or a simulated interrupt). A simulated device whose work waits on
  * host descriptors (the slirp network card) installs a poller, and the idle hook then sleeps
  * in poll(2) on its descriptors instead, which every signal still interrupts:
  *
- *   1. pxPrepare runs with the scheduler suspended and fills in the descriptors (an array of
- *      struct pollfd that stays valid until pxFinish) and the timeout; pdFALSE: nothing to
- *      poll, sleep until the next signal.
+ *   1. pxPrepare runs with the scheduler suspended and fills in the descriptors and the
+ *      timeout of the hook's own ShimIdlePoll_t; pdFALSE: nothing to poll, sleep until the
+ *      next signal.
  *   2. The scheduler resumes. If that switched to another task, that task may have changed
  *      what the device waits for, so the hook returns and the idle task plans again.
- *   3. poll(2), with the scheduler running.
- *   4. pxFinish runs with the scheduler suspended, with poll's result and errno.
+ *   3. poll(2), with the scheduler running, on the descriptors of that same ShimIdlePoll_t.
+ *   4. pxFinish runs with the scheduler suspended, with the results in the same structure,
+ *      poll's return value and errno.
  *
- * The hook, not the device, suspends and resumes the scheduler and sleeps, so the idle thread
- * is never switched out inside the device's code. */
+ * The structure belongs to the hook (the idle task's alone) from step 1 to step 4, so the
+ * device never hands out memory of its own. The hook, not the device, suspends and resumes the scheduler
+ * and sleeps, so the idle thread is never switched out inside the device's code. */
+#define SHIM_IDLE_POLL_MAX    256
+
+typedef struct ShimPollDescriptor
+{
+    int iFd;
+    short sEvents;  /* poll(2) event bits wanted */
+    short sRevents; /* poll(2) event bits seen */
+} ShimPollDescriptor_t;
+
 typedef struct ShimIdlePoll
 {
-    void * pvDescriptors; /* struct pollfd[ xCount ] */
+    ShimPollDescriptor_t axDescriptors[ SHIM_IDLE_POLL_MAX ];
     size_t xCount;
     int iTimeoutMs;
 } ShimIdlePoll_t;
 typedef BaseType_t ( * ShimIdlePrepare_t )( ShimIdlePoll_t * pxPoll );
-typedef void ( * ShimIdleFinish_t )( int iReady, int iErrno );
+typedef void ( * ShimIdleFinish_t )( const ShimIdlePoll_t * pxPoll, int iReady, int iErrno );
 void vShimSetIdlePoller( ShimIdlePrepare_t pxPrepare, ShimIdleFinish_t pxFinish );
 
 /* The tick count when the idle hook last ran. */
@@ -138,9 +150,5 @@ BaseType_t xShimRaiseWhenIdleStarved( UBaseType_t uxLine, TickType_t xTicks );
 /* Blocks, in the calling host thread, the signals the port uses to drive tasks (the tick and
  * the resume signal), so that a host thread can never run kernel code from a signal. */
 void vShimBlockKernelSignals( void );
-
-/* Writes pcMessage to stderr and ends the process at once with iStatus, without running
- * exit handlers (they could wait for a lock held by a suspended task). */
-void vShimFatalExit( const uint8_t * pcMessage, size_t xLength, int iStatus ) __attribute__( ( noreturn ) );
 
 #endif /* FREERTOS_SHIM_H */

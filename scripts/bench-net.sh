@@ -7,4 +7,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/ensure-deps.sh
 mkdir -p target
-cargo run --release --quiet --bin net-bench -- --report target/net-benchmark.md
+cargo run --release --quiet -p freertos-https-harness --bin net-bench -- --report target/net-benchmark.md

@@ -3,12 +3,14 @@
 # acts on what is absent, and says what it does.
 #
 #   system packages  clang libclang-dev cmake ninja-build pkg-config libslirp-dev libglib2.0-dev
+#                    gcc-arm-none-eabi libnewlib-arm-none-eabi (the kernel for Cortex-M4F)
 #                    (apt on Debian/Ubuntu; elsewhere it names what to install and stops)
-#   Rust target      thumbv7em-none-eabihf (the portable crates are checked to build for Cortex-M4F)
+#   Rust target      thumbv7em-none-eabihf (the portable core is checked to build for Cortex-M4F)
 #   Rust nightly     minimal profile, for cargo-fuzz (libFuzzer instrumentation)
 set -euo pipefail
 
-SYSTEM_PACKAGES=(clang libclang-dev cmake ninja-build pkg-config libslirp-dev libglib2.0-dev binutils)
+SYSTEM_PACKAGES=(clang libclang-dev cmake ninja-build pkg-config libslirp-dev libglib2.0-dev binutils
+    gcc-arm-none-eabi libnewlib-arm-none-eabi)
 CROSS_TARGETS=(thumbv7em-none-eabihf)
 
 say() { printf '[ensure-deps] %s\n' "$*"; }

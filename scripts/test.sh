@@ -22,6 +22,10 @@ step "portable crates build for Cortex-M4F (thumbv7em-none-eabihf)"
 cargo build --locked --target thumbv7em-none-eabihf --no-default-features \
     -p iot-transport -p iot-http -p iot-backoff
 
+step "the device library's portable core builds for Cortex-M4F, with no std (thumbv7em-none-eabihf)"
+cargo build --locked --release --target thumbv7em-none-eabihf --lib -p freertos-https
+./scripts/check-portable.sh
+
 step "fuzzing the HTTP response parser and chunked decoder (${FUZZ_SECONDS:=30} s per target)"
 FUZZ_SECONDS="$FUZZ_SECONDS" ./scripts/fuzz.sh
 

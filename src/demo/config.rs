@@ -1,9 +1,16 @@
 //! The demo's settings: the equivalent of the C demo's `demo_config.h`, from command-line
 //! flags or environment variables (flags win). One home for every default.
 
+//!
+//! Portable: the simulator board feeds it the command line and the process environment; a
+//! board without either feeds it the `IOT_*` values it was built with.
+
 use core::fmt;
 use core::time::Duration;
-use std::path::PathBuf;
+
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 /// Port AWS IoT serves mutual TLS on without ALPN.
 pub const DEFAULT_PORT: u16 = 8443;
@@ -19,11 +26,11 @@ pub struct DemoConfig {
     /// TCP port. Default 8443 (443 adds ALPN `x-amzn-http-ca`). `--port`, `IOT_PORT`.
     pub port: u16,
     /// Root CA file. `--root-ca`, `IOT_ROOT_CA`. Required with `--endpoint`.
-    pub root_ca: Option<PathBuf>,
+    pub root_ca: Option<String>,
     /// Device certificate file. `--client-cert`, `IOT_CLIENT_CERT`.
-    pub client_cert: Option<PathBuf>,
+    pub client_cert: Option<String>,
     /// Device private key file. `--client-key`, `IOT_CLIENT_KEY`.
-    pub client_key: Option<PathBuf>,
+    pub client_key: Option<String>,
     /// Passphrase of an encrypted key: `IOT_KEY_PASSPHRASE` only (never on a command line).
     pub key_passphrase: Option<String>,
     /// MQTT topic to publish to. Default `freertos/demo/https`. `--topic`, `IOT_TOPIC`.
@@ -46,11 +53,11 @@ pub struct DemoConfig {
     /// Print one JSON object as the last line of stdout. `--json`, `IOT_JSON=1`.
     pub json: bool,
     /// Where the bundled endpoint keeps its certificates. Default `certs`. `--certs-dir`.
-    pub certs_dir: PathBuf,
+    pub certs_dir: String,
     /// Log level name. Default `info`. `--log-level`, `FREERTOS_HTTPS_LOG`.
     pub log_level: String,
     /// Record the device's network traffic in this pcap file. `--pcap`, `IOT_PCAP`.
-    pub pcap: Option<PathBuf>,
+    pub pcap: Option<String>,
 }
 
 impl Default for DemoConfig {
@@ -71,7 +78,7 @@ impl Default for DemoConfig {
             retry_delay: Duration::from_secs(5),
             timeout: Duration::from_secs(10),
             json: false,
-            certs_dir: PathBuf::from("certs"),
+            certs_dir: "certs".into(),
             log_level: "info".into(),
             pcap: None,
         }
@@ -145,7 +152,7 @@ impl fmt::Display for ConfigError {
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl core::error::Error for ConfigError {}
 
 /// The flags, their environment variables, and whether they take a value.
 const FLAGS: &[(&str, &str, bool)] = &[
@@ -223,9 +230,9 @@ impl DemoConfig {
                     .filter(|port| *port != 0)
                     .ok_or_else(|| invalid("a TCP port (1-65535)"))?
             }
-            "--root-ca" => self.root_ca = Some(PathBuf::from(value)),
-            "--client-cert" => self.client_cert = Some(PathBuf::from(value)),
-            "--client-key" => self.client_key = Some(PathBuf::from(value)),
+            "--root-ca" => self.root_ca = Some(value),
+            "--client-cert" => self.client_cert = Some(value),
+            "--client-key" => self.client_key = Some(value),
             "--topic" => {
                 self.topic = Some(value.clone())
                     .filter(|topic| !topic.is_empty())
@@ -267,9 +274,9 @@ impl DemoConfig {
                         .ok_or_else(|| invalid("milliseconds"))?,
                 )
             }
-            "--certs-dir" => self.certs_dir = PathBuf::from(value),
+            "--certs-dir" => self.certs_dir = value,
             "--json" => self.json = truthy(&value).ok_or_else(|| invalid("1 or 0"))?,
-            "--pcap" => self.pcap = Some(PathBuf::from(value)),
+            "--pcap" => self.pcap = Some(value),
             _ => self.log_level = value,
         }
         Ok(())
@@ -311,6 +318,10 @@ fn truthy(value: &str) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use std::prelude::rust_2024::*;
+    #[allow(unused_imports)]
+    use std::{format, vec};
 
     fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<DemoConfig, ConfigError> {
         let env: Vec<(String, String)> = env

@@ -7,22 +7,27 @@
 //! by itself (authentication, configuration). At the end the free heap and the minimum ever
 //! free heap are reported.
 
+//!
+//! Portable: the board starts the network card and the stack ([`network_config`] gives the
+//! demo's settings), reads the credentials, and runs [`run`] as its application task.
+
 pub mod config;
 mod report;
 
 use core::time::Duration;
-use std::time::Instant;
 
+use alloc::format;
+use alloc::string::{String, ToString};
 use iot_backoff::{Backoff, BackoffPolicy, EntropySource, NextDelay};
 use iot_http::{Config as HttpConfig, HttpClient, Method, PathBuilder, RequestBuilder};
 
 pub use config::{ConfigError, DemoConfig, USAGE};
 pub use report::{DemoReport, Timings};
 
-use crate::link::LinkPort;
-use crate::net::{self, NetConfig, Stack, TcpOptions};
+use crate::board;
+use crate::net::{Connection, NetConfig, TcpIpStack, TcpOptions, TcpTransport};
 use crate::rtos::heap::HeapStats;
-use crate::rtos::time;
+use crate::rtos::time::{self, Instant};
 use crate::tls::{Credentials, Endpoint, TlsConfig, TlsTransport};
 
 /// How long to wait for DHCP.
@@ -39,25 +44,36 @@ impl iot_http::Clock for KernelClock {
     }
 }
 
-/// Backoff jitter from the TLS layer's entropy source (never a seeded generator).
-struct TlsEntropy;
+/// Backoff jitter from the board's entropy source (never a seeded generator).
+struct BoardEntropy;
 
-impl EntropySource for TlsEntropy {
-    type Error = ();
+impl EntropySource for BoardEntropy {
+    type Error = board::EntropyError;
 
-    fn next_u32(&mut self) -> Result<u32, ()> {
-        let mut bytes = [0u8; 4];
-        if crate::tls::fill_random(&mut bytes) {
-            Ok(u32::from_le_bytes(bytes))
-        } else {
-            Err(())
-        }
+    fn next_u32(&mut self) -> Result<u32, board::EntropyError> {
+        board::random_u32()
     }
 }
 
+/// The network settings the demo runs with. One connection at a time, a small request and a
+/// small answer: one socket with small buffers (Mbed TLS holds whole records anyway). A 2 KiB
+/// window costs a few extra round trips while a distant server sends its certificate chain,
+/// and saves 13 KiB of heap.
+pub fn network_config() -> NetConfig {
+    NetConfig {
+        max_sockets: 1,
+        tcp_rx_buffer: 2 * 1024,
+        tcp_tx_buffer: 1024,
+        ..NetConfig::default()
+    }
+}
+
+/// The connection a cycle runs over: TLS over the stack's TCP socket.
+type Tls<S> = TlsTransport<TcpTransport<<S as TcpIpStack>::Socket>>;
+
 /// What every cycle works with.
-struct Session<'a> {
-    stack: &'static Stack,
+struct Session<'a, S: TcpIpStack> {
+    stack: &'static S,
     endpoint: Endpoint,
     server_name: &'a str,
     config: &'a DemoConfig,
@@ -71,29 +87,17 @@ struct CycleError {
     http_status: Option<u16>,
 }
 
-/// Runs the demo on the calling task: starts the network on `link`, then the cycles.
-pub fn run(
-    link: LinkPort,
+/// Runs the demo on the calling task over `stack` (started by the board, see
+/// [`network_config`]): waits for the network, then runs the cycles. `started` is when the
+/// board began (for the `network_up` timing).
+pub fn run<S: TcpIpStack>(
+    stack: &'static S,
+    started: Instant,
     config: &DemoConfig,
     server_name: &str,
     credentials: &Credentials,
 ) -> DemoReport {
-    let started = Instant::now();
-    let mut report = DemoReport::new(config.iterations);
-    // One connection at a time, a small request and a small answer: one socket with small
-    // buffers (Mbed TLS holds whole records anyway). A 2 KiB window costs a few extra round
-    // trips while a distant server sends its certificate chain, and saves 13 KiB of heap.
-    let net_config = NetConfig {
-        max_sockets: 1,
-        tcp_rx_buffer: 2 * 1024,
-        tcp_tx_buffer: 1024,
-        pcap: config.pcap.clone(),
-        ..NetConfig::default()
-    };
-    let stack = match net::start(link, net_config) {
-        Ok(stack) => stack,
-        Err(error) => return report.failed(format!("cannot start the network: {error}")),
-    };
+    let mut report = DemoReport::new(config.iterations, stack.name());
     log::info!("Waiting for the network (DHCP)...");
     let Some(settings) = stack.wait_until_up(NETWORK_UP_TIMEOUT) else {
         return report.failed("the network did not come up within 10 s (no DHCP answer)".into());
@@ -134,7 +138,7 @@ pub fn run(
 }
 
 /// Free heap once the closed connection's socket has been freed (after the peer's FIN).
-fn settled_heap(stack: &'static Stack) -> HeapStats {
+fn settled_heap<S: TcpIpStack>(stack: &'static S) -> HeapStats {
     let start = Instant::now();
     while stack.tcp_sockets_in_use() > 0 && start.elapsed() < Duration::from_secs(2) {
         time::delay(Duration::from_millis(2));
@@ -142,7 +146,7 @@ fn settled_heap(stack: &'static Stack) -> HeapStats {
     HeapStats::now()
 }
 
-impl Session<'_> {
+impl<S: TcpIpStack> Session<'_, S> {
     fn run_cycle_with_attempts(&self, report: &mut DemoReport) -> Result<(), CycleError> {
         let config = self.config;
         let mut attempt = 1;
@@ -190,7 +194,7 @@ impl Session<'_> {
         Ok(())
     }
 
-    fn connect_with_backoff(&self) -> Result<TlsTransport, CycleError> {
+    fn connect_with_backoff(&self) -> Result<Tls<S>, CycleError> {
         let (stack, endpoint, server_name, config, credentials) = (
             self.stack,
             self.endpoint,
@@ -218,7 +222,7 @@ impl Session<'_> {
                     http_status: None,
                 });
             }
-            match backoff.next_delay(&mut TlsEntropy) {
+            match backoff.next_delay(&mut BoardEntropy) {
                 Ok(NextDelay::Retry(delay)) => {
                     log::warn!(
                         "Connection to the server failed: {error}. Retrying connection after {} ms backoff.",
@@ -233,7 +237,7 @@ impl Session<'_> {
                         http_status: None,
                     });
                 }
-                Err(()) => {
+                Err(board::EntropyError) => {
                     return Err(CycleError {
                         message: format!("{error} (no entropy for the backoff)"),
                         retryable: false,
@@ -250,8 +254,8 @@ fn is_retryable_status(status: u16) -> bool {
 }
 
 /// Sends the publish and returns the 2xx status, or why not.
-fn post(
-    transport: &mut TlsTransport,
+fn post<T: Connection>(
+    transport: &mut TlsTransport<T>,
     server_name: &str,
     config: &DemoConfig,
 ) -> Result<u16, CycleError> {

@@ -3,6 +3,11 @@
 use core::fmt::Write as _;
 use core::time::Duration;
 
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
 use crate::rtos::heap::HeapStats;
 
 /// How long each step took (host clock).
@@ -43,10 +48,12 @@ pub struct DemoReport {
     pub tls_version: String,
     /// Negotiated cipher suite.
     pub tls_cipher: String,
+    /// The TCP/IP stack the demo ran on ([`crate::net::TcpIpStack::name`]).
+    pub tcpip_stack: &'static str,
 }
 
 impl DemoReport {
-    pub(crate) fn new(iterations: u32) -> DemoReport {
+    pub(crate) fn new(iterations: u32, tcpip_stack: &'static str) -> DemoReport {
         DemoReport {
             error: None,
             http_status: None,
@@ -57,7 +64,14 @@ impl DemoReport {
             timings: Timings::default(),
             tls_version: String::new(),
             tls_cipher: String::new(),
+            tcpip_stack,
         }
+    }
+
+    /// The report of a demo that could not even start (its network, say): failed, with the
+    /// heap as it is now.
+    pub fn not_started(iterations: u32, error: String) -> DemoReport {
+        DemoReport::new(iterations, crate::net::DEFAULT_STACK_NAME).failed(error)
     }
 
     pub(crate) fn failed(mut self, error: String) -> DemoReport {
@@ -149,7 +163,8 @@ impl DemoReport {
         );
         let _ = write!(
             json,
-            "\"tcpip_stack\":\"smoltcp\",\"tls\":{{\"version\":{},\"cipher\":{}}}}}",
+            "\"tcpip_stack\":{},\"tls\":{{\"version\":{},\"cipher\":{}}}}}",
+            json_string(self.tcpip_stack),
             json_string(&self.tls_version),
             json_string(&self.tls_cipher)
         );
@@ -179,6 +194,10 @@ fn json_string(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use std::prelude::rust_2024::*;
+    #[allow(unused_imports)]
+    use std::{format, vec};
 
     #[test]
     fn json_strings_are_escaped() {
@@ -187,7 +206,7 @@ mod tests {
 
     #[test]
     fn a_failed_report_says_so_in_json() {
-        let mut report = DemoReport::new(2);
+        let mut report = DemoReport::new(2, "smoltcp");
         report.error = Some("server said \"no\"".into());
         report.heap = Some(HeapStats {
             total: 100,

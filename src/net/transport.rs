@@ -1,56 +1,69 @@
-//! A TCP socket behind the [`Transport`] trait, for the HTTP client and the TLS layer.
+//! A TCP connection behind the [`Transport`] trait, and what TLS needs of the connection it
+//! runs over ([`Connection`]).
 
 use core::fmt;
+use core::time::Duration;
 
 use iot_transport::{Received, Sent, Transport};
 
-use super::tcp::{RecvError, RecvEvent, SendError, TcpSocket};
+use super::{RecvError, RecvEvent, SendError, TcpConnection};
 
-/// Plaintext TCP as a [`Transport`]. Its timeouts are the socket's send and receive timeouts:
-/// a call returns *would block* only after waiting that long.
-pub struct TcpTransport {
-    socket: TcpSocket,
-}
-
-impl TcpTransport {
-    /// Wraps a connected socket.
-    pub fn new(socket: TcpSocket) -> TcpTransport {
-        TcpTransport { socket }
-    }
-
-    /// The socket, to change its timeouts or shut it down.
-    pub fn socket_mut(&mut self) -> &mut TcpSocket {
-        &mut self.socket
-    }
-
-    /// The socket back.
-    pub fn into_socket(self) -> TcpSocket {
-        self.socket
-    }
-}
-
-/// A transport failure on a TCP connection.
+/// How a byte stream failed: what TLS must tell apart below it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TcpTransportError {
+pub enum StreamError {
     /// The peer reset the connection.
     Reset,
     /// The connection is closed for sending.
     Closed,
 }
 
-impl fmt::Display for TcpTransportError {
+impl fmt::Display for StreamError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TcpTransportError::Reset => f.write_str("TCP connection reset by the peer"),
-            TcpTransportError::Closed => f.write_str("TCP connection closed for sending"),
+            StreamError::Reset => f.write_str("TCP connection reset by the peer"),
+            StreamError::Closed => f.write_str("TCP connection closed for sending"),
         }
     }
 }
 
-impl std::error::Error for TcpTransportError {}
+impl core::error::Error for StreamError {}
 
-impl Transport for TcpTransport {
-    type Error = TcpTransportError;
+/// A connected byte stream that TLS can run over: a [`Transport`] whose failures are
+/// [`StreamError`]s, whose timeouts can be changed (the handshake's deadline shrinks them),
+/// and that can be closed gracefully.
+pub trait Connection: Transport<Error = StreamError> {
+    /// Sets how long one send and one receive may wait.
+    fn set_timeouts(&mut self, send: Duration, recv: Duration);
+
+    /// Closes the connection gracefully (TCP FIN).
+    fn close(self);
+}
+
+/// Plaintext TCP as a [`Transport`], over any backend's socket. Its timeouts are the socket's
+/// send and receive timeouts: a call returns *would block* only after waiting that long.
+pub struct TcpTransport<S: TcpConnection> {
+    socket: S,
+}
+
+impl<S: TcpConnection> TcpTransport<S> {
+    /// Wraps a connected socket.
+    pub fn new(socket: S) -> TcpTransport<S> {
+        TcpTransport { socket }
+    }
+
+    /// The socket, to change its timeouts or shut it down.
+    pub fn socket_mut(&mut self) -> &mut S {
+        &mut self.socket
+    }
+
+    /// The socket back.
+    pub fn into_socket(self) -> S {
+        self.socket
+    }
+}
+
+impl<S: TcpConnection> Transport for TcpTransport<S> {
+    type Error = StreamError;
 
     fn send(&mut self, data: &[u8]) -> Result<Sent, Self::Error> {
         if data.is_empty() {
@@ -59,8 +72,8 @@ impl Transport for TcpTransport {
         match self.socket.send(data) {
             Ok(count) => Ok(Sent::Bytes(count)),
             Err(SendError::TimedOut) => Ok(Sent::WouldBlock),
-            Err(SendError::Reset) => Err(TcpTransportError::Reset),
-            Err(SendError::Closed) => Err(TcpTransportError::Closed),
+            Err(SendError::Reset) => Err(StreamError::Reset),
+            Err(SendError::Closed) => Err(StreamError::Closed),
         }
     }
 
@@ -72,7 +85,18 @@ impl Transport for TcpTransport {
             Ok(RecvEvent::Data(count)) => Ok(Received::Data(count)),
             Ok(RecvEvent::TimedOut) => Ok(Received::WouldBlock),
             Ok(RecvEvent::EndOfStream) => Ok(Received::EndOfStream),
-            Err(RecvError::Reset) => Err(TcpTransportError::Reset),
+            Err(RecvError::Reset) => Err(StreamError::Reset),
         }
+    }
+}
+
+impl<S: TcpConnection> Connection for TcpTransport<S> {
+    fn set_timeouts(&mut self, send: Duration, recv: Duration) {
+        self.socket.set_send_timeout(send);
+        self.socket.set_recv_timeout(recv);
+    }
+
+    fn close(self) {
+        self.socket.close();
     }
 }

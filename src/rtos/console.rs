@@ -1,18 +1,21 @@
-//! Line output that cannot deadlock, from tasks of any priority and from host threads.
+//! Line output that cannot deadlock, from tasks of any priority (and, on the simulator, from
+//! host threads), on the board's console ([`BoardServices::console_write`]).
 //!
 //! `println!` takes the process-wide stdout lock. On the POSIX simulator a task can be
 //! pre-empted while holding it, and the next task that prints then waits forever (measured
 //! here). This module never takes a lock: a line is formatted into a buffer on the caller's
-//! stack and handed to one `write(2)` loop. On a task the write runs with the scheduler
-//! suspended, so lines from different tasks never interleave; on a host thread it runs as is.
+//! stack and handed to the board in one call. On a task that call runs with the scheduler
+//! suspended, so lines from different tasks never interleave.
 //!
 //! Use it (or the `log` macros, see [`crate::rtos::log`]) instead of `print!` in task code.
+//!
+//! [`BoardServices::console_write`]: crate::board::BoardServices::console_write
 
 use core::fmt::{self, Write as _};
 
 use super::critical::SchedulerSuspended;
-use super::ffi;
 use super::task::in_task;
+use crate::board;
 
 /// Longest formatted line; longer ones are cut and end with `...`.
 pub const MAX_LINE: usize = 1024;
@@ -20,19 +23,10 @@ pub const MAX_LINE: usize = 1024;
 /// Where a line goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
-    /// Standard output (file descriptor 1).
+    /// The program's output (standard output on a simulator).
     Stdout,
-    /// Standard error (file descriptor 2).
+    /// Diagnostics (standard error on a simulator; a board may send both to one UART).
     Stderr,
-}
-
-impl Stream {
-    fn fd(self) -> i32 {
-        match self {
-            Stream::Stdout => 1,
-            Stream::Stderr => 2,
-        }
-    }
 }
 
 /// A fixed-capacity text buffer that keeps what fits and notes that the rest was cut.
@@ -133,23 +127,28 @@ pub fn write_bytes(stream: Stream, bytes: &[u8]) {
 }
 
 fn raw_write(stream: Stream, bytes: &[u8]) {
-    // SAFETY: the pointer and length describe a live slice; the shim only reads it.
-    let _ = unsafe { ffi::iShimWriteAll(stream.fd(), bytes.as_ptr(), bytes.len()) };
+    board::services().console_write(stream, bytes);
 }
 
-/// Writes a message to stderr and ends the process at once with `status`, without exit
-/// handlers (which could wait on a lock held by a suspended task).
+/// Writes a message to [`Stream::Stderr`] and ends the program at once with `status`
+/// ([`BoardServices::exit`](crate::board::BoardServices::exit); on the simulator without exit
+/// handlers, which could wait on a lock held by a suspended task).
 pub fn fatal(args: fmt::Arguments<'_>, status: i32) -> ! {
     let mut line = LineBuffer::<MAX_LINE>::new();
     let _ = line.write_fmt(args);
     line.finish_line();
-    // SAFETY: the message slice is live for the call; the shim does not return.
-    unsafe { ffi::vShimFatalExit(line.as_bytes().as_ptr(), line.as_bytes().len(), status) }
+    let services = board::services();
+    services.console_write(Stream::Stderr, line.as_bytes());
+    services.exit(status)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use std::prelude::rust_2024::*;
+    #[allow(unused_imports)]
+    use std::{format, vec};
 
     #[test]
     fn short_lines_get_a_newline() {

@@ -1,18 +1,22 @@
-//! Simulated interrupt lines: how a host thread wakes a task without calling the kernel.
+//! Interrupt lines: how a network card's interrupt wakes the task that serves it.
 //!
-//! On a board, a network card raises an interrupt and its handler gives a task notification.
-//! In the simulator the "card" is a host thread, which must not call the kernel at all (see
-//! [`crate::rtos`]). An [`InterruptLine`] reproduces the board's behaviour: the host thread
-//! [raises](InterruptRaiser::raise) the line, and the kernel runs the line's service routine on
-//! the running task's thread, exactly as it runs the tick. The routine gives the attached
-//! task's [`NotifySlot::General`](super::task::NotifySlot::General) notification and switches to
-//! it at once if it has a higher priority. A tick hook services pending lines too, so no
-//! wake-up is ever later than one tick. Implementation: `c_shim/posix_interrupt.c`.
+//! A task attaches itself to a line ([`InterruptLine::attach_current`]); the card
+//! [raises](InterruptRaiser::raise) the line, and the line's service routine gives the attached
+//! task's [`NotifySlot::General`](super::task::NotifySlot::General) notification, switching to
+//! it at once if it has a higher priority. A line stays attached until the task ends (then it
+//! is detached before the task is deleted, see [`super::task`]).
+//!
+//! Who raises a line is the port's business, implemented in C per port:
+//! * on a board, the card's interrupt handler (`c_shim/isr_interrupt.c`);
+//! * on the POSIX simulator, any thread, host threads included: raising marks the line and
+//!   signals the running task's thread, where the routine runs exactly as the tick does; the
+//!   tick services pending lines too, so no wake-up is ever later than one tick
+//!   (`c_shim/posix_port.c`).
 
 use core::fmt;
 
 use super::ffi;
-use super::task::TaskHandle;
+use super::task::require_task;
 
 /// Number of lines (`SHIM_INTERRUPT_LINES`).
 pub const LINES: u8 = ffi::SHIM_INTERRUPT_LINES as u8;
@@ -31,7 +35,7 @@ impl fmt::Display for InvalidLine {
     }
 }
 
-impl std::error::Error for InvalidLine {}
+impl core::error::Error for InvalidLine {}
 
 /// An interrupt line attached to a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,13 +44,19 @@ pub struct InterruptLine {
 }
 
 impl InterruptLine {
-    /// Attaches `line` to `task`: raising it notifies that task. Replaces an earlier
-    /// attachment of the same line. Call from a task or before the scheduler starts.
-    pub fn attach(line: u8, task: TaskHandle) -> Result<InterruptLine, InvalidLine> {
-        // SAFETY: stores the handle of a live task in the shim's table; the shim only uses it
-        // from interrupt context while the task exists (the network tasks never end).
-        let attached =
-            unsafe { ffi::xShimInterruptAttach(ffi::UBaseType_t::from(line), task.as_raw()) };
+    /// Attaches `line` to the calling task: raising it notifies this task, until the task
+    /// ends. Replaces an earlier attachment of the same line. Call from a task.
+    pub fn attach_current(line: u8) -> Result<InterruptLine, InvalidLine> {
+        require_task("InterruptLine::attach_current");
+        // SAFETY: stores the calling task's handle in the shim's table; the task detaches every
+        // line pointing at it before it is deleted (`vShimInterruptDetachTask` in
+        // `vFreeRtosHttpsRunTask`), so the shim only ever notifies a live task.
+        let attached = unsafe {
+            ffi::xShimInterruptAttach(
+                ffi::UBaseType_t::from(line),
+                ffi::xTaskGetCurrentTaskHandle(),
+            )
+        };
         if attached == ffi::pdPASS {
             Ok(InterruptLine { line })
         } else {
@@ -60,7 +70,8 @@ impl InterruptLine {
     }
 }
 
-/// Raises one interrupt line. `Copy`, `Send` and `Sync`: made for host threads.
+/// Raises one interrupt line. `Copy`, `Send` and `Sync`: for cards, from their interrupt
+/// handler or (on the simulator) a host thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InterruptRaiser {
     line: u8,
@@ -76,9 +87,11 @@ impl InterruptRaiser {
         }
     }
 
-    /// Raises the line. Never blocks and never calls the kernel from the calling thread.
+    /// Raises the line. Never blocks. On the simulator it never calls the kernel from the
+    /// calling thread; on a board it must be called from an interrupt handler.
     pub fn raise(&self) {
-        // SAFETY: the shim only sets an atomic flag and sends a signal; safe from any thread.
+        // SAFETY: the port's shim is safe from the contexts documented above (on the POSIX
+        // port: an atomic flag and a signal, from any thread).
         unsafe { ffi::vShimInterruptRaise(ffi::UBaseType_t::from(self.line)) };
     }
 }

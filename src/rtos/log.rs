@@ -8,36 +8,39 @@
 //! [    0.012345] INFO  [app] freertos_https::demo: Connecting to 10.0.2.2:8443
 //! ```
 //!
-//! with seconds since [`init`] from the host's monotonic clock, the level, the task's name
-//! (`host` for host threads) and the record's target.
+//! with the seconds since the board started ([`Instant`]), the level, the task's name (`host`
+//! for host threads) and the record's target.
 
 use core::fmt::Write as _;
-use std::sync::OnceLock;
-use std::time::Instant;
+use core::sync::atomic::{AtomicBool, Ordering};
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
 use log::{LevelFilter, Log, Metadata, Record};
 
 use super::console::{self, LineBuffer, MAX_LINE, Stream};
 use super::task;
+use super::time::Instant;
 
-/// Environment variable read by [`level_from_env`].
+/// Environment variable a simulator reads for the level (a board takes it at build time).
 pub const LEVEL_ENV: &str = "FREERTOS_HTTPS_LOG";
 
 struct ConsoleLogger {
-    stream: Stream,
-    start: Instant,
+    /// Lines go to [`Stream::Stderr`] when set, [`Stream::Stdout`] otherwise.
+    to_stderr: AtomicBool,
 }
 
-static LOGGER: OnceLock<ConsoleLogger> = OnceLock::new();
+static LOGGER: ConsoleLogger = ConsoleLogger {
+    to_stderr: AtomicBool::new(false),
+};
 
 /// Installs the logger, writing to `stream` at `level` and above. Call once, from `main`,
 /// before the scheduler starts.
 pub fn init(level: LevelFilter, stream: Stream) -> Result<(), log::SetLoggerError> {
-    let logger = LOGGER.get_or_init(|| ConsoleLogger {
-        stream,
-        start: Instant::now(),
-    });
-    log::set_logger(logger)?;
+    LOGGER
+        .to_stderr
+        .store(stream == Stream::Stderr, Ordering::Relaxed);
+    log::set_logger(&LOGGER)?;
     log::set_max_level(level);
     Ok(())
 }
@@ -47,14 +50,6 @@ pub fn parse_level(text: &str) -> Result<LevelFilter, InvalidLevel> {
     text.trim()
         .parse::<LevelFilter>()
         .map_err(|_| InvalidLevel(text.to_owned()))
-}
-
-/// The level named by the `FREERTOS_HTTPS_LOG` environment variable, `default` if unset.
-pub fn level_from_env(default: LevelFilter) -> Result<LevelFilter, InvalidLevel> {
-    match std::env::var(LEVEL_ENV) {
-        Ok(text) => parse_level(&text),
-        Err(_) => Ok(default),
-    }
 }
 
 /// A log level name that is not one of `off`, `error`, `warn`, `info`, `debug`, `trace`.
@@ -71,7 +66,7 @@ impl core::fmt::Display for InvalidLevel {
     }
 }
 
-impl std::error::Error for InvalidLevel {}
+impl core::error::Error for InvalidLevel {}
 
 impl Log for ConsoleLogger {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
@@ -82,7 +77,12 @@ impl Log for ConsoleLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let elapsed = self.start.elapsed();
+        let elapsed = Instant::now().since_start();
+        let stream = if self.to_stderr.load(Ordering::Relaxed) {
+            Stream::Stderr
+        } else {
+            Stream::Stdout
+        };
         let mut line = LineBuffer::<MAX_LINE>::new();
         let _ = write!(
             line,
@@ -94,7 +94,7 @@ impl Log for ConsoleLogger {
             record.target(),
             record.args()
         );
-        console::emit_line(self.stream, &mut line);
+        console::emit_line(stream, &mut line);
     }
 
     fn flush(&self) {}
@@ -103,6 +103,10 @@ impl Log for ConsoleLogger {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use std::prelude::rust_2024::*;
+    #[allow(unused_imports)]
+    use std::{format, vec};
 
     #[test]
     fn level_names_parse_in_any_case() {

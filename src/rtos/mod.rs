@@ -1,46 +1,59 @@
-//! The RTOS layer: a thin, safe Rust surface over the FreeRTOS kernel.
+//! The RTOS layer: a thin, safe Rust surface over the FreeRTOS kernel. Portable: the same code
+//! on every port (what differs per port is behind `crate::board`'s `port` module).
 //!
-//! This is the only module that calls the kernel through FFI, so it is the only one
-//! allowed `unsafe`; every block says why it is sound.
+//! This is the FFI module of the kernel, so it is allowed `unsafe`; every block says why it
+//! is sound.
 //!
 //! | module | what it wraps |
 //! |---|---|
 //! | [`scheduler`] | start the kernel with an application task; get its exit status back |
 //! | [`task`] | spawn tasks from closures, priorities, notifications, yield |
-//! | [`time`] | ticks, delays, the host clock |
+//! | [`time`] | ticks, delays, deadlines, the board's uptime clock |
 //! | [`sync`] | [`sync::Queue`] and [`sync::Mutex`] on kernel queues and mutexes |
 //! | [`critical`] | critical sections and scheduler suspension as guards |
-//! | [`heap`] | heap_4 figures: total, free, minimum ever free |
-//! | [`alloc`] | the global allocator that puts task allocations on the FreeRTOS heap |
+//! | [`heap`] | heap_4 figures, and heap_4 allocation with any alignment |
 //! | [`log`] | a `log` backend that cannot deadlock across priorities |
-//! | [`console`] | lock-free line output used by the logger and the panic hook |
-//! | [`host_cpu`] | all tasks on one host CPU, as on a single-core board |
-//! | [`host_thread`] | host (non-task) threads that keep out of the kernel's way |
-//! | [`interrupt`] | simulated interrupt lines: host threads waking tasks safely |
-//! | [`idle`] | the idle task's wait for interrupt, and a watchdog for a starved idle task |
+//! | [`console`] | lock-free line output on the board's console, used by the logger and panics |
+//! | [`interrupt`] | interrupt lines: a card's interrupt waking the task attached to it |
 //!
-//! # Two kinds of thread
+//! # Tasks and other contexts
 //!
-//! On the POSIX simulator every FreeRTOS task is a pthread, and only one of them runs at a
-//! time. Other threads of the process (the simulated network link, the local HTTPS
-//! endpoint, the test harness) are *host threads*. Host threads must not call the kernel's
-//! task-level API (a queue send from a host thread trips a kernel assert), and must not be
-//! able to leave a lock held by a suspended task between them and their progress. The
-//! types here check which kind of thread calls them; see [`task::in_task`].
+//! Kernel calls that block or switch tasks may only be made from tasks. On a board, that is
+//! every context but interrupt handlers. On the POSIX simulator every task is a pthread, and
+//! the process has other threads too (*host threads*: the bundled endpoint, test harnesses),
+//! which must stay out of the kernel; see `board::posix`. The types here check which kind of
+//! caller they have ([`task::in_task`]) and panic rather than corrupt the kernel.
 #![allow(unsafe_code)]
 
-pub mod alloc;
 pub mod console;
 pub mod critical;
-mod critical_section_impl;
 pub(crate) mod ffi;
 pub mod heap;
-pub mod host_cpu;
-pub mod host_thread;
-pub mod idle;
 pub mod interrupt;
 pub mod log;
 pub mod scheduler;
 pub mod sync;
 pub mod task;
 pub mod time;
+
+/// Status the program ends with after a failed kernel assertion (EX_SOFTWARE).
+pub const ASSERT_EXIT_STATUS: i32 = 70;
+
+/// `configASSERT` failed in the kernel (see `FreeRTOSConfig.h`): report where, and end the
+/// program through the board. It does not return: continuing after a broken kernel invariant
+/// could corrupt state silently.
+#[unsafe(no_mangle)]
+extern "C" fn vFreeRtosHttpsAssertFailed(file: *const core::ffi::c_char, line: core::ffi::c_ulong) {
+    let file = if file.is_null() {
+        "?"
+    } else {
+        // SAFETY: the kernel passes `__FILE__`, a static NUL-terminated string.
+        unsafe { core::ffi::CStr::from_ptr(file) }
+            .to_str()
+            .unwrap_or("?")
+    };
+    console::fatal(
+        format_args!("FreeRTOS assert failed: {file}:{line}"),
+        ASSERT_EXIT_STATUS,
+    );
+}

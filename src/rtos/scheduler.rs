@@ -10,13 +10,17 @@
 //! .expect("scheduler started");
 //! std::process::exit(status);
 //! ```
+//!
+//! On the simulator the scheduler stops when the application returns, and the status comes
+//! back to `main`. The Cortex-M ports cannot stop the scheduler: there the board ends the
+//! program with the status (`BoardServices::exit`) and this function never returns.
 
 use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
-use super::console::{self, Stream};
 use super::ffi;
 use super::task::{self, Priority, SpawnError};
+use crate::board::port;
 
 /// Stack of the application task, in bytes: room for an Mbed TLS handshake on a board.
 const APPLICATION_STACK_BYTES: usize = 8 * 1024;
@@ -53,7 +57,7 @@ impl fmt::Display for StartError {
     }
 }
 
-impl std::error::Error for StartError {}
+impl core::error::Error for StartError {}
 
 /// Creates the application task (named `app`) at `priority`, starts the scheduler, and
 /// returns the status `body` returned once it has finished and the scheduler has stopped.
@@ -71,10 +75,7 @@ where
     if STARTED.swap(true, Ordering::SeqCst) {
         return Err(StartError::AlreadyStarted);
     }
-    install_panic_hook();
-    // Every task (and the kernel's idle task and tick thread) is created from here on by this
-    // thread or by a task, so they all inherit one host CPU.
-    let pinned = super::host_cpu::pin_kernel_threads();
+    port::before_scheduler_start();
     task::TaskBuilder::new("app")
         .priority(priority)
         .stack_bytes(APPLICATION_STACK_BYTES)
@@ -82,37 +83,16 @@ where
             let status = body();
             EXIT_STATUS.store(status, Ordering::SeqCst);
             FINISHED.store(true, Ordering::SeqCst);
-            end_scheduler();
+            port::application_finished(status);
         })
         .map_err(StartError::ApplicationTask)?;
     // SAFETY: called once, from main, with the application task created. On the POSIX port
     // it returns after vTaskEndScheduler.
     unsafe { ffi::vTaskStartScheduler() };
-    if pinned.is_some() {
-        super::host_cpu::release_current_thread();
-    }
+    port::after_scheduler_stop();
     if FINISHED.load(Ordering::SeqCst) {
         Ok(EXIT_STATUS.load(Ordering::SeqCst))
     } else {
         Err(StartError::SchedulerFailed)
     }
-}
-
-/// Stops the kernel so `vTaskStartScheduler` returns in `main`. On the POSIX port the
-/// calling task then waits, suspended, until the process exits.
-fn end_scheduler() {
-    // SAFETY: called from the application task, as vTaskEndScheduler requires. It does not
-    // unwind; on the POSIX port it blocks this thread for good.
-    unsafe { ffi::vTaskEndScheduler() };
-}
-
-/// Reports panics through the lock-free console (the default hook locks stderr, which a
-/// suspended task may hold).
-fn install_panic_hook() {
-    std::panic::set_hook(Box::new(|info| {
-        console::write_line(
-            Stream::Stderr,
-            format_args!("panic in task '{}': {info}", task::current_name()),
-        );
-    }));
 }

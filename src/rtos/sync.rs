@@ -48,7 +48,7 @@ impl fmt::Display for CreateError {
     }
 }
 
-impl std::error::Error for CreateError {}
+impl core::error::Error for CreateError {}
 
 /// A bounded FIFO of `T` between tasks, on a kernel queue. Items are moved in and out by
 /// copying their bytes, as the kernel does; ownership moves with them.
@@ -73,7 +73,7 @@ impl<T> fmt::Display for SendTimeout<T> {
     }
 }
 
-impl<T: fmt::Debug> std::error::Error for SendTimeout<T> {}
+impl<T: fmt::Debug> core::error::Error for SendTimeout<T> {}
 
 impl<T: Send> Queue<T> {
     /// A queue holding up to `capacity` items.

@@ -3,49 +3,55 @@
 //! A task's closure runs inside `vFreeRtosHttpsRunTask`, called by a C trampoline
 //! (`c_shim/freertos_shim.c`). When the closure returns, the Rust frames are gone and the
 //! trampoline deletes the task with `vTaskDelete(NULL)`: the kernel never unwinds through
-//! Rust code. A panic inside a task is caught at that boundary, reported, and ends the
-//! process with status [`TASK_PANIC_EXIT_STATUS`]: a device cannot carry on with one of its
-//! tasks half-run.
+//! Rust code. A panic inside a task ends the program with status [`TASK_PANIC_EXIT_STATUS`]
+//! (on the simulator it is caught at that boundary and reported; on a board the panic handler
+//! does it): a device cannot carry on with one of its tasks half-run.
+//!
+//! # Handles and the end of a task
+//!
+//! A [`TaskHandle`] may outlive its task. It shares a small liveness record with the task; the
+//! task marks it ended (with the scheduler suspended) before it returns into the trampoline,
+//! and [`TaskHandle::notify`] checks it with the scheduler suspended too. A notification can
+//! therefore never reach a deleted task's control block. Interrupt lines attached to the task
+//! are detached at the same moment.
 
 use core::ffi::{CStr, c_void};
 use core::fmt;
 use core::ptr::{self, NonNull};
-use std::cell::Cell;
-use std::panic::{self, AssertUnwindSafe};
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use alloc::borrow::ToOwned;
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::sync::Arc;
 
 use super::console;
+use super::critical::SchedulerSuspended;
 use super::ffi;
 use super::time::Ticks;
+use crate::board::port;
 
-/// Exit status of the process when a task panics.
+/// Exit status of the program when a task panics.
 pub const TASK_PANIC_EXIT_STATUS: i32 = 101;
 
 /// Longest task name the kernel keeps (`configMAX_TASK_NAME_LEN - 1`); longer names are
 /// truncated.
 pub const MAX_NAME_LEN: usize = 15;
 
-thread_local! {
-    /// True while this thread is running the body of a FreeRTOS task spawned here.
-    static IN_TASK: Cell<bool> = const { Cell::new(false) };
-}
+/// The kernel's thread-local storage slot that holds a task's [`TaskLife`].
+const LIFE_SLOT: ffi::BaseType_t = 0;
 
-/// Whether the calling thread is a FreeRTOS task running Rust code (as opposed to a host
-/// thread, or `main` before the scheduler starts).
+/// Whether the caller is a FreeRTOS task running Rust code (on the simulator: not a host
+/// thread, and not `main` before the scheduler starts).
 pub fn in_task() -> bool {
-    IN_TASK.with(Cell::get)
-}
-
-/// Marks the calling thread as a task: for the kernel's own tasks (the idle task), which do
-/// not start through [`TaskBuilder::spawn`].
-pub(crate) fn mark_kernel_task_thread() {
-    IN_TASK.with(|flag| flag.set(true));
+    port::in_task()
 }
 
 /// Panics with a message naming the API if the caller is not a task.
 pub(crate) fn require_task(api: &str) {
     assert!(
         in_task(),
-        "{api} must be called from a FreeRTOS task, not from a host thread"
+        "{api} must be called from a FreeRTOS task, not from a host thread or an interrupt"
     );
 }
 
@@ -100,7 +106,7 @@ impl fmt::Display for PriorityError {
     }
 }
 
-impl std::error::Error for PriorityError {}
+impl core::error::Error for PriorityError {}
 
 /// Why a task could not be created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,7 +128,7 @@ impl fmt::Display for SpawnError {
     }
 }
 
-impl std::error::Error for SpawnError {}
+impl core::error::Error for SpawnError {}
 
 /// How to create a task: name, priority and stack depth.
 #[derive(Debug, Clone)]
@@ -172,12 +178,18 @@ impl TaskBuilder {
         F: FnOnce() + Send + 'static,
     {
         let name = c_name(&self.name)?;
-        // A thin pointer to hand through C: a box holding the boxed closure.
-        let body: Box<TaskBody> = Box::new(Box::new(body));
-        let argument = Box::into_raw(body).cast::<c_void>();
+        let life = Arc::new(TaskLife {
+            running: AtomicBool::new(true),
+        });
+        // A thin pointer to hand through C: a box holding the body and the liveness record.
+        let start = Box::new(TaskStart {
+            body: Box::new(body),
+            life: life.clone(),
+        });
+        let argument = Box::into_raw(start).cast::<c_void>();
         let mut handle: ffi::TaskHandle_t = ptr::null_mut();
         // SAFETY: `name` is NUL-terminated and the kernel copies it; `argument` is a valid
-        // `Box<TaskBody>` whose ownership passes to the new task, which takes it back in
+        // `Box<TaskStart>` whose ownership passes to the new task, which takes it back in
         // `vFreeRtosHttpsRunTask`; `handle` is a valid out-pointer.
         let created = unsafe {
             ffi::xShimTaskCreate(
@@ -189,10 +201,10 @@ impl TaskBuilder {
             )
         };
         match NonNull::new(handle) {
-            Some(handle) if created == ffi::pdPASS => Ok(TaskHandle(handle)),
+            Some(raw) if created == ffi::pdPASS => Ok(TaskHandle { raw, life }),
             _ => {
                 // SAFETY: the task was not created, so ownership of the box is still ours.
-                drop(unsafe { Box::from_raw(argument.cast::<TaskBody>()) });
+                drop(unsafe { Box::from_raw(argument.cast::<TaskStart>()) });
                 Err(SpawnError::OutOfMemory)
             }
         }
@@ -207,7 +219,16 @@ where
     TaskBuilder::new(name).priority(priority).spawn(body)
 }
 
-type TaskBody = Box<dyn FnOnce() + Send>;
+/// Whether a task still runs: shared by the task and its handles.
+struct TaskLife {
+    running: AtomicBool,
+}
+
+/// What a new task receives: its body and its liveness record.
+struct TaskStart {
+    body: Box<dyn FnOnce() + Send>,
+    life: Arc<TaskLife>,
+}
 
 fn minimal_stack_words() -> usize {
     // SAFETY: returns a compile-time constant.
@@ -231,62 +252,125 @@ fn c_name(name: &str) -> Result<[u8; MAX_NAME_LEN + 1], SpawnError> {
 /// Entry point of every task spawned here, called by the C trampoline.
 #[unsafe(no_mangle)]
 extern "C" fn vFreeRtosHttpsRunTask(argument: *mut c_void) {
-    IN_TASK.with(|flag| flag.set(true));
-    // SAFETY: `argument` is the `Box<TaskBody>` leaked by `TaskBuilder::spawn` for this task
+    port::task_started();
+    // SAFETY: `argument` is the `Box<TaskStart>` leaked by `TaskBuilder::spawn` for this task
     // alone; it is taken back exactly once, here.
-    let body = unsafe { Box::from_raw(argument.cast::<TaskBody>()) };
-    let outcome = panic::catch_unwind(AssertUnwindSafe(move || (*body)()));
+    let TaskStart { body, life } = *unsafe { Box::from_raw(argument.cast::<TaskStart>()) };
+    let slot_value = Arc::into_raw(life.clone()).cast_mut().cast::<c_void>();
+    // SAFETY: sets the calling task's own storage slot (index below
+    // configNUM_THREAD_LOCAL_STORAGE_POINTERS); the reference it holds is released below.
+    unsafe { ffi::vTaskSetThreadLocalStoragePointer(ptr::null_mut(), LIFE_SLOT, slot_value) };
+    let outcome = port::run_task_body(body);
     let name = current_name();
-    // From here on this thread may be ended by the kernel at any switch; anything the
-    // thread's destructors free must take the host-thread path (see `rtos::alloc`).
-    IN_TASK.with(|flag| flag.set(false));
+    {
+        let _suspended = SchedulerSuspended::enter();
+        life.running.store(false, Ordering::Release);
+        // SAFETY: a NULL handle means the calling task; clearing the lines that point at it
+        // keeps interrupts from notifying it once it is deleted.
+        unsafe {
+            ffi::vShimInterruptDetachTask(ffi::xTaskGetCurrentTaskHandle());
+            ffi::vTaskSetThreadLocalStoragePointer(ptr::null_mut(), LIFE_SLOT, ptr::null_mut());
+        }
+    }
+    // SAFETY: the reference `Arc::into_raw` made above, released once now that the slot no
+    // longer holds it.
+    drop(unsafe { Arc::from_raw(slot_value.cast::<TaskLife>().cast_const()) });
+    drop(life);
     if outcome.is_err() {
         console::fatal(
             format_args!("task '{name}' panicked; stopping"),
             TASK_PANIC_EXIT_STATUS,
         );
     }
+    port::task_ending();
 }
 
-/// A handle to a task, for notifying it. Copyable; it does not keep the task alive, so
-/// notify only tasks that you know still exist (long-lived tasks such as the IP task).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TaskHandle(NonNull<ffi::tskTaskControlBlock>);
+/// A handle to a task, for notifying it. Cloning it is cheap; it may outlive the task, and
+/// then notifying it does nothing (see the module docs).
+#[derive(Clone)]
+pub struct TaskHandle {
+    raw: NonNull<ffi::tskTaskControlBlock>,
+    life: Arc<TaskLife>,
+}
 
-// SAFETY: a task handle is an opaque kernel pointer; the kernel's notification API is safe to
-// call on it from any task, which is all this type allows.
+// SAFETY: the raw pointer is only passed to the kernel's notification API, and only while the
+// liveness record says the task exists (checked with the scheduler suspended).
 unsafe impl Send for TaskHandle {}
 // SAFETY: as above; the handle is never dereferenced in Rust.
 unsafe impl Sync for TaskHandle {}
 
+impl PartialEq for TaskHandle {
+    fn eq(&self, other: &TaskHandle) -> bool {
+        Arc::ptr_eq(&self.life, &other.life)
+    }
+}
+
+impl Eq for TaskHandle {}
+
+impl fmt::Debug for TaskHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskHandle")
+            .field("task", &self.raw)
+            .field("running", &self.is_running())
+            .finish()
+    }
+}
+
 impl TaskHandle {
-    /// The calling task's handle, or `None` on a host thread.
+    /// The calling task's handle, or `None` outside tasks spawned here (host threads, the
+    /// kernel's own idle task, interrupt handlers).
     pub fn current() -> Option<TaskHandle> {
         if !in_task() {
             return None;
         }
-        // SAFETY: called from a running task, for which the kernel returns its own TCB.
-        NonNull::new(unsafe { ffi::xTaskGetCurrentTaskHandle() }).map(TaskHandle)
+        // SAFETY: called from a running task; NULL means the calling task, and the slot index is
+        // below configNUM_THREAD_LOCAL_STORAGE_POINTERS.
+        let (raw, slot) = unsafe {
+            (
+                ffi::xTaskGetCurrentTaskHandle(),
+                ffi::pvTaskGetThreadLocalStoragePointer(ptr::null_mut(), LIFE_SLOT),
+            )
+        };
+        let raw = NonNull::new(raw)?;
+        if slot.is_null() {
+            return None;
+        }
+        let slot = slot.cast::<TaskLife>().cast_const();
+        // SAFETY: the slot holds a reference made by `Arc::into_raw` in
+        // `vFreeRtosHttpsRunTask`, released only after the slot is cleared by this same task;
+        // the calling task is that task, so the reference is live while we take another.
+        let life = unsafe {
+            Arc::increment_strong_count(slot);
+            Arc::from_raw(slot)
+        };
+        Some(TaskHandle { raw, life })
+    }
+
+    /// Whether the task still runs (it has not returned from its body).
+    pub fn is_running(&self) -> bool {
+        self.life.running.load(Ordering::Acquire)
     }
 
     /// Increments the task's [`NotifySlot::General`] notification count, waking it if it
-    /// waits in [`wait_for_notification`]. Call from a task.
-    pub fn notify(&self) {
-        self.notify_slot(NotifySlot::General);
+    /// waits in [`wait_for_notification`]. Returns `false`, and does nothing, if the task has
+    /// ended. Call from a task.
+    pub fn notify(&self) -> bool {
+        self.notify_slot(NotifySlot::General)
     }
 
     /// Increments the count of one notification slot, waking the task if it waits on it.
-    /// Call from a task.
-    pub fn notify_slot(&self, slot: NotifySlot) {
+    /// Returns `false`, and does nothing, if the task has ended. Call from a task.
+    pub fn notify_slot(&self, slot: NotifySlot) -> bool {
         require_task("TaskHandle::notify");
-        // SAFETY: called from a task with a handle to an existing task (see the type's
-        // documentation); the slot index is below configTASK_NOTIFICATION_ARRAY_ENTRIES.
-        unsafe { ffi::xShimNotifyGive(self.0.as_ptr(), slot.index()) };
-    }
-
-    /// The raw kernel handle, for the other FFI modules of this layer.
-    pub(crate) fn as_raw(&self) -> ffi::TaskHandle_t {
-        self.0.as_ptr()
+        // No switch until the notification is given: the task cannot end in between.
+        let _suspended = SchedulerSuspended::enter();
+        if !self.is_running() {
+            return false;
+        }
+        // SAFETY: the task has not ended, and cannot while the scheduler is suspended, so its
+        // control block exists; the slot index is below configTASK_NOTIFICATION_ARRAY_ENTRIES.
+        unsafe { ffi::xShimNotifyGive(self.raw.as_ptr(), slot.index()) };
+        true
     }
 }
 
@@ -363,7 +447,7 @@ impl fmt::Debug for TaskName {
     }
 }
 
-/// The calling task's name, or `host` on a host thread.
+/// The calling task's name, or `host` outside tasks (a host thread on the simulator).
 pub fn current_name() -> TaskName {
     if !in_task() {
         return TaskName::from_bytes(b"host");
@@ -377,6 +461,10 @@ pub fn current_name() -> TaskName {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use std::prelude::rust_2024::*;
+    #[allow(unused_imports)]
+    use std::{format, vec};
 
     #[test]
     fn names_are_truncated_on_a_char_boundary() {

@@ -1,11 +1,12 @@
-//! Kernel ticks, delays, and the host clock.
+//! Kernel ticks, delays, deadlines, and the board's uptime clock.
 //!
-//! Kernel time advances one tick per `configTICK_RATE_HZ` period (1 ms here). On the POSIX
-//! simulator ticks come from a timer thread and run slow when the machine is loaded, so
-//! report durations with [`host_now`], and use ticks for delays and timeouts.
+//! Kernel time advances one tick per `configTICK_RATE_HZ` period (1 ms here). Delays, timeouts
+//! and [`Deadline`]s count ticks, as on a board. Durations that are *reported* use [`Instant`],
+//! the board's uptime clock: on a board that is the tick count too, but on the POSIX simulator
+//! ticks come from a timer thread and run slow when the machine is loaded, so the simulator
+//! board reports the host's monotonic clock instead.
 
 use core::time::Duration;
-use std::time::Instant;
 
 use super::ffi;
 use super::task::require_task;
@@ -108,14 +109,84 @@ pub fn delay_ticks(ticks: Ticks) {
     unsafe { ffi::vTaskDelay(ticks.count()) };
 }
 
-/// The host's monotonic clock, for timings that are reported.
-pub fn host_now() -> Instant {
-    Instant::now()
+/// A point in the board's uptime clock, for timings that are reported (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Instant(Duration);
+
+impl Instant {
+    /// Now.
+    pub fn now() -> Instant {
+        Instant(crate::board::services().uptime())
+    }
+
+    /// Time since `self` (zero if the clock reads earlier, which it never should).
+    pub fn elapsed(&self) -> Duration {
+        Instant::now().0.saturating_sub(self.0)
+    }
+
+    /// Time from `earlier` to `self`, zero if `earlier` is later.
+    pub fn duration_since(&self, earlier: Instant) -> Duration {
+        self.0.saturating_sub(earlier.0)
+    }
+
+    /// The time since the board started.
+    pub fn since_start(&self) -> Duration {
+        self.0
+    }
+}
+
+impl core::ops::Add<Duration> for Instant {
+    type Output = Instant;
+
+    fn add(self, duration: Duration) -> Instant {
+        Instant(self.0.saturating_add(duration))
+    }
+}
+
+/// A point in kernel time after which a blocking call gives up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline(Option<u64>);
+
+impl Deadline {
+    /// Never: wait as long as it takes.
+    pub const NEVER: Deadline = Deadline(None);
+
+    /// `timeout` from now (rounded up to whole ticks).
+    pub fn after(timeout: Duration) -> Deadline {
+        let ticks = Ticks::from_duration(timeout).as_u64();
+        Deadline(Some(tick_count().as_u64().saturating_add(ticks)))
+    }
+
+    /// The earlier of two deadlines.
+    pub fn min(self, other: Deadline) -> Deadline {
+        match (self.0, other.0) {
+            (Some(a), Some(b)) => Deadline(Some(a.min(b))),
+            (a, b) => Deadline(a.or(b)),
+        }
+    }
+
+    /// Ticks left ([`Ticks::FOREVER`] for [`Deadline::NEVER`]), or `None` once passed.
+    pub fn remaining(&self) -> Option<Ticks> {
+        let Some(end) = self.0 else {
+            return Some(Ticks::FOREVER);
+        };
+        let now = tick_count().as_u64();
+        (now < end).then(|| Ticks::from_u64_saturating(end - now))
+    }
+
+    /// Whether the deadline has passed.
+    pub fn has_passed(&self) -> bool {
+        self.remaining().is_none()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use std::prelude::rust_2024::*;
+    #[allow(unused_imports)]
+    use std::{format, vec};
 
     #[test]
     fn durations_round_up_to_whole_ticks() {

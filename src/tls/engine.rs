@@ -10,18 +10,23 @@ use core::mem::MaybeUninit;
 use core::ptr;
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
-use std::ffi::CString;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use alloc::borrow::ToOwned;
+use alloc::boxed::Box;
+use alloc::ffi::CString;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
 use iot_transport::{Received, Sent, Transport};
 use mbedtls_rs_sys as sys;
 
 use super::errors::{CredentialError, TlsError, VerifyFailure};
 use super::{Credential, Credentials, Endpoint, MaxFragmentLength, TlsConfig, TlsVersion};
-use crate::net::stack::Deadline;
-use crate::net::{RecvError, RecvEvent, SendError, Stack, TcpOptions, TcpSocket};
+use crate::board;
+use crate::net::{Connection, StreamError, TcpConnection, TcpIpStack, TcpOptions, TcpTransport};
 use crate::rtos::critical::SchedulerSuspended;
 use crate::rtos::heap;
+use crate::rtos::time::{Deadline, Instant};
 
 /// Mbed TLS's `net` module codes (the module itself is not built): what the I/O callbacks
 /// return for a reset connection and failed sends.
@@ -51,8 +56,8 @@ fn initialise() -> Result<(), TlsError> {
     // flag is unset and no other task runs).
     unsafe {
         sys::mbedtls_platform_set_calloc_free(Some(heap::C_CALLOC), Some(heap::C_FREE));
-        sys::hook::timer::hook_timer(Some(&HOST_TIMER));
-        sys::hook::wall_clock::hook_wall_clock(Some(&HOST_WALL_CLOCK));
+        sys::hook::timer::hook_timer(Some(&BOARD_TIMER));
+        sys::hook::wall_clock::hook_wall_clock(Some(&BOARD_WALL_CLOCK));
         if sys::psa_crypto_init() != 0 {
             return Err(TlsError::Entropy);
         }
@@ -61,28 +66,26 @@ fn initialise() -> Result<(), TlsError> {
     Ok(())
 }
 
-/// The host's monotonic clock, for Mbed TLS's timers.
-struct HostTimer;
+/// The board's uptime clock, for Mbed TLS's timers.
+struct BoardTimer;
 
-static HOST_TIMER: HostTimer = HostTimer;
-static TIMER_EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+static BOARD_TIMER: BoardTimer = BoardTimer;
 
-impl sys::hook::timer::MbedtlsTimer for HostTimer {
+impl sys::hook::timer::MbedtlsTimer for BoardTimer {
     fn now(&self) -> sys::mbedtls_ms_time_t {
-        let epoch = TIMER_EPOCH.get_or_init(Instant::now);
-        i64::try_from(epoch.elapsed().as_millis()).unwrap_or(i64::MAX)
+        i64::try_from(Instant::now().since_start().as_millis()).unwrap_or(i64::MAX)
     }
 }
 
-/// The host's calendar clock (UTC), for certificate validity dates. A board supplies its RTC.
-struct HostWallClock;
+/// The board's calendar clock (UTC), for certificate validity dates. Without one, every date
+/// check fails closed.
+struct BoardWallClock;
 
-static HOST_WALL_CLOCK: HostWallClock = HostWallClock;
+static BOARD_WALL_CLOCK: BoardWallClock = BoardWallClock;
 
-impl sys::hook::wall_clock::MbedtlsWallClock for HostWallClock {
+impl sys::hook::wall_clock::MbedtlsWallClock for BoardWallClock {
     fn instant(&self) -> Option<sys::tm> {
-        let seconds = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
-        utc_from_unix(seconds)
+        utc_from_unix(board::services().wall_clock()?.as_secs())
     }
 }
 
@@ -120,40 +123,6 @@ fn utc_from_unix(seconds: u64) -> Option<sys::tm> {
     })
 }
 
-/// A source of cryptographically secure random bytes: fills the buffer, or returns false.
-pub type EntropySource = fn(&mut [u8]) -> bool;
-
-static ENTROPY: std::sync::OnceLock<EntropySource> = std::sync::OnceLock::new();
-
-/// Replaces the host's `getrandom` with another source, a board's TRNG say. Call before the
-/// first TLS connection; returns false if a source was already chosen.
-pub fn set_entropy_source(source: EntropySource) -> bool {
-    ENTROPY.set(source).is_ok()
-}
-
-/// Fills `buffer` from the chosen entropy source (the host's `getrandom` by default).
-pub fn fill_random(buffer: &mut [u8]) -> bool {
-    (ENTROPY.get_or_init(|| host_random))(buffer)
-}
-
-/// The operating system's CSPRNG.
-fn host_random(buffer: &mut [u8]) -> bool {
-    let mut filled = 0;
-    while filled < buffer.len() {
-        let rest = &mut buffer[filled..];
-        // SAFETY: writes at most `rest.len()` bytes into `rest`.
-        let got = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
-        if got > 0 {
-            filled += got as usize;
-        } else if got < 0
-            && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted
-        {
-            return false;
-        }
-    }
-    true
-}
-
 /// Mbed TLS's random number callback.
 unsafe extern "C" fn random_bytes(
     _state: *mut c_void,
@@ -168,10 +137,9 @@ unsafe extern "C" fn random_bytes(
     }
     // SAFETY: Mbed TLS passes a writable buffer of `length` bytes.
     let buffer = unsafe { core::slice::from_raw_parts_mut(output, length) };
-    if fill_random(buffer) {
-        0
-    } else {
-        sys::MBEDTLS_ERR_ENTROPY_SOURCE_FAILED
+    match board::fill_entropy(buffer) {
+        Ok(()) => 0,
+        Err(_) => sys::MBEDTLS_ERR_ENTROPY_SOURCE_FAILED,
     }
 }
 
@@ -190,7 +158,8 @@ unsafe extern "C" fn mbedtls_psa_external_get_random(
         return PSA_ERROR_INVALID_ARGUMENT;
     }
     // SAFETY: PSA passes a writable buffer of `size` bytes.
-    let filled = size == 0 || fill_random(unsafe { core::slice::from_raw_parts_mut(output, size) });
+    let filled = size == 0
+        || board::fill_entropy(unsafe { core::slice::from_raw_parts_mut(output, size) }).is_ok();
     if !filled {
         return PSA_ERROR_INSUFFICIENT_ENTROPY;
     }
@@ -199,68 +168,76 @@ unsafe extern "C" fn mbedtls_psa_external_get_random(
     PSA_SUCCESS
 }
 
-/// Sends for Mbed TLS through the TCP socket. `context` is the engine's socket.
-unsafe extern "C" fn bio_send(context: *mut c_void, data: *const c_uchar, length: usize) -> c_int {
-    // SAFETY: `context` is the `Option<TcpSocket>` inside the pinned engine, set by `set_bio`;
-    // Mbed TLS passes `length` readable bytes.
-    let (socket, data) = unsafe {
+/// Sends for Mbed TLS through the connection. `context` is the engine's connection slot.
+unsafe extern "C" fn bio_send<T: Connection>(
+    context: *mut c_void,
+    data: *const c_uchar,
+    length: usize,
+) -> c_int {
+    // SAFETY: `context` is the `Option<T>` inside the pinned engine, set by `set_bio`; Mbed
+    // TLS passes `length` readable bytes.
+    let (connection, data) = unsafe {
         (
-            &mut *context.cast::<Option<TcpSocket>>(),
+            &mut *context.cast::<Option<T>>(),
             core::slice::from_raw_parts(data, length),
         )
     };
-    let Some(socket) = socket else {
+    let Some(connection) = connection else {
         return NET_SEND_FAILED;
     };
-    match socket.send(data) {
-        Ok(sent) => c_int::try_from(sent).unwrap_or(c_int::MAX),
-        Err(SendError::TimedOut) => sys::MBEDTLS_ERR_SSL_WANT_WRITE,
-        Err(SendError::Reset) => NET_CONN_RESET,
-        Err(SendError::Closed) => NET_SEND_FAILED,
+    match connection.send(data) {
+        Ok(Sent::Bytes(sent)) => c_int::try_from(sent).unwrap_or(c_int::MAX),
+        Ok(Sent::WouldBlock) => sys::MBEDTLS_ERR_SSL_WANT_WRITE,
+        Err(StreamError::Reset) => NET_CONN_RESET,
+        Err(StreamError::Closed) => NET_SEND_FAILED,
     }
 }
 
-/// Receives for Mbed TLS through the TCP socket. 0 means the peer closed the stream.
-unsafe extern "C" fn bio_recv(context: *mut c_void, buffer: *mut c_uchar, length: usize) -> c_int {
+/// Receives for Mbed TLS through the connection. 0 means the peer closed the stream.
+unsafe extern "C" fn bio_recv<T: Connection>(
+    context: *mut c_void,
+    buffer: *mut c_uchar,
+    length: usize,
+) -> c_int {
     // SAFETY: as in `bio_send`; Mbed TLS passes `length` writable bytes.
-    let (socket, buffer) = unsafe {
+    let (connection, buffer) = unsafe {
         (
-            &mut *context.cast::<Option<TcpSocket>>(),
+            &mut *context.cast::<Option<T>>(),
             core::slice::from_raw_parts_mut(buffer, length),
         )
     };
-    let Some(socket) = socket else {
+    let Some(connection) = connection else {
         return NET_CONN_RESET;
     };
-    match socket.recv(buffer) {
-        Ok(RecvEvent::Data(count)) => c_int::try_from(count).unwrap_or(c_int::MAX),
-        Ok(RecvEvent::TimedOut) => sys::MBEDTLS_ERR_SSL_WANT_READ,
-        Ok(RecvEvent::EndOfStream) => 0,
-        Err(RecvError::Reset) => NET_CONN_RESET,
+    match connection.recv(buffer) {
+        Ok(Received::Data(count)) => c_int::try_from(count).unwrap_or(c_int::MAX),
+        Ok(Received::WouldBlock) => sys::MBEDTLS_ERR_SSL_WANT_READ,
+        Ok(Received::EndOfStream) => 0,
+        Err(_) => NET_CONN_RESET,
     }
 }
 
 /// One connection's Mbed TLS state. Boxed and never moved: the contexts point at each other
-/// and at `socket`.
-struct Engine {
+/// and at `socket`, the connection it runs over.
+struct Engine<T: Connection> {
     ssl: sys::mbedtls_ssl_context,
     config: sys::mbedtls_ssl_config,
     root_ca: sys::mbedtls_x509_crt,
     client_cert: sys::mbedtls_x509_crt,
     client_key: sys::mbedtls_pk_context,
-    socket: Option<TcpSocket>,
+    socket: Option<T>,
     /// NUL-terminated ALPN names and the NULL-terminated list Mbed TLS reads them from.
     alpn_names: Vec<CString>,
     alpn_list: Vec<*const c_char>,
 }
 
-impl Engine {
+impl<T: Connection> Engine<T> {
     /// A boxed engine with every context initialised (empty).
-    fn new() -> Box<Engine> {
+    fn new() -> Box<Engine<T>> {
         // SAFETY: the Mbed TLS contexts are plain C structs for which all-zero bytes are a valid
         // state before their `_init` functions run; `socket` is `None` (a valid `Option` of a
         // type with a niche... so it is written explicitly below rather than zeroed).
-        let mut engine: Box<MaybeUninit<Engine>> = Box::new(MaybeUninit::zeroed());
+        let mut engine: Box<MaybeUninit<Engine<T>>> = Box::new(MaybeUninit::zeroed());
         let raw = engine.as_mut_ptr();
         // SAFETY: `raw` points to the boxed engine; each field is initialised exactly once here
         // before the box is assumed initialised.
@@ -273,7 +250,7 @@ impl Engine {
             sys::mbedtls_x509_crt_init(ptr::addr_of_mut!((*raw).root_ca));
             sys::mbedtls_x509_crt_init(ptr::addr_of_mut!((*raw).client_cert));
             sys::mbedtls_pk_init(ptr::addr_of_mut!((*raw).client_key));
-            Box::from_raw(Box::into_raw(engine).cast::<Engine>())
+            Box::from_raw(Box::into_raw(engine).cast::<Engine<T>>())
         }
     }
 
@@ -360,12 +337,7 @@ impl Engine {
     }
 
     /// Binds the SSL context to the config and the socket, and sets the expected name.
-    fn setup(
-        &mut self,
-        socket: TcpSocket,
-        server_name: &CStr,
-        send_sni: bool,
-    ) -> Result<(), TlsError> {
+    fn setup(&mut self, socket: T, server_name: &CStr, send_sni: bool) -> Result<(), TlsError> {
         // SAFETY: both contexts are initialised and live in this pinned engine.
         check(unsafe { sys::mbedtls_ssl_setup(&mut self.ssl, &self.config) })?;
         // With SNI the name is set on the context: Mbed TLS sends it and checks the certificate
@@ -382,7 +354,13 @@ impl Engine {
         let bio = ptr::addr_of_mut!(self.socket).cast::<c_void>();
         // SAFETY: `bio` is the socket slot of this pinned engine, which outlives the context.
         unsafe {
-            sys::mbedtls_ssl_set_bio(&mut self.ssl, bio, Some(bio_send), Some(bio_recv), None)
+            sys::mbedtls_ssl_set_bio(
+                &mut self.ssl,
+                bio,
+                Some(bio_send::<T>),
+                Some(bio_recv::<T>),
+                None,
+            )
         };
         Ok(())
     }
@@ -393,8 +371,7 @@ impl Engine {
             let remaining = deadline.remaining().ok_or(TlsError::HandshakeTimeout)?;
             if let Some(socket) = self.socket.as_mut() {
                 let wait = remaining.as_duration().max(Duration::from_millis(1));
-                socket.set_recv_timeout(wait);
-                socket.set_send_timeout(wait);
+                socket.set_timeouts(wait, wait);
             }
             // SAFETY: the context is set up with its config and I/O callbacks.
             let result = unsafe { sys::mbedtls_ssl_handshake(&mut self.ssl) };
@@ -423,12 +400,12 @@ impl Engine {
         let Some(socket) = self.socket.as_mut().filter(|_| network_failure) else {
             return error;
         };
-        socket.set_recv_timeout(Duration::from_millis(200));
+        socket.set_timeouts(Duration::from_millis(200), Duration::from_millis(200));
         let mut pending = [0u8; 512];
         let mut length = 0;
         while length < pending.len() {
             match socket.recv(&mut pending[length..]) {
-                Ok(RecvEvent::Data(count)) => length += count,
+                Ok(Received::Data(count)) => length += count,
                 _ => break,
             }
         }
@@ -512,19 +489,9 @@ impl Engine {
         // SAFETY: for an alert record Mbed TLS has checked the message holds its two bytes.
         Some(unsafe { *self.ssl.private_in_msg.add(1) })
     }
-
-    fn text(pointer: *const c_char) -> String {
-        if pointer.is_null() {
-            return String::new();
-        }
-        // SAFETY: Mbed TLS returns static NUL-terminated names.
-        unsafe { CStr::from_ptr(pointer) }
-            .to_string_lossy()
-            .into_owned()
-    }
 }
 
-impl Drop for Engine {
+impl<T: Connection> Drop for Engine<T> {
     fn drop(&mut self) {
         // SAFETY: each context was initialised in `new` and is freed once, the SSL context
         // (which points at the others) first.
@@ -536,6 +503,17 @@ impl Drop for Engine {
             sys::mbedtls_pk_free(&mut self.client_key);
         }
     }
+}
+
+/// A static NUL-terminated name from Mbed TLS as text ("" for NULL).
+fn c_text(pointer: *const c_char) -> String {
+    if pointer.is_null() {
+        return String::new();
+    }
+    // SAFETY: Mbed TLS returns static NUL-terminated names.
+    unsafe { CStr::from_ptr(pointer) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn check(code: c_int) -> Result<(), TlsError> {
@@ -677,36 +655,29 @@ pub struct ConnectTimings {
     pub tls_handshake: Duration,
 }
 
-/// A mutually authenticated TLS connection, as a [`Transport`]. Dropping it sends
-/// close_notify and closes the TCP connection gracefully; [`close`](Self::close) does the same
-/// and reports whether close_notify went out.
-pub struct TlsTransport {
-    engine: Box<Engine>,
+/// A mutually authenticated TLS connection over the connection `T`, as a [`Transport`].
+/// Dropping it sends close_notify and closes the connection gracefully;
+/// [`close`](Self::close) does the same and reports whether close_notify went out.
+pub struct TlsTransport<T: Connection> {
+    engine: Box<Engine<T>>,
     timeouts: TcpOptions,
     timings: ConnectTimings,
 }
 
-impl TlsTransport {
-    /// Connects to `endpoint`, verifies the server as `config.server_name`, and authenticates
-    /// with `credentials`. The TCP connect and the handshake together get
+impl<C: TcpConnection> TlsTransport<TcpTransport<C>> {
+    /// Connects to `endpoint` on `stack`, verifies the server as `config.server_name`, and
+    /// authenticates with `credentials`. The TCP connect and the handshake together get
     /// `config.handshake_timeout`; afterwards reads and writes use `socket.recv_timeout` and
     /// `socket.send_timeout`. Call from a task.
-    pub fn connect(
-        stack: &'static Stack,
+    pub fn connect<S: TcpIpStack<Socket = C>>(
+        stack: &'static S,
         endpoint: Endpoint,
         config: &TlsConfig,
         credentials: &Credentials,
         socket: TcpOptions,
-    ) -> Result<TlsTransport, TlsError> {
-        initialise()?;
-        let server_name = CString::new(config.server_name.as_str())
-            .map_err(|_| TlsError::Config("the server name contains a NUL byte"))?;
-        // SNI carries DNS names only (RFC 6066): an IP address is checked but not sent.
-        let send_sni = config.send_sni && config.server_name.parse::<std::net::IpAddr>().is_err();
-        let mut engine = Engine::new();
-        engine.load_credentials(credentials)?;
-        engine.configure(config)?;
-
+    ) -> Result<TlsTransport<TcpTransport<C>>, TlsError> {
+        // Credentials and configuration are checked before anything goes on the network.
+        let prepared = Prepared::new(config, credentials)?;
         let deadline = Deadline::after(config.handshake_timeout);
         let started = Instant::now();
         let connect_timeout = socket.connect_timeout.min(config.handshake_timeout);
@@ -719,44 +690,101 @@ impl TlsTransport {
             },
         )?;
         let tcp_connect = started.elapsed();
-        engine.setup(tcp, &server_name, send_sni)?;
+        let mut transport = prepared.handshake(TcpTransport::new(tcp), deadline, socket)?;
+        transport.timings.tcp_connect = tcp_connect;
+        Ok(transport)
+    }
+}
+
+/// An engine with credentials loaded and configuration applied, not yet bound to a
+/// connection.
+struct Prepared<T: Connection> {
+    engine: Box<Engine<T>>,
+    server_name: CString,
+    send_sni: bool,
+}
+
+impl<T: Connection> Prepared<T> {
+    fn new(config: &TlsConfig, credentials: &Credentials) -> Result<Prepared<T>, TlsError> {
+        initialise()?;
+        let server_name = CString::new(config.server_name.as_str())
+            .map_err(|_| TlsError::Config("the server name contains a NUL byte"))?;
+        // SNI carries DNS names only (RFC 6066): an IP address is checked but not sent.
+        let send_sni = config.send_sni && config.server_name.parse::<core::net::IpAddr>().is_err();
+        let mut engine = Engine::new();
+        engine.load_credentials(credentials)?;
+        engine.configure(config)?;
+        Ok(Prepared {
+            engine,
+            server_name,
+            send_sni,
+        })
+    }
+
+    fn handshake(
+        self,
+        connection: T,
+        deadline: Deadline,
+        timeouts: TcpOptions,
+    ) -> Result<TlsTransport<T>, TlsError> {
+        let Prepared {
+            mut engine,
+            server_name,
+            send_sni,
+        } = self;
+        engine.setup(connection, &server_name, send_sni)?;
         let started = Instant::now();
         engine.handshake(deadline)?;
         if !send_sni {
             engine.verify_name(&server_name)?;
         }
         let tls_handshake = started.elapsed();
-        if let Some(tcp) = engine.socket.as_mut() {
-            tcp.set_recv_timeout(socket.recv_timeout);
-            tcp.set_send_timeout(socket.send_timeout);
+        if let Some(connection) = engine.socket.as_mut() {
+            connection.set_timeouts(timeouts.send_timeout, timeouts.recv_timeout);
         }
         Ok(TlsTransport {
             engine,
-            timeouts: socket,
+            timeouts,
             timings: ConnectTimings {
-                tcp_connect,
+                tcp_connect: Duration::ZERO,
                 tls_handshake,
             },
         })
+    }
+}
+
+impl<T: Connection> TlsTransport<T> {
+    /// Runs the handshake over `connection`, already connected, verifying the server as
+    /// `config.server_name` and authenticating with `credentials`, within
+    /// `config.handshake_timeout`. Afterwards reads and writes wait up to
+    /// `timeouts.recv_timeout` and `timeouts.send_timeout`. Call from a task.
+    pub fn handshake(
+        connection: T,
+        config: &TlsConfig,
+        credentials: &Credentials,
+        timeouts: TcpOptions,
+    ) -> Result<TlsTransport<T>, TlsError> {
+        let deadline = Deadline::after(config.handshake_timeout);
+        Prepared::new(config, credentials)?.handshake(connection, deadline, timeouts)
     }
 
     /// The negotiated protocol version, e.g. `TLSv1.3`.
     pub fn version(&self) -> String {
         // SAFETY: a connected context.
-        Engine::text(unsafe { sys::mbedtls_ssl_get_version(&self.engine.ssl) })
+        c_text(unsafe { sys::mbedtls_ssl_get_version(&self.engine.ssl) })
     }
 
     /// The negotiated cipher suite, e.g. `TLS1-3-AES-128-GCM-SHA256`.
     pub fn cipher_suite(&self) -> String {
         // SAFETY: a connected context.
-        Engine::text(unsafe { sys::mbedtls_ssl_get_ciphersuite(&self.engine.ssl) })
+        c_text(unsafe { sys::mbedtls_ssl_get_ciphersuite(&self.engine.ssl) })
     }
 
     /// The ALPN protocol the server chose, if any.
     pub fn alpn_protocol(&self) -> Option<String> {
         // SAFETY: a connected context.
         let protocol = unsafe { sys::mbedtls_ssl_get_alpn_protocol(&self.engine.ssl) };
-        (!protocol.is_null()).then(|| Engine::text(protocol))
+        (!protocol.is_null()).then(|| c_text(protocol))
     }
 
     /// How long the TCP connect and the TLS handshake took.
@@ -774,7 +802,7 @@ impl TlsTransport {
         let Some(socket) = self.engine.socket.as_mut() else {
             return false;
         };
-        socket.set_send_timeout(CLOSE_NOTIFY_TIMEOUT);
+        socket.set_timeouts(CLOSE_NOTIFY_TIMEOUT, CLOSE_NOTIFY_TIMEOUT);
         let deadline = Instant::now() + CLOSE_NOTIFY_TIMEOUT;
         let sent = loop {
             // SAFETY: a connected context whose socket is still in place.
@@ -799,13 +827,13 @@ impl TlsTransport {
     }
 }
 
-impl Drop for TlsTransport {
+impl<T: Connection> Drop for TlsTransport<T> {
     fn drop(&mut self) {
         self.shut_down();
     }
 }
 
-impl Transport for TlsTransport {
+impl<T: Connection> Transport for TlsTransport<T> {
     type Error = TlsError;
 
     fn send(&mut self, data: &[u8]) -> Result<Sent, TlsError> {
@@ -848,7 +876,7 @@ impl Transport for TlsTransport {
     }
 }
 
-impl TlsTransport {
+impl<T: Connection> TlsTransport<T> {
     /// The socket timeouts in force after the handshake.
     pub fn timeouts(&self) -> TcpOptions {
         self.timeouts
@@ -858,6 +886,10 @@ impl TlsTransport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use std::prelude::rust_2024::*;
+    #[allow(unused_imports)]
+    use std::{format, vec};
 
     #[test]
     fn unix_time_converts_to_utc_calendar_fields() {

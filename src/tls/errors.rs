@@ -4,6 +4,9 @@ use core::fmt;
 
 use super::Source;
 use crate::net::ConnectError;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
 
 /// A credential could not be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,7 +96,7 @@ impl fmt::Display for CredentialError {
     }
 }
 
-impl std::error::Error for CredentialError {}
+impl core::error::Error for CredentialError {}
 
 /// Why the server's certificate was not accepted: Mbed TLS's verification flags, decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,7 +275,7 @@ impl fmt::Display for TlsError {
     }
 }
 
-impl std::error::Error for TlsError {}
+impl core::error::Error for TlsError {}
 
 impl From<CredentialError> for TlsError {
     fn from(error: CredentialError) -> TlsError {

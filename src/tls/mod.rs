@@ -1,22 +1,24 @@
-//! Mutual TLS over the device's TCP sockets, with Mbed TLS 3.6 LTS.
+//! Mutual TLS over any connected transport, with Mbed TLS 3.6 LTS. Portable.
 //!
-//! [`TlsTransport::connect`] dials a TCP connection, runs the handshake (with a deadline), and
-//! returns a [`Transport`](iot_transport::Transport) the HTTP client uses. Both sides are
-//! authenticated: the server's certificate must chain to the configured root CA and carry the
-//! server name (verification cannot be turned off), and the device presents its own
-//! certificate and key.
+//! [`TlsTransport::handshake`] runs the handshake (with a deadline) over any
+//! [`Connection`](crate::net::Connection), and [`TlsTransport::connect`] first dials a TCP
+//! connection on any [`TcpIpStack`](crate::net::TcpIpStack). Either returns a
+//! [`Transport`](iot_transport::Transport) the HTTP client uses. Both sides are authenticated:
+//! the server's certificate must chain to the configured root CA and carry the server name
+//! (verification cannot be turned off), and the device presents its own certificate and key.
 //!
 //! Mbed TLS allocates on the FreeRTOS heap (so its memory is in the heap figures), draws
-//! randomness from the host's `getrandom` (a board supplies its TRNG), and checks certificate
-//! dates against the host clock (a board supplies its RTC). The FFI lives in [`engine`].
+//! randomness from the board's entropy source, and checks certificate dates against the
+//! board's wall clock (see [`crate::board::BoardServices`]). Credentials are bytes: the
+//! simulator board reads them from files, a board embeds them. The FFI lives in `engine`.
 //!
 //! # Configuring for AWS IoT
 //!
 //! ```no_run
 //! # use freertos_https::tls::{Credentials, TlsConfig};
-//! let credentials = Credentials::from_files(
-//!     "AmazonRootCA1.pem".as_ref(), "device.pem.crt".as_ref(), "private.pem.key".as_ref(), None,
-//! ).expect("credentials");
+//! # let (ca, cert, key) = (&b""[..], &b""[..], &b""[..]);
+//! // The three PEM files AWS IoT gives you, as bytes (read by the board).
+//! let credentials = Credentials::from_memory(ca, cert, key, None);
 //! // Port 8443: plain mutual TLS. On port 443 AWS IoT wants the ALPN protocol x-amzn-http-ca.
 //! let config = TlsConfig::new("abc123-ats.iot.eu-west-1.amazonaws.com").with_alpn(&["x-amzn-http-ca"]);
 //! ```
@@ -31,11 +33,14 @@
 mod engine;
 mod errors;
 
+use core::net::Ipv4Addr;
 use core::time::Duration;
-use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
 
-pub use engine::{ConnectTimings, EntropySource, TlsTransport, fill_random, set_entropy_source};
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+pub use engine::{ConnectTimings, TlsTransport};
 pub use errors::{CredentialError, TlsError, VerifyFailure};
 
 /// A TLS protocol version.
@@ -115,8 +120,8 @@ impl TlsConfig {
 /// Where a credential came from, for error messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
-    /// A file.
-    File(PathBuf),
+    /// A file (its path as given), read by the board.
+    File(String),
     /// Bytes handed over in memory, with a label.
     Memory(&'static str),
 }
@@ -124,7 +129,7 @@ pub enum Source {
 impl core::fmt::Display for Source {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Source::File(path) => write!(f, "{}", path.display()),
+            Source::File(path) => f.write_str(path),
             Source::Memory(label) => write!(f, "<{label} in memory>"),
         }
     }
@@ -182,33 +187,6 @@ impl core::fmt::Debug for Credentials {
 }
 
 impl Credentials {
-    /// Reads the three files. Each is checked when the TLS session is set up; here a missing
-    /// or unreadable file is an error naming it.
-    pub fn from_files(
-        root_ca: &Path,
-        client_cert: &Path,
-        client_key: &Path,
-        key_passphrase: Option<&str>,
-    ) -> Result<Credentials, CredentialError> {
-        let read = |path: &Path| {
-            std::fs::read(path)
-                .map(|bytes| Credential {
-                    bytes,
-                    source: Source::File(path.to_owned()),
-                })
-                .map_err(|error| CredentialError::Unreadable {
-                    source: Source::File(path.to_owned()),
-                    reason: error.to_string(),
-                })
-        };
-        Ok(Credentials {
-            root_ca: read(root_ca)?,
-            client_cert: read(client_cert)?,
-            client_key: read(client_key)?,
-            key_passphrase: key_passphrase.map(str::to_owned),
-        })
-    }
-
     /// Credentials from bytes in memory (PEM or DER).
     pub fn from_memory(
         root_ca: &[u8],

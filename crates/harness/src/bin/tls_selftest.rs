@@ -5,17 +5,20 @@
 //! starts one endpoint per server configuration the scenarios need. `tests/tls.rs` runs each
 //! scenario.
 
-#[path = "selftest_support.rs"]
-mod selftest_support;
+use freertos_https_harness as selftest_support;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use freertos_https::board::posix::files::read_credentials;
+use freertos_https::board::posix::slirp;
 use freertos_https::demo;
-use freertos_https::link::{self, LinkPort};
-use freertos_https::net::{self, NetConfig, Stack, TcpOptions};
+use freertos_https::link::ring::RingCard;
+use freertos_https::net::{
+    self, DefaultSocket as TcpSocket, DefaultStack as Stack, NetConfig, TcpOptions, TcpTransport,
+};
 use freertos_https::rtos::heap::HeapStats;
 use freertos_https::rtos::time;
 use freertos_https::tls::{
@@ -45,7 +48,7 @@ const APP_PRIORITY: u8 = 3;
 
 /// What `main` prepares before the kernel starts.
 struct Context {
-    port: LinkPort,
+    port: RingCard,
     pki: TestPki,
     /// Kept so the directory lives as long as the process.
     _dir: PathBuf,
@@ -59,13 +62,16 @@ struct Context {
     alpn_required: RunningEndpoint,
 }
 
+/// TLS over the default stack's TCP socket.
+type Tls = TlsTransport<TcpTransport<TcpSocket>>;
+
 fn main() -> ExitCode {
     selftest_support::run("tls-selftest", SCENARIOS, APP_PRIORITY, setup)
 }
 
 fn setup() -> Result<Context, String> {
     // The endpoints' threads inherit this mask: host threads keep the kernel's signals out.
-    freertos_https::rtos::host_thread::block_kernel_signals();
+    freertos_https::board::posix::host_thread::block_kernel_signals();
     let dir = std::env::temp_dir().join(format!("tls-selftest-{}", std::process::id()));
     let pki = generate_test_pki(&dir).map_err(|e| e.to_string())?;
     let endpoint = |(cert, key): &(PathBuf, PathBuf), versions: TlsVersions, require_alpn: bool| {
@@ -83,14 +89,14 @@ fn setup() -> Result<Context, String> {
         wrong_name: endpoint(&pki.server_wrong_name, TlsVersions::Both, false)?,
         untrusted: endpoint(&pki.server_untrusted, TlsVersions::Both, false)?,
         alpn_required: endpoint(&pki.server, TlsVersions::Both, true)?,
-        port: link::slirp::start(0).map_err(|e| e.to_string())?,
+        port: slirp::start(0).map_err(|e| e.to_string())?,
         pki,
         _dir: dir,
     })
 }
 
-fn start_stack(port: LinkPort) -> Result<&'static Stack, String> {
-    let stack = net::start(port, NetConfig::default()).map_err(|e| e.to_string())?;
+fn start_stack(port: RingCard) -> Result<&'static Stack, String> {
+    let stack = net::start(Box::new(port), NetConfig::default()).map_err(|e| e.to_string())?;
     stack
         .wait_until_up(Duration::from_secs(5))
         .ok_or("no IPv4 address within 5 s")?;
@@ -98,12 +104,12 @@ fn start_stack(port: LinkPort) -> Result<&'static Stack, String> {
 }
 
 fn credentials(pki: &TestPki, cert: &Path, key: &Path) -> Result<Credentials, String> {
-    Credentials::from_files(&pki.ca_cert, cert, key, None).map_err(|e| e.to_string())
+    read_credentials(&pki.ca_cert, cert, key, None).map_err(|e| e.to_string())
 }
 
 fn endpoint_of(server: &RunningEndpoint) -> Endpoint {
     Endpoint {
-        address: net::guest_address("localhost").expect("maps"),
+        address: net::USER_MODE_HOST,
         port: server.port(),
     }
 }
@@ -113,7 +119,7 @@ fn connect(
     server: &RunningEndpoint,
     config: &TlsConfig,
     credentials: &Credentials,
-) -> Result<TlsTransport, TlsError> {
+) -> Result<Tls, TlsError> {
     TlsTransport::connect(
         stack,
         endpoint_of(server),
@@ -124,7 +130,7 @@ fn connect(
 }
 
 /// POSTs a message to a topic and returns the status and body.
-fn publish(transport: &mut TlsTransport, topic_path: &str) -> Result<(u16, String), String> {
+fn publish(transport: &mut Tls, topic_path: &str) -> Result<(u16, String), String> {
     let mut head = [0u8; 512];
     let body = br#"{"message":"Hello, world"}"#;
     let request = RequestBuilder::new(&mut head, Method::Post, topic_path, "localhost")
@@ -229,7 +235,7 @@ fn encrypted_der_and_unsupported_keys(context: Context) -> Outcome {
     let (cert, _) = pki.device(DeviceKey::P256);
     let config = TlsConfig::new("localhost");
     let with_passphrase = |passphrase: Option<&str>| {
-        Credentials::from_files(&pki.ca_cert, &cert, &pki.device_key_encrypted, passphrase)
+        read_credentials(&pki.ca_cert, &cert, &pki.device_key_encrypted, passphrase)
             .map_err(|e| e.to_string())
     };
     match connect(stack, &context.both, &config, &with_passphrase(None)?) {
@@ -392,7 +398,7 @@ fn client_rejected(context: Context) -> Outcome {
 }
 
 /// The TLS error of a publish attempt, if it failed with one.
-fn publish_error(transport: &mut TlsTransport) -> Option<TlsError> {
+fn publish_error(transport: &mut Tls) -> Option<TlsError> {
     use iot_transport::{Received, Transport};
     let _ = transport
         .send(b"POST /topics/x?qos=1 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n");
@@ -413,7 +419,7 @@ fn bad_credentials(context: Context) -> Outcome {
     let pki = &context.pki;
     let (cert, key) = pki.device(DeviceKey::P256);
     let missing = Path::new("/nonexistent/device.key");
-    match Credentials::from_files(&pki.ca_cert, &cert, missing, None) {
+    match read_credentials(&pki.ca_cert, &cert, missing, None) {
         Err(error @ CredentialError::Unreadable { .. }) => check(
             error.to_string().contains("/nonexistent/device.key"),
             || error.to_string(),
@@ -427,7 +433,7 @@ fn bad_credentials(context: Context) -> Outcome {
     )
     .map_err(|e| e.to_string())?;
     let bad_cert =
-        Credentials::from_files(&pki.ca_cert, &garbage, &key, None).map_err(|e| e.to_string())?;
+        read_credentials(&pki.ca_cert, &garbage, &key, None).map_err(|e| e.to_string())?;
     match connect(
         stack,
         &context.both,
@@ -442,8 +448,8 @@ fn bad_credentials(context: Context) -> Outcome {
         other => return Err(format!("garbage certificate: {:?}", other.err())),
     }
     let (_, other_key) = pki.device(DeviceKey::P384);
-    let mismatched = Credentials::from_files(&pki.ca_cert, &cert, &other_key, None)
-        .map_err(|e| e.to_string())?;
+    let mismatched =
+        read_credentials(&pki.ca_cert, &cert, &other_key, None).map_err(|e| e.to_string())?;
     match connect(
         stack,
         &context.both,

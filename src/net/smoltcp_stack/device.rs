@@ -1,30 +1,35 @@
-//! smoltcp's view of the link: a [`Device`] over the [`LinkPort`] frame rings.
+//! smoltcp's view of the card: a [`Device`] over any [`LinkCard`].
 
+use alloc::boxed::Box;
+use alloc::vec;
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 
-use crate::link::pcap::PcapTap;
-use crate::link::{Frame, LinkPort, MAX_FRAME};
+use crate::link::{Frame, LinkCard, LinkCounters, MAX_FRAME, ReceiveHandler};
 
 /// The network card as smoltcp sees it.
 pub(crate) struct LinkDevice {
-    port: LinkPort,
-    tap: Option<PcapTap>,
+    card: Box<dyn LinkCard>,
 }
 
 impl LinkDevice {
-    pub(crate) fn new(port: LinkPort, tap: Option<PcapTap>) -> LinkDevice {
-        LinkDevice { port, tap }
+    pub(crate) fn new(card: Box<dyn LinkCard>) -> LinkDevice {
+        LinkDevice { card }
     }
 
-    /// See [`LinkPort::set_receive_handler`].
-    pub(crate) fn set_receive_handler(&mut self, handler: crate::link::ReceiveHandler) {
-        self.port.set_receive_handler(handler);
+    /// See [`LinkCard::set_receive_handler`].
+    pub(crate) fn set_receive_handler(&mut self, handler: ReceiveHandler) {
+        self.card.set_receive_handler(handler);
     }
 
-    /// The card's deferred work (see [`LinkPort::service`]).
+    /// The card's deferred work (see [`LinkCard::service`]).
     pub(crate) fn service_card(&mut self) {
-        self.port.service();
+        self.card.service();
+    }
+
+    /// The card's counters.
+    pub(crate) fn counters(&self) -> LinkCounters {
+        self.card.counters()
     }
 }
 
@@ -33,23 +38,18 @@ impl Device for LinkDevice {
     type TxToken<'a> = TransmitSlot<'a>;
 
     fn receive(&mut self, _timestamp: Instant) -> Option<(ReceivedFrame, TransmitSlot<'_>)> {
-        let frame = self.port.receive()?;
-        if let Some(tap) = self.tap.as_mut() {
-            tap.record(&frame);
-        }
+        let frame = self.card.receive()?;
         Some((
             ReceivedFrame(frame),
             TransmitSlot {
-                port: &mut self.port,
-                tap: self.tap.as_mut(),
+                card: &mut self.card,
             },
         ))
     }
 
     fn transmit(&mut self, _timestamp: Instant) -> Option<TransmitSlot<'_>> {
-        self.port.can_send().then_some(TransmitSlot {
-            port: &mut self.port,
-            tap: self.tap.as_mut(),
+        self.card.can_send().then_some(TransmitSlot {
+            card: &mut self.card,
         })
     }
 
@@ -61,7 +61,7 @@ impl Device for LinkDevice {
     }
 }
 
-/// A frame taken from the receive ring.
+/// A frame taken from the card.
 pub(crate) struct ReceivedFrame(Frame);
 
 impl phy::RxToken for ReceivedFrame {
@@ -73,10 +73,9 @@ impl phy::RxToken for ReceivedFrame {
     }
 }
 
-/// Room for one frame in the transmit ring.
+/// Room for one frame in the card.
 pub(crate) struct TransmitSlot<'a> {
-    port: &'a mut LinkPort,
-    tap: Option<&'a mut PcapTap>,
+    card: &'a mut Box<dyn LinkCard>,
 }
 
 impl phy::TxToken for TransmitSlot<'_> {
@@ -92,11 +91,9 @@ impl phy::TxToken for TransmitSlot<'_> {
             return f(&mut scratch);
         }
         let result = f(&mut frame);
-        if let Some(tap) = self.tap {
-            tap.record(&frame);
-        }
-        // `can_send` said there was room, and only this task fills the ring.
-        let _ = self.port.send(frame);
+        // The card said there was room, and only the stack's lock holder fills it. If a card
+        // changed its mind the frame is lost, as on a wire, and TCP sends it again.
+        let _ = self.card.send(frame);
         result
     }
 }

@@ -4,8 +4,7 @@
 //! `net-selftest <scenario>` prints `PASS <scenario> ...` and exits 0, or `FAIL <scenario>:
 //! <why>` and exits 1; `--list` names the scenarios. `tests/net.rs` runs each one.
 
-#[path = "selftest_support.rs"]
-mod selftest_support;
+use freertos_https_harness as selftest_support;
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream, UdpSocket};
@@ -14,18 +13,24 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as HostMutex};
 use std::time::{Duration, Instant};
 
-use freertos_https::link::{self, LinkPort};
+use freertos_https::board::posix::files::PcapFile;
+use freertos_https::board::posix::host_thread;
+use freertos_https::board::posix::slirp;
+use freertos_https::link::LinkCard;
+use freertos_https::link::pcap::PcapTap;
+use freertos_https::link::ring::RingCard;
 use freertos_https::net::{
-    self, ConnectError, DnsError, Ipv4Settings, Ipv4Setup, NetConfig, RecvError, RecvEvent, Stack,
-    TcpOptions, TcpSocket, TcpTransport,
+    self, ConnectError, DefaultSocket as TcpSocket, DefaultStack as Stack, DnsError, Ipv4Setup,
+    NetConfig, RecvError, RecvEvent, TcpConnection, TcpOptions, TcpTransport,
 };
 use freertos_https::rtos::heap::HeapStats;
+use freertos_https::rtos::sync::Queue;
 use freertos_https::rtos::task::{self, Priority};
-use freertos_https::rtos::{host_thread, time};
+use freertos_https::rtos::time;
 use iot_transport::{Received, Transport};
 use selftest_support::{Outcome, Scenario, check};
 
-const SCENARIOS: &[Scenario<LinkPort>] = &[
+const SCENARIOS: &[Scenario<RingCard>] = &[
     ("round_trip", round_trip),
     ("static_address", static_address),
     ("bulk_16mib", bulk_16mib),
@@ -40,6 +45,10 @@ const SCENARIOS: &[Scenario<LinkPort>] = &[
     ("dns_lookup", dns_lookup),
     ("transport", transport),
     ("pcap", pcap),
+    (
+        "timed_out_waiter_is_forgotten",
+        timed_out_waiter_is_forgotten,
+    ),
 ];
 
 /// The link raises this interrupt line.
@@ -50,13 +59,13 @@ const UP_TIMEOUT: Duration = Duration::from_secs(5);
 fn main() -> ExitCode {
     // The simulated network card exists before the kernel boots.
     selftest_support::run("net-selftest", SCENARIOS, APP_PRIORITY, || {
-        link::slirp::start(LINK_INTERRUPT).map_err(|error| error.to_string())
+        slirp::start(LINK_INTERRUPT).map_err(|error| error.to_string())
     })
 }
 
 /// Starts the stack and waits for its address.
-fn start_stack(port: LinkPort, config: NetConfig) -> Result<&'static Stack, String> {
-    let stack = net::start(port, config).map_err(|e| e.to_string())?;
+fn start_stack(port: impl LinkCard + 'static, config: NetConfig) -> Result<&'static Stack, String> {
+    let stack = net::start(Box::new(port), config).map_err(|e| e.to_string())?;
     stack
         .wait_until_up(UP_TIMEOUT)
         .ok_or("no IPv4 address within 5 s")?;
@@ -64,7 +73,7 @@ fn start_stack(port: LinkPort, config: NetConfig) -> Result<&'static Stack, Stri
 }
 
 fn host() -> Ipv4Addr {
-    net::guest_address("localhost").expect("localhost maps to the slirp host")
+    net::USER_MODE_HOST
 }
 
 fn connect(stack: &'static Stack, port: u16) -> Result<TcpSocket, String> {
@@ -135,7 +144,7 @@ fn echo_once(socket: &mut TcpSocket, message: &[u8]) -> Result<(), String> {
 }
 
 /// DHCP from slirp, connect through it to a host service, and a round trip.
-fn round_trip(port: LinkPort) -> Outcome {
+fn round_trip(port: RingCard) -> Outcome {
     let echo = echo_server()?;
     let started = Instant::now();
     let stack = start_stack(port, NetConfig::default())?;
@@ -159,10 +168,10 @@ fn round_trip(port: LinkPort) -> Outcome {
 }
 
 /// A static configuration works without DHCP.
-fn static_address(port: LinkPort) -> Outcome {
+fn static_address(port: RingCard) -> Outcome {
     let echo = echo_server()?;
     let config = NetConfig {
-        ipv4: Ipv4Setup::Static(Ipv4Settings::slirp_static()),
+        ipv4: Ipv4Setup::Static(slirp::static_settings()),
         ..NetConfig::default()
     };
     let stack = start_stack(port, config)?;
@@ -189,7 +198,7 @@ fn pattern(seed: u8, index: usize) -> u8 {
 }
 
 /// 16 MiB to a host server and 16 MiB back, every byte checked on both sides.
-fn bulk_16mib(port: LinkPort) -> Outcome {
+fn bulk_16mib(port: RingCard) -> Outcome {
     let verified = Arc::new(AtomicUsize::new(0));
     let server_verified = verified.clone();
     let server = host_server("bulk", move |mut stream| {
@@ -267,7 +276,7 @@ fn bulk_16mib(port: LinkPort) -> Outcome {
 }
 
 /// A port nobody listens on is refused, quickly.
-fn refused(port: LinkPort) -> Outcome {
+fn refused(port: RingCard) -> Outcome {
     let closed = {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| e.to_string())?;
         listener.local_addr().map_err(|e| e.to_string())?.port()
@@ -287,7 +296,7 @@ fn refused(port: LinkPort) -> Outcome {
 
 /// A peer that never answers the handshake hits the connect timeout as configured. The peer
 /// is an unused address on slirp's own virtual network, where slirp drops the SYN.
-fn connect_timeout(port: LinkPort) -> Outcome {
+fn connect_timeout(port: RingCard) -> Outcome {
     let stack = start_stack(port, NetConfig::default())?;
     let options = TcpOptions {
         connect_timeout: Duration::from_millis(400),
@@ -314,7 +323,7 @@ fn check_timeout(took: Duration, asked: Duration) -> Result<(), String> {
 }
 
 /// A peer that accepts and stays silent hits the receive timeout as configured.
-fn recv_timeout(port: LinkPort) -> Outcome {
+fn recv_timeout(port: RingCard) -> Outcome {
     let silent = host_server("silent", |stream| {
         let mut stream = stream;
         let mut byte = [0u8; 1];
@@ -334,7 +343,7 @@ fn recv_timeout(port: LinkPort) -> Outcome {
 }
 
 /// A server that closes its side gives the data, then an orderly end of stream.
-fn end_of_stream(port: LinkPort) -> Outcome {
+fn end_of_stream(port: RingCard) -> Outcome {
     let server = host_server("closer", |mut stream| {
         let _ = stream.write_all(b"goodbye");
         let _ = stream.shutdown(Shutdown::Write);
@@ -353,7 +362,7 @@ fn end_of_stream(port: LinkPort) -> Outcome {
 }
 
 /// A server that resets the connection gives an error, not an end of stream.
-fn reset(port: LinkPort) -> Outcome {
+fn reset(port: RingCard) -> Outcome {
     let server = host_server("resetter", |stream| {
         let mut stream = stream;
         let mut byte = [0u8; 1];
@@ -404,7 +413,7 @@ mod host_socket {
 }
 
 /// 500 connections one after another: no socket and no heap is lost.
-fn sequential_500(port: LinkPort) -> Outcome {
+fn sequential_500(port: RingCard) -> Outcome {
     let echo = echo_server()?;
     let stack = start_stack(port, NetConfig::default())?;
     // One connection first, so buffers smoltcp keeps for good are in the baseline.
@@ -440,7 +449,7 @@ fn sequential_500(port: LinkPort) -> Outcome {
 }
 
 /// Two tasks talk on two sockets at the same time.
-fn two_tasks(port: LinkPort) -> Outcome {
+fn two_tasks(port: RingCard) -> Outcome {
     let echo = echo_server()?;
     let stack = start_stack(port, NetConfig::default())?;
     let done = Arc::new(AtomicUsize::new(0));
@@ -483,7 +492,7 @@ fn two_tasks(port: LinkPort) -> Outcome {
 
 /// A task that never blocks keeps the idle task (which serves slirp when the device is idle)
 /// from running: the card must still be served, through the IP task, within a few ticks.
-fn busy_device(port: LinkPort) -> Outcome {
+fn busy_device(port: RingCard) -> Outcome {
     let echo = echo_server()?;
     let stack = start_stack(port, NetConfig::default())?;
     let mut socket = connect(stack, echo)?;
@@ -529,10 +538,13 @@ fn busy_device(port: LinkPort) -> Outcome {
 }
 
 /// Lookups through the stack against a fake DNS server on the host's loopback.
-fn dns_lookup(port: LinkPort) -> Outcome {
+fn dns_lookup(port: RingCard) -> Outcome {
     let server = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| e.to_string())?;
     let dns_port = server.local_addr().map_err(|e| e.to_string())?.port();
-    host_thread::spawn("fake-dns", move || fake_dns(server)).map_err(|e| e.to_string())?;
+    let ids: Arc<HostMutex<Vec<u16>>> = Arc::new(HostMutex::new(Vec::new()));
+    let server_ids = ids.clone();
+    host_thread::spawn("fake-dns", move || fake_dns(server, &server_ids))
+        .map_err(|e| e.to_string())?;
     let stack = start_stack(port, NetConfig::default())?;
     let found = stack.resolve_with("device.test", host(), dns_port, Duration::from_secs(3));
     check(found == Ok(Ipv4Addr::new(192, 0, 2, 42)), || {
@@ -550,13 +562,37 @@ fn dns_lookup(port: LinkPort) -> Outcome {
     check(local == Ok(Ipv4Addr::new(10, 0, 2, 2)), || {
         format!("localhost gave {local:?}")
     })?;
-    Ok("A record found, NXDOMAIN reported, invalid name refused, localhost mapped".into())
+    // Query ids come from the board's entropy: back-to-back lookups (many within one
+    // millisecond) never repeat one, as a clock-derived id would.
+    for _ in 0..8 {
+        let again = stack.resolve_with("device.test", host(), dns_port, Duration::from_secs(3));
+        check(again.is_ok(), || {
+            format!("a repeated lookup gave {again:?}")
+        })?;
+    }
+    let mut seen = ids.lock().map_err(|_| "id list poisoned")?.clone();
+    let queries = seen.len();
+    seen.sort_unstable();
+    seen.dedup();
+    check(queries >= 10 && seen.len() == queries, || {
+        format!("{queries} queries carried only {} distinct ids", seen.len())
+    })?;
+    Ok(format!(
+        "A record found, NXDOMAIN reported, invalid name refused, localhost mapped, \
+         {queries} queries with distinct ids"
+    ))
 }
 
-/// Answers A queries: `device.test` is 192.0.2.42, every other name does not exist.
-fn fake_dns(server: UdpSocket) {
+/// Answers A queries: `device.test` is 192.0.2.42, every other name does not exist. Notes
+/// each query's id in `ids`.
+fn fake_dns(server: UdpSocket, ids: &HostMutex<Vec<u16>>) {
     let mut buffer = [0u8; 512];
     while let Ok((length, from)) = server.recv_from(&mut buffer) {
+        if length >= 2
+            && let Ok(mut ids) = ids.lock()
+        {
+            ids.push(u16::from_be_bytes([buffer[0], buffer[1]]));
+        }
         let Some(answer) = fake_dns_answer(&buffer[..length]) else {
             continue;
         };
@@ -580,7 +616,7 @@ fn fake_dns_answer(query: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// The plaintext transport tells data, would-block and end of stream apart.
-fn transport(port: LinkPort) -> Outcome {
+fn transport(port: RingCard) -> Outcome {
     let server = host_server("slow-closer", |mut stream| {
         let _ = stream.write_all(b"first");
         std::thread::sleep(Duration::from_millis(600));
@@ -624,14 +660,12 @@ fn transport(port: LinkPort) -> Outcome {
 }
 
 /// With a pcap file configured, every frame of DHCP and a TCP exchange is recorded.
-fn pcap(port: LinkPort) -> Outcome {
+fn pcap(port: RingCard) -> Outcome {
     let echo = echo_server()?;
     let path = std::env::temp_dir().join(format!("net-selftest-{}.pcap", std::process::id()));
-    let config = NetConfig {
-        pcap: Some(path.clone()),
-        ..NetConfig::default()
-    };
-    let stack = start_stack(port, config)?;
+    let file = PcapFile::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let tap = PcapTap::new(port, Box::new(file)).map_err(|e| e.to_string())?;
+    let stack = start_stack(tap, NetConfig::default())?;
     let mut socket = connect(stack, echo)?;
     echo_once(&mut socket, b"captured")?;
     drop(socket);
@@ -657,4 +691,78 @@ fn pcap(port: LinkPort) -> Outcome {
         "the echoed payload is not in the capture".into()
     })?;
     Ok(format!("{frames} frames recorded"))
+}
+
+/// A task whose wait in a socket call timed out is no longer registered as a waiter, so news
+/// that arrives later does not notify it. Before the fix the stale registration stayed, and
+/// the next change notified whatever task then lived in the ended task's control block.
+fn timed_out_waiter_is_forgotten(port: RingCard) -> Outcome {
+    let echo = echo_server()?;
+    let stack = start_stack(port, NetConfig::default())?;
+    let parked: Arc<Queue<TcpSocket>> = Arc::new(Queue::new(1).map_err(|e| e.to_string())?);
+    let outcome: Arc<HostMutex<Option<String>>> = Arc::new(HostMutex::new(None));
+    // The waiter: a receive that times out, then it ends, leaving its socket open.
+    let (waiter_parked, waiter_outcome) = (parked.clone(), outcome.clone());
+    let waiter = task::spawn(
+        "waiter",
+        Priority::new(APP_PRIORITY + 1).expect("valid"),
+        move || {
+            let mut socket = match stack.connect(host(), echo, TcpOptions::default()) {
+                Ok(socket) => socket,
+                Err(error) => {
+                    *waiter_outcome.lock().unwrap() = Some(format!("connect: {error}"));
+                    return;
+                }
+            };
+            socket.set_recv_timeout(Duration::from_millis(50));
+            let mut buffer = [0u8; 16];
+            let event = socket.recv(&mut buffer);
+            *waiter_outcome.lock().unwrap() = Some(format!("{event:?}"));
+            let _ = waiter_parked.send(socket, time::Ticks::ZERO);
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let mut socket = parked
+        .receive(time::Ticks::from_duration(Duration::from_secs(5)))
+        .ok_or("the waiter task did not hand its socket over")?;
+    let event = outcome.lock().unwrap().take().unwrap_or_default();
+    check(event == "Ok(TimedOut)", || {
+        format!("the waiter's receive gave {event}, expected a timeout")
+    })?;
+    while waiter.is_running() {
+        time::delay(Duration::from_millis(1));
+    }
+    let waiting = stack.tasks_waiting();
+    check(waiting == 0, || {
+        format!("{waiting} task(s) still registered as waiters after the wait timed out")
+    })?;
+    // Let the idle task free the ended task, then start a bystander of the same size, which
+    // the kernel is likely to place in the freed control block.
+    time::delay(Duration::from_millis(20));
+    let spurious = Arc::new(AtomicUsize::new(usize::MAX));
+    let bystander_spurious = spurious.clone();
+    task::spawn(
+        "bystander",
+        Priority::new(APP_PRIORITY + 1).expect("valid"),
+        move || {
+            let got = task::wait_for_notification_on(
+                task::NotifySlot::Network,
+                time::Ticks::from_duration(Duration::from_millis(300)),
+            );
+            bystander_spurious.store(got as usize, Ordering::SeqCst);
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    // News for the old socket: the echo makes the stack wake its waiters.
+    echo_once(&mut socket, b"news")?;
+    let start = Instant::now();
+    while spurious.load(Ordering::SeqCst) == usize::MAX && start.elapsed() < Duration::from_secs(2)
+    {
+        time::delay(Duration::from_millis(5));
+    }
+    let got = spurious.load(Ordering::SeqCst);
+    check(got == 0, || {
+        format!("a task that never used the network was woken {got} time(s) by it")
+    })?;
+    Ok("no waiter left behind; no stray wake-up".into())
 }

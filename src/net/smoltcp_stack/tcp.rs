@@ -1,130 +1,14 @@
 //! TCP sockets with blocking calls and per-socket timeouts.
 
-use core::fmt;
+use core::net::Ipv4Addr;
 use core::time::Duration;
-use std::net::Ipv4Addr;
 
+use alloc::vec::Vec;
 use smoltcp::socket::tcp;
 
-use super::stack::{Deadline, Inner, SlotState, SocketId, Stack, TcpSlot};
-use crate::rtos::time;
-
-/// Per-socket timeouts, like FreeRTOS+TCP's socket options.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TcpOptions {
-    /// How long [`Stack::connect`] waits for the handshake. Default 5 s.
-    pub connect_timeout: Duration,
-    /// How long one [`TcpSocket::send`] waits for buffer space. Default 10 s.
-    pub send_timeout: Duration,
-    /// How long one [`TcpSocket::recv`] waits for data. Default 10 s.
-    pub recv_timeout: Duration,
-}
-
-impl Default for TcpOptions {
-    fn default() -> TcpOptions {
-        TcpOptions {
-            connect_timeout: super::DEFAULT_CONNECT_TIMEOUT,
-            send_timeout: Duration::from_secs(10),
-            recv_timeout: Duration::from_secs(10),
-        }
-    }
-}
-
-/// Why a connection could not be made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnectError {
-    /// The device has no IPv4 address yet (DHCP not complete) or lost it.
-    NetworkDown,
-    /// Every socket slot is in use by an open socket.
-    NoFreeSocket,
-    /// The FreeRTOS heap had no room for the socket's buffers.
-    OutOfMemory,
-    /// The address or port cannot be dialled (unspecified address, port 0).
-    InvalidAddress,
-    /// The peer answered with a reset: nothing listens on that port.
-    Refused,
-    /// No answer within the connect timeout.
-    TimedOut,
-}
-
-impl ConnectError {
-    /// Whether trying again later can help (a server that is down may come up).
-    pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            ConnectError::NetworkDown
-                | ConnectError::NoFreeSocket
-                | ConnectError::Refused
-                | ConnectError::TimedOut
-        )
-    }
-}
-
-impl fmt::Display for ConnectError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ConnectError::NetworkDown => "the network is down (no IPv4 address)",
-            ConnectError::NoFreeSocket => "no free socket: all are open",
-            ConnectError::OutOfMemory => "not enough FreeRTOS heap for the socket buffers",
-            ConnectError::InvalidAddress => "the address or port cannot be dialled",
-            ConnectError::Refused => "connection refused by the peer",
-            ConnectError::TimedOut => "connection timed out",
-        })
-    }
-}
-
-impl std::error::Error for ConnectError {}
-
-/// Why a send failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SendError {
-    /// No buffer space within the send timeout; the connection is still usable.
-    TimedOut,
-    /// The peer reset the connection.
-    Reset,
-    /// This side was shut down or closed, so nothing more can be sent.
-    Closed,
-}
-
-impl fmt::Display for SendError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            SendError::TimedOut => "send timed out",
-            SendError::Reset => "connection reset by the peer",
-            SendError::Closed => "the connection is closed for sending",
-        })
-    }
-}
-
-impl std::error::Error for SendError {}
-
-/// What a receive that did not fail produced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecvEvent {
-    /// `n > 0` bytes were written to the front of the buffer.
-    Data(usize),
-    /// Nothing arrived within the receive timeout; the connection is still open.
-    TimedOut,
-    /// The peer closed its side in an orderly way (FIN): no more data will come.
-    EndOfStream,
-}
-
-/// Why a receive failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecvError {
-    /// The peer reset the connection.
-    Reset,
-}
-
-impl fmt::Display for RecvError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RecvError::Reset => f.write_str("connection reset by the peer"),
-        }
-    }
-}
-
-impl std::error::Error for RecvError {}
+use super::{Inner, SlotState, SocketId, Stack, TcpSlot};
+use crate::net::{ConnectError, RecvError, RecvEvent, SendError, TcpConnection, TcpOptions};
+use crate::rtos::time::{self, Deadline};
 
 /// A connected TCP socket. Use it from tasks only. Dropping it closes it gracefully (FIN);
 /// the stack frees its slot once the peer has answered, or resets it after a few seconds.
@@ -252,15 +136,6 @@ impl TcpSocket {
         outcome.unwrap_or(Err(SendError::TimedOut))
     }
 
-    /// Sends all of `data`, each piece within the send timeout.
-    pub fn send_all(&mut self, mut data: &[u8]) -> Result<(), SendError> {
-        while !data.is_empty() {
-            let sent = self.send(data)?;
-            data = &data[sent..];
-        }
-        Ok(())
-    }
-
     /// Receives into `buf`, waiting up to the receive timeout.
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<RecvEvent, RecvError> {
         if buf.is_empty() {
@@ -373,5 +248,35 @@ impl Drop for TcpSocket {
             }
         }
         self.stack.kick();
+    }
+}
+
+impl TcpConnection for TcpSocket {
+    fn send(&mut self, data: &[u8]) -> Result<usize, SendError> {
+        TcpSocket::send(self, data)
+    }
+
+    fn recv(&mut self, buf: &mut [u8]) -> Result<RecvEvent, RecvError> {
+        TcpSocket::recv(self, buf)
+    }
+
+    fn shutdown(&mut self) {
+        TcpSocket::shutdown(self);
+    }
+
+    fn close(self) {
+        TcpSocket::close(self);
+    }
+
+    fn abort(self) {
+        TcpSocket::abort(self);
+    }
+
+    fn set_send_timeout(&mut self, timeout: Duration) {
+        TcpSocket::set_send_timeout(self, timeout);
+    }
+
+    fn set_recv_timeout(&mut self, timeout: Duration) {
+        TcpSocket::set_recv_timeout(self, timeout);
     }
 }

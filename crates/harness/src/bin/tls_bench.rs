@@ -13,8 +13,10 @@ use std::process::{Command, ExitCode};
 use std::sync::{Arc, Mutex as HostMutex};
 use std::time::{Duration, Instant};
 
-use freertos_https::link;
-use freertos_https::net::{self, NetConfig, TcpOptions};
+use freertos_https::board::posix::files::read_credentials;
+use freertos_https::board::posix::slirp;
+use freertos_https::link::ring::RingCard;
+use freertos_https::net::{self, DefaultSocket as TcpSocket, NetConfig, TcpOptions, TcpTransport};
 use freertos_https::rtos::heap::HeapStats;
 use freertos_https::rtos::task::Priority;
 use freertos_https::rtos::{log as rtos_log, scheduler};
@@ -36,6 +38,9 @@ struct DeviceFigures {
     version: String,
     cipher: String,
 }
+
+/// TLS over the default stack's TCP socket.
+type Tls = TlsTransport<TcpTransport<TcpSocket>>;
 
 fn main() -> ExitCode {
     let report = std::env::args()
@@ -62,7 +67,7 @@ fn run(report: &str, label: &str) -> Result<(), String> {
     )
     .map_err(|e| e.to_string())?;
     // The endpoint's threads inherit this mask: host threads keep the kernel's signals out.
-    freertos_https::rtos::host_thread::block_kernel_signals();
+    freertos_https::board::posix::host_thread::block_kernel_signals();
     let dir = std::env::temp_dir().join(format!("tls-bench-{}", std::process::id()));
     let pki = generate_test_pki(&dir).map_err(|e| e.to_string())?;
     let endpoint = start(EndpointConfig::new(
@@ -74,9 +79,9 @@ fn run(report: &str, label: &str) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let port = endpoint.port();
     let (device_cert, device_key) = pki.device(DeviceKey::Rsa2048);
-    let credentials = Credentials::from_files(&pki.ca_cert, &device_cert, &device_key, None)
+    let credentials = read_credentials(&pki.ca_cert, &device_cert, &device_key, None)
         .map_err(|e| e.to_string())?;
-    let link = link::slirp::start(0).map_err(|e| e.to_string())?;
+    let link = slirp::start(0).map_err(|e| e.to_string())?;
     let figures = Arc::new(HostMutex::new(None));
     let result = figures.clone();
     let status = scheduler::run_application(Priority::new(3).expect("valid"), move || {
@@ -111,16 +116,16 @@ fn run(report: &str, label: &str) -> Result<(), String> {
 }
 
 fn measure_device(
-    link: link::LinkPort,
+    link: RingCard,
     port: u16,
     credentials: &Credentials,
 ) -> Result<DeviceFigures, String> {
-    let stack = net::start(link, NetConfig::default()).map_err(|e| e.to_string())?;
+    let stack = net::start(Box::new(link), NetConfig::default()).map_err(|e| e.to_string())?;
     stack
         .wait_until_up(Duration::from_secs(5))
         .ok_or("no address")?;
     let endpoint = Endpoint {
-        address: net::guest_address("localhost").expect("maps"),
+        address: net::USER_MODE_HOST,
         port,
     };
     let config = TlsConfig::new("localhost");
@@ -148,7 +153,7 @@ fn measure_device(
 }
 
 /// One publish, read until the JSON body's end.
-fn exchange(transport: &mut TlsTransport) -> Result<(), String> {
+fn exchange(transport: &mut Tls) -> Result<(), String> {
     let body = r#"{"message":"Hello, world"}"#;
     let request = format!(
         "POST /topics/bench?qos=1 HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{body}",

@@ -5,12 +5,17 @@
 //! them. In exchange they must not call the kernel's task API (see [`crate::rtos`]), and
 //! they block the port's tick and resume signals so no kernel code can ever run on them.
 
+#[allow(unused_imports)]
+use std::prelude::rust_2024::*;
+#[allow(unused_imports)]
+use std::{format, thread_local, vec};
+
 use std::io;
 use std::thread::{self, JoinHandle};
 
-use super::critical::SchedulerSuspended;
-use super::ffi;
-use super::task::in_task;
+use super::port::in_task;
+use crate::rtos::critical::SchedulerSuspended;
+use crate::rtos::ffi;
 
 /// Spawns a named host thread running `body`.
 ///

@@ -1,4 +1,5 @@
-//! The IP task and the state it shares with socket callers.
+//! The smoltcp backend: [smoltcp](https://docs.rs/smoltcp) 0.14 in an IP task, behind the
+//! [`TcpIpStack`] API.
 //!
 //! Like FreeRTOS+TCP's IP task, one task owns the interface: it takes frames from the link,
 //! runs smoltcp, runs DHCP, and wakes tasks blocked in socket calls. It sleeps on its task
@@ -9,24 +10,44 @@
 //! Socket calls run on the caller's task: they lock the shared state (a kernel mutex, so the
 //! IP task inherits the caller's priority if it must wait), move bytes between the caller's
 //! buffer and smoltcp's socket buffers, and, when they must wait, register the calling task
-//! and block on its [`NotifySlot::Network`] notification until the IP task has news.
+//! and block on its [`NotifySlot::Network`] notification until the IP task has news. A
+//! waiting task is registered only while it waits: whatever ends the wait (news, an answer,
+//! the deadline), it leaves the list under the same lock before it returns.
+//!
+//! Randomness comes from the board's entropy source: smoltcp's seed (TCP initial sequence
+//! numbers, DHCP transaction ids), the first ephemeral port, and every DNS query id.
 
+mod device;
+mod dns;
+mod tcp;
+
+use core::net::Ipv4Addr;
 use core::time::Duration;
-use std::hash::BuildHasher;
-use std::sync::OnceLock;
 
+use alloc::borrow::ToOwned;
+use alloc::boxed::Box;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use once_cell::race::OnceBox;
 use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
-use smoltcp::socket::{dhcpv4, tcp};
+use smoltcp::socket::{dhcpv4, tcp as smol_tcp};
 use smoltcp::time::Instant as NetInstant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address, Ipv4Cidr};
 
-use super::device::LinkDevice;
-use super::{Ipv4Settings, Ipv4Setup, NetConfig, StartError};
-use crate::link::{LinkPort, LinkStats};
+use self::device::LinkDevice;
+pub use self::tcp::TcpSocket;
+use super::{
+    ConnectError, DnsError, Ipv4Settings, Ipv4Setup, NetConfig, StartError, TcpIpStack, TcpOptions,
+};
+use crate::board;
+use crate::link::{LinkCard, LinkCounters};
 use crate::rtos::interrupt::{InterruptLine, InterruptRaiser};
 use crate::rtos::sync::Mutex;
 use crate::rtos::task::{self, NotifySlot, Priority, TaskHandle};
-use crate::rtos::time::{self, Ticks};
+use crate::rtos::time::{self, Deadline, Ticks};
+
+/// What [`TcpIpStack::name`] reports.
+pub const NAME: &str = "smoltcp";
 
 /// Most `Interface::poll` rounds per wake-up before the IP task lets others run.
 const MAX_POLLS_PER_WAKE: usize = 16;
@@ -40,11 +61,10 @@ const MAX_IP_TASK_SLEEP: Duration = Duration::from_secs(1);
 /// First local port for outgoing connections (the IANA dynamic range).
 const EPHEMERAL_PORTS: core::ops::RangeInclusive<u16> = 49152..=65535;
 
-/// A running network stack. Obtained from [`super::start`]; lives for the rest of the process.
+/// A running network stack. Obtained from [`super::start`]; lives for the rest of the program.
 pub struct Stack {
     pub(crate) inner: Mutex<Inner>,
-    ip_task: OnceLock<TaskHandle>,
-    link_stats: &'static LinkStats,
+    ip_task: OnceBox<TaskHandle>,
 }
 
 /// Where a TCP socket's slot is in its life.
@@ -83,6 +103,7 @@ pub(crate) struct Inner {
     pub(crate) config: NetConfig,
     next_generation: u32,
     next_local_port: u16,
+    /// Tasks blocked in [`Stack::block_until`], each registered only while it waits.
     waiters: Vec<TaskHandle>,
     /// The tick the IP task sleeps until (`None`: until notified).
     ip_task_wakes_at: Option<u64>,
@@ -98,49 +119,18 @@ pub(crate) fn net_now() -> NetInstant {
     NetInstant::from_millis(i64::try_from(millis).unwrap_or(i64::MAX))
 }
 
-/// A point in kernel time after which a blocking call gives up.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Deadline(Option<u64>);
-
-impl Deadline {
-    pub(crate) fn after(timeout: Duration) -> Deadline {
-        let ticks = Ticks::from_duration(timeout).as_u64();
-        Deadline(Some(time::tick_count().as_u64().saturating_add(ticks)))
-    }
-
-    /// The earlier of two deadlines.
-    pub(crate) fn min(self, other: Deadline) -> Deadline {
-        match (self.0, other.0) {
-            (Some(a), Some(b)) => Deadline(Some(a.min(b))),
-            (a, b) => Deadline(a.or(b)),
-        }
-    }
-
-    /// Ticks left, or `None` once passed.
-    pub(crate) fn remaining(&self) -> Option<Ticks> {
-        let Some(end) = self.0 else {
-            return Some(Ticks::FOREVER);
-        };
-        let now = time::tick_count().as_u64();
-        (now < end).then(|| Ticks::from_u64_saturating(end - now))
-    }
-}
-
 impl Stack {
-    pub(crate) fn start(port: LinkPort, config: NetConfig) -> Result<&'static Stack, StartError> {
-        let interrupt_line = port.interrupt_line;
+    /// Starts the stack on `card` with its IP task. See [`super::start`].
+    pub fn start(card: Box<dyn LinkCard>, config: NetConfig) -> Result<&'static Stack, StartError> {
+        let interrupt_line = card.interrupt_line();
         InterruptRaiser::new(interrupt_line).map_err(StartError::InterruptLine)?;
-        let link_stats = port.stats;
-        let tap = config
-            .pcap
-            .as_deref()
-            .map(crate::link::pcap::PcapTap::create)
-            .transpose()
-            .map_err(StartError::Pcap)?;
-        let mut device = LinkDevice::new(port, tap);
+        let mut seed = [0u8; 10];
+        board::fill_entropy(&mut seed).map_err(|_| StartError::Entropy)?;
+        let mut device = LinkDevice::new(card);
         let mut iface_config = Config::new(HardwareAddress::Ethernet(EthernetAddress(config.mac)));
-        iface_config.random_seed =
-            std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64);
+        iface_config.random_seed = u64::from_le_bytes([
+            seed[0], seed[1], seed[2], seed[3], seed[4], seed[5], seed[6], seed[7],
+        ]);
         let mut iface = Interface::new(iface_config, &mut device, net_now());
         // Sized once for every socket that can exist at a time (the TCP slots, DHCP, one DNS
         // lookup), so the set never reallocates while the device runs.
@@ -155,7 +145,8 @@ impl Stack {
             }
         };
         let priority = Priority::new(config.ip_task_priority).map_err(StartError::Priority)?;
-        let first_port = *EPHEMERAL_PORTS.start() + (iface_config_seed_port() % 16384);
+        let first_port =
+            *EPHEMERAL_PORTS.start() + (u16::from_le_bytes([seed[8], seed[9]]) % 16384);
         let inner = Inner {
             iface,
             sockets,
@@ -172,15 +163,14 @@ impl Stack {
         };
         let stack: &'static Stack = Box::leak(Box::new(Stack {
             inner: Mutex::new(inner).map_err(StartError::Kernel)?,
-            ip_task: OnceLock::new(),
-            link_stats,
+            ip_task: OnceBox::new(),
         }));
         let ip_task = task::TaskBuilder::new("IP")
             .priority(priority)
             .stack_bytes(IP_TASK_STACK_BYTES)
             .spawn(move || run_ip_task(stack, interrupt_line))
             .map_err(StartError::IpTask)?;
-        let _ = stack.ip_task.set(ip_task);
+        let _ = stack.ip_task.set(Box::new(ip_task));
         let receive: &'static (dyn Fn() -> bool + Sync) =
             Box::leak(Box::new(move || stack.receive_without_waiting()));
         stack.inner.lock().device.set_receive_handler(receive);
@@ -203,9 +193,14 @@ impl Stack {
         self.inner.lock().tcp.iter().flatten().count()
     }
 
-    /// The link's frame counters: (received, dropped on receive, sent).
-    pub fn link_counters(&self) -> (u64, u64, u64) {
-        self.link_stats.snapshot()
+    /// How many tasks are blocked in socket calls right now.
+    pub fn tasks_waiting(&self) -> usize {
+        self.inner.lock().waiters.len()
+    }
+
+    /// The card's frame counters.
+    pub fn link_counters(&self) -> LinkCounters {
+        self.inner.lock().device.counters()
     }
 
     /// Tells the IP task that a socket has work for it.
@@ -217,7 +212,7 @@ impl Stack {
 
     /// Takes frames the card just received, on the calling task, if the stack is free right
     /// now; never waits. The card calls it from a task that must not block (see
-    /// [`crate::link::CardControl::set_receive_handler`]). Tasks waiting for the data are
+    /// [`crate::link::LinkCard::set_receive_handler`]). Tasks waiting for the data are
     /// woken; the IP task is told if a timer moved earlier.
     fn receive_without_waiting(&self) -> bool {
         let Some(mut inner) = self.inner.lock_timeout(Ticks::ZERO) else {
@@ -233,40 +228,75 @@ impl Stack {
     }
 
     /// Runs `attempt` under the lock until it yields a value or `deadline` passes. Between
-    /// attempts the calling task sleeps until the IP task reports a change.
+    /// attempts the calling task sleeps until the IP task reports a change. The task is
+    /// registered as a waiter only while it sleeps: every way out of this function removes it
+    /// under the lock first, so no later wake-up is sent for a wait that is over.
     pub(crate) fn block_until<T>(
         &self,
         deadline: Deadline,
         mut attempt: impl FnMut(&mut Inner) -> Option<T>,
     ) -> Option<T> {
+        let me = TaskHandle::current();
         loop {
-            let stale = {
+            let (stale, remaining) = {
                 let mut inner = self.inner.lock();
                 if let Some(value) = attempt(&mut inner) {
+                    inner.remove_waiter(me.as_ref());
                     return Some(value);
                 }
-                inner.add_waiter();
-                core::mem::take(&mut inner.ip_task_stale)
+                let Some(remaining) = deadline.remaining() else {
+                    inner.remove_waiter(me.as_ref());
+                    return None;
+                };
+                inner.add_waiter(me.as_ref());
+                (core::mem::take(&mut inner.ip_task_stale), remaining)
             };
             // The caller is about to sleep anyway: the IP task re-plans its timers now, while
             // the network is busy, instead of pre-empting the caller earlier.
             if stale {
                 self.kick();
             }
-            let remaining = deadline.remaining()?;
             task::wait_for_notification_on(NotifySlot::Network, remaining);
         }
     }
 }
 
-fn iface_config_seed_port() -> u16 {
-    (std::collections::hash_map::RandomState::new().hash_one(0x90f7_u64) & 0xffff) as u16
+impl TcpIpStack for Stack {
+    type Socket = TcpSocket;
+
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn ipv4(&self) -> Option<Ipv4Settings> {
+        Stack::ipv4(self)
+    }
+
+    fn wait_until_up(&self, timeout: Duration) -> Option<Ipv4Settings> {
+        Stack::wait_until_up(self, timeout)
+    }
+
+    fn connect(
+        &'static self,
+        address: Ipv4Addr,
+        port: u16,
+        options: TcpOptions,
+    ) -> Result<TcpSocket, ConnectError> {
+        Stack::connect(self, address, port, options)
+    }
+
+    fn resolve(&'static self, host: &str, timeout: Duration) -> Result<Ipv4Addr, DnsError> {
+        Stack::resolve(self, host, timeout)
+    }
+
+    fn tcp_sockets_in_use(&self) -> usize {
+        Stack::tcp_sockets_in_use(self)
+    }
 }
 
 fn run_ip_task(stack: &'static Stack, interrupt_line: u8) {
     // Attached before the first frame goes out, so no answer can arrive unannounced.
-    let me = TaskHandle::current().expect("the IP task is a task");
-    if let Err(error) = InterruptLine::attach(interrupt_line, me) {
+    if let Err(error) = InterruptLine::attach_current(interrupt_line) {
         log::error!("IP task: {error}; the network cannot receive");
     }
     loop {
@@ -397,13 +427,13 @@ impl Inner {
         let linger_ticks = Ticks::from_duration(CLOSE_LINGER).count();
         for entry in &mut self.tcp {
             let Some(slot) = entry else { continue };
-            let socket = self.sockets.get_mut::<tcp::Socket>(slot.handle);
+            let socket = self.sockets.get_mut::<smol_tcp::Socket>(slot.handle);
             if matches!(
                 socket.state(),
-                tcp::State::CloseWait
-                    | tcp::State::LastAck
-                    | tcp::State::Closing
-                    | tcp::State::TimeWait
+                smol_tcp::State::CloseWait
+                    | smol_tcp::State::LastAck
+                    | smol_tcp::State::Closing
+                    | smol_tcp::State::TimeWait
             ) {
                 slot.peer_fin = true;
             }
@@ -411,7 +441,7 @@ impl Inner {
                 continue;
             };
             match socket.state() {
-                tcp::State::Closed | tcp::State::TimeWait => {
+                smol_tcp::State::Closed | smol_tcp::State::TimeWait => {
                     self.sockets.remove(slot.handle);
                     *entry = None;
                 }
@@ -421,12 +451,19 @@ impl Inner {
         }
     }
 
-    /// Registers the calling task to be woken by the next change.
-    fn add_waiter(&mut self) {
-        if let Some(current) = TaskHandle::current()
-            && !self.waiters.contains(&current)
+    /// Registers `task` to be woken by the next change.
+    fn add_waiter(&mut self, task: Option<&TaskHandle>) {
+        if let Some(task) = task
+            && !self.waiters.contains(task)
         {
-            self.waiters.push(current);
+            self.waiters.push(task.clone());
+        }
+    }
+
+    /// Takes `task` off the list: its wait is over.
+    fn remove_waiter(&mut self, task: Option<&TaskHandle>) {
+        if let Some(task) = task {
+            self.waiters.retain(|waiter| waiter != task);
         }
     }
 
@@ -456,13 +493,13 @@ impl Inner {
     pub(crate) fn tcp_mut(
         &mut self,
         id: SocketId,
-    ) -> Option<(&mut tcp::Socket<'static>, &mut TcpSlot)> {
+    ) -> Option<(&mut smol_tcp::Socket<'static>, &mut TcpSlot)> {
         let slot = self
             .tcp
             .get_mut(id.index)?
             .as_mut()
             .filter(|slot| slot.generation == id.generation)?;
-        let socket = self.sockets.get_mut::<tcp::Socket>(slot.handle);
+        let socket = self.sockets.get_mut::<smol_tcp::Socket>(slot.handle);
         Some((socket, slot))
     }
 
@@ -482,7 +519,7 @@ impl Inner {
             })
             .min()
             .map(|(_, index, handle)| (index, handle))?;
-        self.sockets.get_mut::<tcp::Socket>(handle).abort();
+        self.sockets.get_mut::<smol_tcp::Socket>(handle).abort();
         self.sockets.remove(handle);
         self.tcp[index] = None;
         Some(index)

@@ -6,7 +6,7 @@
 //! which on a virtual machine costs tens of microseconds. So, as on the board, all tasks share
 //! one core: [`pin_kernel_threads`] pins the calling thread (which then creates the kernel's
 //! tasks, and they inherit it) to one host CPU, and host threads run on the process's other
-//! CPUs (see [`crate::rtos::host_thread`]), so that a host server never waits in the queue of
+//! CPUs (see [`super::host_thread`]), so that a host server never waits in the queue of
 //! the CPU the tasks are using. On a one-CPU host everything shares that CPU.
 //!
 //! The CPU is chosen by the process id among those the process may use, so that several
@@ -14,6 +14,11 @@
 //! variable `FREERTOS_SIM_CPU` overrides it: a CPU number, or `any` to pin nothing.
 //!
 //! Linux only (`sched_setaffinity`); on other hosts nothing is pinned.
+
+#[allow(unused_imports)]
+use std::prelude::rust_2024::*;
+#[allow(unused_imports)]
+use std::{format, thread_local, vec};
 
 /// The environment variable that chooses the kernel's host CPU.
 pub const CPU_VARIABLE: &str = "FREERTOS_SIM_CPU";
@@ -38,6 +43,7 @@ pub(crate) fn release_current_thread() {}
 #[cfg(target_os = "linux")]
 mod linux {
     use std::sync::OnceLock;
+    use std::vec::Vec;
 
     use super::CPU_VARIABLE;
 
@@ -111,8 +117,8 @@ mod linux {
             Ok(value) => match value.trim().parse::<usize>() {
                 Ok(cpu) if allowed.contains(&cpu) => cpu,
                 _ => {
-                    super::super::console::write_line(
-                        super::super::console::Stream::Stderr,
+                    crate::rtos::console::write_line(
+                        crate::rtos::console::Stream::Stderr,
                         format_args!(
                             "warning: {CPU_VARIABLE}={value} is not a CPU this process may use \
                              ({allowed:?}); choosing one"

@@ -1,5 +1,9 @@
+//! Self-test and benchmark harnesses for the device library, on the POSIX simulator. Not
+//! product binaries.
+//!
 //! What the self-test binaries share: choosing a scenario from the command line and running
-//! it as the application task, reporting `PASS <name> <details>` or `FAIL <name>: <why>`.
+//! it as the application task (one scenario per process, since the scheduler is a
+//! process-wide singleton), reporting `PASS <name> <details>` or `FAIL <name>: <why>`.
 
 use std::process::ExitCode;
 
@@ -40,7 +44,8 @@ pub fn run<C: Send + 'static>(
         eprintln!("error: unknown scenario {name:?}; try --list");
         return ExitCode::from(2);
     };
-    let level = rtos_log::level_from_env(LevelFilter::Info).unwrap_or(LevelFilter::Info);
+    let level = freertos_https::board::posix::level_from_env(LevelFilter::Info)
+        .unwrap_or(LevelFilter::Info);
     if let Err(error) = rtos_log::init(level, Stream::Stdout) {
         eprintln!("error: {error}");
         return ExitCode::FAILURE;

@@ -6,10 +6,15 @@
 //! thread holding the lock is never suspended by the kernel, so a task never spins for long;
 //! a task holding it cannot be pre-empted, so a host thread never spins for long either.
 
+#[allow(unused_imports)]
+use std::prelude::rust_2024::*;
+#[allow(unused_imports)]
+use std::{format, thread_local, vec};
+
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use super::ffi;
-use super::task::in_task;
+use super::port::in_task;
+use crate::rtos::ffi;
 
 struct KernelCriticalSection;
 

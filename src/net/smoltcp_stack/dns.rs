@@ -4,14 +4,17 @@
 //! server on the host's loopback; this small client takes any server address and port. By
 //! default it asks the DNS server DHCP gave (slirp's forwarder at `10.0.2.3`).
 
-use core::fmt;
+use core::net::Ipv4Addr;
 use core::time::Duration;
-use std::net::Ipv4Addr;
 
+use alloc::vec;
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::udp;
 
-use super::stack::{Deadline, Stack};
+use super::Stack;
+use crate::board;
+use crate::net::DnsError;
+use crate::rtos::time::Deadline;
 
 /// DNS servers listen here.
 pub const DNS_PORT: u16 = 53;
@@ -20,52 +23,21 @@ const RETRY_INTERVAL: Duration = Duration::from_secs(1);
 /// Largest DNS message handled (plain UDP DNS).
 const MAX_MESSAGE: usize = 512;
 
-/// Why a lookup failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DnsError {
-    /// The device has no IPv4 address yet.
-    NetworkDown,
-    /// No DNS server is configured (static settings without one).
-    NoServer,
-    /// The name is not a valid host name.
-    InvalidName,
-    /// The FreeRTOS heap had no room for the lookup's socket.
-    OutOfMemory,
-    /// No answer within the timeout.
-    TimedOut,
-    /// The server says the name does not exist, or has no IPv4 address.
-    NotFound,
-    /// The server answered with an error code.
-    ServerFailure(u8),
-    /// The answer could not be parsed.
-    Malformed,
-}
-
-impl fmt::Display for DnsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DnsError::NetworkDown => f.write_str("DNS lookup: the network is down"),
-            DnsError::NoServer => f.write_str("DNS lookup: no DNS server is configured"),
-            DnsError::InvalidName => f.write_str("DNS lookup: not a valid host name"),
-            DnsError::OutOfMemory => f.write_str("DNS lookup: not enough FreeRTOS heap"),
-            DnsError::TimedOut => f.write_str("DNS lookup timed out"),
-            DnsError::NotFound => f.write_str("DNS lookup: no such host (no IPv4 address)"),
-            DnsError::ServerFailure(code) => {
-                write!(f, "DNS lookup: the server answered with error code {code}")
-            }
-            DnsError::Malformed => f.write_str("DNS lookup: malformed answer"),
-        }
-    }
-}
-
-impl std::error::Error for DnsError {}
-
 impl Stack {
     /// The IPv4 address of `host`: `localhost` and IP literals directly (see
-    /// [`super::guest_address`]), other names by asking the configured DNS server.
+    /// [`crate::net::guest_address`]), other names by asking the configured DNS server.
     pub fn resolve(&'static self, host: &str, timeout: Duration) -> Result<Ipv4Addr, DnsError> {
-        if let Some(address) = super::guest_address(host) {
+        let host_alias = self.inner.lock().config.host_alias;
+        if let Some(address) = crate::net::guest_address(host, host_alias) {
             return Ok(address);
+        }
+        let is_loopback = host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<Ipv4Addr>()
+                .is_ok_and(|address| address.is_loopback());
+        if is_loopback {
+            // No host alias on this network: the device has no loopback of its own to offer.
+            return Err(DnsError::InvalidName);
         }
         let server = self
             .ipv4()
@@ -83,7 +55,9 @@ impl Stack {
         port: u16,
         timeout: Duration,
     ) -> Result<Ipv4Addr, DnsError> {
-        let id = (super::stack::net_now().total_millis() as u16) ^ 0x5a5a;
+        // A fresh random id per query, from the board's entropy: an off-path attacker cannot
+        // guess it to forge an answer.
+        let id = (board::random_u32().map_err(|_| DnsError::Entropy)? & 0xffff) as u16;
         let mut query = [0u8; MAX_MESSAGE];
         let query_len = encode_query(name, id, &mut query)?;
         let handle = self.open_udp()?;
@@ -271,6 +245,10 @@ fn skip_name(message: &[u8], mut at: usize) -> Result<usize, DnsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use std::prelude::rust_2024::*;
+    #[allow(unused_imports)]
+    use std::{format, vec};
 
     fn answer_for(query: &[u8], rcode: u8, records: &[(u16, &[u8])]) -> Vec<u8> {
         let mut message = query.to_vec();

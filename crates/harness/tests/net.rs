@@ -81,3 +81,8 @@ fn the_tcp_transport_tells_data_would_block_and_end_of_stream_apart() {
 fn every_frame_can_be_recorded_in_a_pcap_file() {
     expect_pass("pcap");
 }
+
+#[test]
+fn a_task_whose_socket_wait_timed_out_is_never_woken_afterwards() {
+    expect_pass("timed_out_waiter_is_forgotten");
+}

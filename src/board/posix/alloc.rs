@@ -1,7 +1,8 @@
-//! The global allocator: task allocations on the FreeRTOS heap, host threads on the host's.
+//! The simulator's global allocator: task allocations on the FreeRTOS heap, host threads on
+//! the host's.
 //!
 //! Rust code running in a task allocates from heap_4 (`pvPortMalloc`), so its memory shows
-//! in [`HeapStats`](super::heap::HeapStats) exactly as it would on a board. Host threads
+//! in [`HeapStats`](crate::rtos::heap::HeapStats) exactly as it would on a board. Host threads
 //! (the simulated network link, the local endpoint, test harnesses) cannot: heap_4 guards
 //! itself by suspending the scheduler, which only protects callers that are tasks. So:
 //!
@@ -15,8 +16,12 @@
 //!     cannot be pre-empted while holding the C library's allocator lock (the deadlock
 //!     measured on this port).
 //!
-//! heap_4 aligns to 8 bytes. Larger alignments are served by over-allocating and keeping
-//! the address heap_4 returned in the word just below the aligned block.
+//! Alignment above heap_4's 8 bytes is handled by [`crate::rtos::heap`], as on a board.
+
+#[allow(unused_imports)]
+use std::prelude::rust_2024::*;
+#[allow(unused_imports)]
+use std::{format, thread_local, vec};
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ffi::c_void;
@@ -24,13 +29,11 @@ use core::ptr;
 use core::sync::atomic::{AtomicPtr, Ordering};
 use std::alloc::System;
 
-use super::ffi;
-use super::task::in_task;
+use super::port::in_task;
+use crate::rtos::ffi;
+use crate::rtos::heap::{heap4_alloc, heap4_base};
 
-/// Alignment heap_4 guarantees (`portBYTE_ALIGNMENT`).
-const HEAP_ALIGNMENT: usize = 8;
-
-/// The allocator; installed as the process's `#[global_allocator]` by this crate.
+/// The allocator; installed as the process's `#[global_allocator]` on the POSIX board.
 pub struct TaskHeapAllocator;
 
 #[global_allocator]
@@ -67,7 +70,7 @@ unsafe impl GlobalAlloc for TaskHeapAllocator {
                 defer_free(raw);
             }
         } else if task {
-            let _section = super::critical::CriticalSection::enter();
+            let _section = crate::rtos::critical::CriticalSection::enter();
             // SAFETY: `block` came from System.alloc with this layout (it is not a heap_4 block).
             unsafe { System.dealloc(block, layout) };
         } else {
@@ -98,41 +101,7 @@ unsafe impl GlobalAlloc for TaskHeapAllocator {
     }
 }
 
-/// Allocates from heap_4 with any power-of-two alignment. Task threads only.
-fn heap4_alloc(layout: Layout) -> *mut u8 {
-    if layout.align() <= HEAP_ALIGNMENT {
-        // SAFETY: called on a task thread (see module docs); any size is accepted.
-        return unsafe { ffi::pvPortMalloc(layout.size()) }.cast::<u8>();
-    }
-    let Some(padded) = layout.size().checked_add(layout.align()) else {
-        return ptr::null_mut();
-    };
-    // SAFETY: as above.
-    let raw = unsafe { ffi::pvPortMalloc(padded) }.cast::<u8>();
-    if raw.is_null() {
-        return raw;
-    }
-    // `raw` is 8-aligned and `align` a larger power of two, so the next aligned address is
-    // 8..=align bytes above it: room for the back-pointer, and `size` bytes still fit.
-    let offset = (raw as usize + 1).next_multiple_of(layout.align()) - raw as usize;
-    // SAFETY: offset <= align, so the aligned block lies inside the `size + align` bytes.
-    let aligned = unsafe { raw.add(offset) };
-    // SAFETY: offset >= 8, so the word below `aligned` is inside the allocation and 8-aligned.
-    unsafe { aligned.cast::<*mut u8>().sub(1).write(raw) };
-    aligned
-}
-
-/// The address pvPortMalloc returned for a block handed out by `heap4_alloc`.
-fn heap4_base(block: *mut u8, layout: Layout) -> *mut u8 {
-    if layout.align() <= HEAP_ALIGNMENT {
-        block
-    } else {
-        // SAFETY: `heap4_alloc` stored the base address in the word below every
-        // over-aligned block.
-        unsafe { block.cast::<*mut u8>().sub(1).read() }
-    }
-}
-
+/// Whether `block` lies in the heap_4 array (heap_4 only hands out addresses inside it).
 fn is_heap4_block(block: *mut u8) -> bool {
     // SAFETY: these return the bounds of the static heap array; no state is touched.
     let (start, end) = unsafe { (ffi::uxShimHeapStart(), ffi::uxShimHeapEnd()) };
@@ -155,7 +124,7 @@ fn defer_free(raw: *mut u8) {
 }
 
 /// Returns blocks freed by host threads to heap_4. Called on task threads only: by every
-/// allocation and free a task makes, and by [`HeapStats::now`](super::heap::HeapStats::now).
+/// allocation and free a task makes, and by [`HeapStats::now`](crate::rtos::heap::HeapStats::now).
 pub(crate) fn reclaim_deferred_frees() {
     if DEFERRED_FREES.load(Ordering::Relaxed).is_null() {
         return;

@@ -1,5 +1,8 @@
 /*
- * Simulated interrupt lines for the POSIX port (see freertos_shim.h).
+ * The POSIX simulator's side of the shim: simulated interrupt lines, the idle hook that
+ * sleeps on host descriptors, and the signal mask of host threads (see freertos_shim.h).
+ *
+ * Interrupt lines:
  *
  * The port runs its tick as a SIGALRM handler on the running task's thread, with every
  * signal masked; a critical section masks signals too. SIGUSR2 is used the same way here, so
@@ -19,7 +22,7 @@
 #define SHIM_INTERRUPT_SIGNAL    SIGUSR2
 
 #if ( tskKERNEL_VERSION_MAJOR != 11 )
-    #error "posix_interrupt.c relies on the V11 POSIX port's per-task thread record; check it"
+    #error "posix_port.c relies on the V11 POSIX port's per-task thread record; check it"
 #endif
 
 static _Atomic( TaskHandle_t ) xLineTargets[ SHIM_INTERRUPT_LINES ];
@@ -72,6 +75,18 @@ BaseType_t xShimInterruptAttach( UBaseType_t uxLine, TaskHandle_t xTask )
     ( void ) pthread_once( &xHandlerInstalled, prvInstallHandler );
     atomic_store( &xLineTargets[ uxLine ], xTask );
     return pdPASS;
+}
+
+void vShimInterruptDetachTask( TaskHandle_t xTask )
+{
+    UBaseType_t uxLine;
+
+    for( uxLine = 0; uxLine < SHIM_INTERRUPT_LINES; uxLine++ )
+    {
+        TaskHandle_t xExpected = xTask;
+
+        ( void ) atomic_compare_exchange_strong( &xLineTargets[ uxLine ], &xExpected, NULL );
+    }
 }
 
 /* The pthread of a task. The V11 POSIX port keeps its per-task record (whose first member
@@ -163,11 +178,15 @@ void vApplicationTickHook( void )
 static void prvIdlePoll( ShimIdlePrepare_t pxPrepare,
                          ShimIdleFinish_t pxFinish )
 {
-    ShimIdlePoll_t xPoll = { NULL, 0, -1 };
+    static ShimIdlePoll_t xPoll;            /* the idle task's alone */
+    static struct pollfd xPollFds[ SHIM_IDLE_POLL_MAX ];
     BaseType_t xPlanned;
+    size_t xIndex;
     int iReady;
     int iErrno;
 
+    xPoll.xCount = 0;
+    xPoll.iTimeoutMs = -1;
     vTaskSuspendAll();
     xPlanned = pxPrepare( &xPoll );
 
@@ -176,17 +195,29 @@ static void prvIdlePoll( ShimIdlePrepare_t pxPrepare,
         return; /* other tasks ran: plan again */
     }
 
-    if( xPlanned == pdFALSE )
+    if( ( xPlanned == pdFALSE ) || ( xPoll.xCount > SHIM_IDLE_POLL_MAX ) )
     {
         ( void ) pause();
         return;
     }
 
-    iReady = poll( ( struct pollfd * ) xPoll.pvDescriptors, ( nfds_t ) xPoll.xCount, xPoll.iTimeoutMs );
+    for( xIndex = 0; xIndex < xPoll.xCount; xIndex++ )
+    {
+        xPollFds[ xIndex ].fd = xPoll.axDescriptors[ xIndex ].iFd;
+        xPollFds[ xIndex ].events = xPoll.axDescriptors[ xIndex ].sEvents;
+        xPollFds[ xIndex ].revents = 0;
+    }
+
+    iReady = poll( xPollFds, ( nfds_t ) xPoll.xCount, xPoll.iTimeoutMs );
     iErrno = ( iReady < 0 ) ? errno : 0;
 
+    for( xIndex = 0; xIndex < xPoll.xCount; xIndex++ )
+    {
+        xPoll.axDescriptors[ xIndex ].sRevents = ( iReady > 0 ) ? xPollFds[ xIndex ].revents : 0;
+    }
+
     vTaskSuspendAll();
-    pxFinish( iReady, iErrno );
+    pxFinish( &xPoll, iReady, iErrno );
     ( void ) xTaskResumeAll();
 }
 
@@ -210,4 +241,15 @@ void vApplicationIdleHook( void )
     {
         ( void ) pause();
     }
+}
+
+void vShimBlockKernelSignals( void )
+{
+    sigset_t xKernelSignals;
+
+    sigemptyset( &xKernelSignals );
+    sigaddset( &xKernelSignals, SIGALRM ); /* the tick */
+    sigaddset( &xKernelSignals, SIGUSR1 ); /* SIG_RESUME in port.c */
+    sigaddset( &xKernelSignals, SHIM_INTERRUPT_SIGNAL ); /* simulated interrupts */
+    ( void ) pthread_sigmask( SIG_BLOCK, &xKernelSignals, NULL );
 }

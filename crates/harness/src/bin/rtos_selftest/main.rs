@@ -7,8 +7,7 @@
 //! target to see that the kernel, the allocator and the logger behave.
 #![deny(clippy::undocumented_unsafe_blocks)]
 
-#[path = "selftest_support.rs"]
-mod selftest_support;
+use freertos_https_harness as selftest_support;
 
 use std::alloc::Layout;
 use std::hint::black_box;
@@ -18,9 +17,9 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use freertos_https::board::posix::host_thread;
 use freertos_https::rtos::heap::HeapStats;
-use freertos_https::rtos::host_thread;
-use freertos_https::rtos::interrupt::InterruptLine;
+use freertos_https::rtos::interrupt::{InterruptLine, InterruptRaiser};
 use freertos_https::rtos::sync::{Mutex, Queue, SendTimeout};
 use freertos_https::rtos::task::{self, Priority, TaskHandle};
 use freertos_https::rtos::time::{self, Ticks};
@@ -43,6 +42,7 @@ const SCENARIOS: &[Scenario<()>] = &[
     ("kernel_assert", kernel_assert),
     ("interrupt_stress", interrupt_stress),
     ("host_cpus", host_cpus),
+    ("handle_outlives_task", handle_outlives_task),
 ];
 
 /// The application task runs above every task a scenario spawns, so it can always observe.
@@ -701,7 +701,11 @@ fn interrupt_stress(_: ()) -> Outcome {
     let (latencies_tx, latencies_rx) = mpsc::sync_channel::<Vec<u64>>(1);
 
     let receiver_done = done.clone();
-    let receiver = spawn("irq-receiver", 6, move || {
+    spawn("irq-receiver", 6, move || {
+        // Raises before this attachment stay pending until it is made.
+        if InterruptLine::attach_current(0).is_err() {
+            return;
+        }
         let mut seen = 0u64;
         let mut latencies = Vec::with_capacity(4096);
         while !STOP.load(Ordering::SeqCst) || seen < RAISED.load(Ordering::SeqCst) {
@@ -718,8 +722,7 @@ fn interrupt_stress(_: ()) -> Outcome {
         let _ = latencies_tx.try_send(latencies);
         receiver_done.fetch_add(1, Ordering::SeqCst);
     })?;
-    let line = InterruptLine::attach(0, receiver).map_err(|e| e.to_string())?;
-    let raiser = line.raiser();
+    let raiser = InterruptRaiser::new(0).map_err(|e| e.to_string())?;
 
     for (index, level) in [1u8, 2, 3].into_iter().enumerate() {
         let done = done.clone();
@@ -808,4 +811,39 @@ mod kernel_misuse {
         // assert handler ends the process; nothing is read or written.
         unsafe { xQueueReceive(core::ptr::null_mut(), buffer.as_mut_ptr().cast(), 0) };
     }
+}
+
+/// A handle kept after its task ended notifies nothing: not the ended task, and not a task
+/// that the kernel has since put in its place. Before the fix, a copy of the handle could
+/// notify the freed control block from safe code.
+fn handle_outlives_task(_: ()) -> Outcome {
+    let ended = spawn("short", 4, || {})?;
+    while ended.is_running() {
+        time::delay(Duration::from_millis(1));
+    }
+    // Let the idle task free it, then start a task of the same size in its place.
+    time::delay(Duration::from_millis(20));
+    let woken = Arc::new(AtomicU32::new(u32::MAX));
+    let bystander_woken = woken.clone();
+    spawn("bystander", 4, move || {
+        let got = task::wait_for_notification(Ticks::from_duration(Duration::from_millis(200)));
+        bystander_woken.store(got, Ordering::SeqCst);
+    })?;
+    let delivered = ended.notify();
+    check(!delivered, || {
+        "notify() on an ended task's handle reported delivery".into()
+    })?;
+    let start = Instant::now();
+    while woken.load(Ordering::SeqCst) == u32::MAX && start.elapsed() < Duration::from_secs(2) {
+        time::delay(Duration::from_millis(5));
+    }
+    let got = woken.load(Ordering::SeqCst);
+    check(got == 0, || {
+        format!("the task that took the ended task's place got {got} notification(s)")
+    })?;
+    let me = TaskHandle::current().ok_or("the application task has no handle")?;
+    check(me.is_running(), || {
+        "the calling task's handle says it ended".into()
+    })?;
+    Ok("an ended task's handle notifies nothing".into())
 }

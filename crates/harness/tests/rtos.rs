@@ -248,3 +248,8 @@ fn freertos_sim_cpu_picks_the_cpu() {
     let (task, _, _) = reported_cpus(&details);
     assert_eq!(task, 1, "{details}");
 }
+
+#[test]
+fn a_handle_kept_after_its_task_ended_notifies_nothing() {
+    expect_pass("handle_outlives_task");
+}

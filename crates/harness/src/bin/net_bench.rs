@@ -16,11 +16,15 @@ use std::sync::Mutex as HostMutex;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
-use freertos_https::link::{self, LinkPort};
-use freertos_https::net::{self, NetConfig, RecvEvent, TcpOptions, TcpSocket};
+use freertos_https::board::posix::host_thread;
+use freertos_https::board::posix::slirp;
+use freertos_https::link::ring::RingCard;
+use freertos_https::net::{
+    self, DefaultSocket as TcpSocket, NetConfig, RecvEvent, TcpConnection, TcpOptions,
+};
 use freertos_https::rtos::console::{self, Stream};
 use freertos_https::rtos::task::Priority;
-use freertos_https::rtos::{host_thread, log as rtos_log, scheduler};
+use freertos_https::rtos::{log as rtos_log, scheduler};
 use log::LevelFilter;
 
 /// Round trips per batch, and batches per side.
@@ -33,7 +37,7 @@ const CHUNK: usize = 32 * 1024;
 /// Socket buffers for the device side of the benchmark (the default is 8 KiB).
 const DEVICE_BUFFER: usize = 64 * 1024;
 
-static LINK: HostMutex<Option<LinkPort>> = HostMutex::new(None);
+static LINK: HostMutex<Option<RingCard>> = HostMutex::new(None);
 
 /// Whose batch of round trips runs now.
 static TURN: AtomicU8 = AtomicU8::new(DEVICE_TURN);
@@ -71,7 +75,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-    match link::slirp::start(0) {
+    match slirp::start(0) {
         Ok(port) => *LINK.lock().expect("not poisoned") = Some(port),
         Err(error) => {
             eprintln!("error: {error}");
@@ -313,17 +317,17 @@ fn measure_host_alone(servers: &Servers) -> std::io::Result<Figures> {
     })
 }
 
-fn measure_device(port: LinkPort, servers: &Servers) -> Result<Figures, String> {
+fn measure_device(port: RingCard, servers: &Servers) -> Result<Figures, String> {
     let config = NetConfig {
         tcp_rx_buffer: DEVICE_BUFFER,
         tcp_tx_buffer: DEVICE_BUFFER,
         ..NetConfig::default()
     };
-    let stack = net::start(port, config).map_err(|e| e.to_string())?;
+    let stack = net::start(Box::new(port), config).map_err(|e| e.to_string())?;
     stack
         .wait_until_up(Duration::from_secs(5))
         .ok_or("no address from DHCP")?;
-    let host = net::guest_address("localhost").expect("localhost maps");
+    let host = net::USER_MODE_HOST;
     let connect = |port| {
         stack
             .connect(host, port, TcpOptions::default())

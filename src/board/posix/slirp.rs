@@ -24,7 +24,7 @@
 //!   otherwise the card raises its interrupt line, which wakes the IP task.
 //! * **Busy device**: if tasks keep the idle task from running for [`STARVED_AFTER`] ticks,
 //!   the tick raises the card's line anyway, and the IP task serves slirp without waiting
-//!   (see [`LinkPort::service`]). A card on a board works while the CPU is busy; so does this
+//!   (see [`LinkCard::service`](crate::link::LinkCard::service)). A card on a board works while the CPU is busy; so does this
 //!   one, within two ticks.
 //!
 //! The idle task prepares its `poll` with the scheduler suspended, sleeps with it running, and
@@ -37,6 +37,11 @@
 //! This module is an FFI module: its `unsafe` blocks call libslirp and libc.
 #![allow(unsafe_code)]
 
+#[allow(unused_imports)]
+use std::prelude::rust_2024::*;
+#[allow(unused_imports)]
+use std::{format, thread_local, vec};
+
 use core::ffi::{c_char, c_int, c_void};
 use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -48,9 +53,11 @@ use std::time::Instant;
 use heapless::spsc::{Consumer, Producer, Queue};
 use libslirp_sys as sys;
 
-use super::{CardControl, Frame, LinkPort, LinkStats, RING_FRAMES, ReceiveHandler};
+use super::idle::{self, PollResults, PollSet};
+use crate::link::ring::{CardControl, RING_FRAMES, RingCard, RingStats};
+use crate::link::{Frame, ReceiveHandler};
+use crate::net::Ipv4Settings;
 use crate::rtos::critical::SchedulerSuspended;
-use crate::rtos::idle;
 use crate::rtos::interrupt::InterruptRaiser;
 use crate::rtos::task;
 use crate::rtos::time::Ticks;
@@ -64,6 +71,17 @@ pub const DNS_ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 3);
 pub const DHCP_FIRST_ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 15);
 /// The slirp network and its prefix length.
 pub const NETWORK: (Ipv4Addr, u8) = (Ipv4Addr::new(10, 0, 2, 0), 24);
+
+/// The fixed settings that match slirp's network: `10.0.2.15/24`, gateway `10.0.2.2`, DNS
+/// `10.0.2.3`.
+pub fn static_settings() -> Ipv4Settings {
+    Ipv4Settings {
+        address: DHCP_FIRST_ADDRESS,
+        prefix_len: NETWORK.1,
+        gateway: Some(HOST_ADDRESS),
+        dns: Some(DNS_ADDRESS),
+    }
+}
 
 /// Ticks without the idle task after which the IP task serves slirp itself.
 pub const STARVED_AFTER: Ticks = Ticks::new(2);
@@ -81,6 +99,8 @@ pub enum StartError {
     SlirpRefused,
     /// The interrupt line does not exist.
     InterruptLine(crate::rtos::interrupt::InvalidLine),
+    /// Called from a task: the card is started in `main`, before the scheduler.
+    CalledFromTask,
 }
 
 impl core::fmt::Display for StartError {
@@ -89,19 +109,18 @@ impl core::fmt::Display for StartError {
             StartError::AlreadyStarted => f.write_str("the slirp link is already running"),
             StartError::SlirpRefused => f.write_str("libslirp refused the network configuration"),
             StartError::InterruptLine(error) => write!(f, "slirp link: {error}"),
+            StartError::CalledFromTask => {
+                f.write_str("the slirp link must be started before the scheduler, not from a task")
+            }
         }
     }
 }
 
-impl std::error::Error for StartError {}
+impl core::error::Error for StartError {}
 
 static STARTED: AtomicBool = AtomicBool::new(false);
 static TX_BLOCKED: AtomicBool = AtomicBool::new(false);
-static STATS: LinkStats = LinkStats {
-    rx_frames: AtomicU64::new(0),
-    rx_dropped: AtomicU64::new(0),
-    tx_frames: AtomicU64::new(0),
-};
+static STATS: RingStats = RingStats::new();
 static mut TO_DEVICE: Queue<Frame, { RING_FRAMES + 1 }> = Queue::new();
 static mut FROM_DEVICE: Queue<Frame, { RING_FRAMES + 1 }> = Queue::new();
 
@@ -117,12 +136,12 @@ static RECEIVE_HANDLER: OnceLock<ReceiveHandler> = OnceLock::new();
 ///
 /// One link per process. Call it from `main` before the scheduler starts (the simulated card
 /// exists before the kernel boots).
-pub fn start(interrupt_line: u8) -> Result<LinkPort, StartError> {
+pub fn start(interrupt_line: u8) -> Result<RingCard, StartError> {
     let raiser = InterruptRaiser::new(interrupt_line).map_err(StartError::InterruptLine)?;
     if task::in_task() {
         // slirp is only ever entered with the scheduler suspended; creating it from a task
         // would need the same, and there is no reason to: the card exists before the kernel.
-        panic!("link::slirp::start must be called before the scheduler starts");
+        return Err(StartError::CalledFromTask);
     }
     if STARTED.swap(true, Ordering::SeqCst) {
         return Err(StartError::AlreadyStarted);
@@ -146,7 +165,6 @@ pub fn start(interrupt_line: u8) -> Result<LinkPort, StartError> {
             clock_start: Instant::now(),
             timers: RefCell::new(Vec::new()),
             pollfds: RefCell::new(Vec::with_capacity(16)),
-            idle_pollfds: RefCell::new(Vec::with_capacity(16)),
             generation: AtomicU64::new(0),
             idle_generation: Cell::new(0),
             idle_due_ms: Cell::new(0),
@@ -165,14 +183,14 @@ pub fn start(interrupt_line: u8) -> Result<LinkPort, StartError> {
     card.0.slirp.set(slirp);
     idle::install_poller(&IdleService).map_err(|_| StartError::AlreadyStarted)?;
     idle::raise_when_starved(interrupt_line, STARVED_AFTER).map_err(StartError::InterruptLine)?;
-    Ok(LinkPort {
-        rx: to_device_consumer,
-        tx: from_device_producer,
-        card: Box::new(SlirpControl),
-        tx_blocked: &TX_BLOCKED,
-        stats: &STATS,
+    Ok(RingCard::new(
+        to_device_consumer,
+        from_device_producer,
+        Box::new(SlirpControl),
+        &TX_BLOCKED,
+        &STATS,
         interrupt_line,
-    })
+    ))
 }
 
 /// The card as the device's driver reaches it.
@@ -180,7 +198,7 @@ struct SlirpControl;
 
 impl CardControl for SlirpControl {
     fn frames_queued(&self) {
-        with_card(SlirpCard::forward_device_frames);
+        with_card(SlirpCard::read_then_forward_device_frames);
     }
 
     fn set_receive_handler(&self, handler: ReceiveHandler) {
@@ -200,8 +218,8 @@ impl CardControl for SlirpControl {
 ///
 /// slirp is not thread-safe, and every task is its own host thread on the POSIX port. Every
 /// use of the card (`with_card`) happens on a task with the scheduler suspended, so no other
-/// task can run, let alone enter slirp, until it is done; the one exception is the idle task's
-/// private `idle_pollfds`, which no other task touches. Before the scheduler starts only
+/// task can run, let alone enter slirp, until it is done (the idle task's poll runs on the
+/// hook's own copy of the descriptors). Before the scheduler starts only
 /// `start` touches it.
 struct ExclusiveCard(SlirpCard);
 
@@ -229,15 +247,15 @@ fn with_card_suspended<R>(f: impl FnOnce(&SlirpCard) -> R) -> Option<R> {
 /// The idle task's side of the card (see the module documentation).
 struct IdleService;
 
-// Both methods run with the scheduler suspended by the idle hook (see `rtos::idle`).
+// Both methods run with the scheduler suspended by the idle hook (see `super::idle`).
 impl idle::IdlePoller for IdleService {
-    fn prepare(&self) -> Option<idle::PollPlan> {
-        with_card_suspended(SlirpCard::prepare_idle_wait)
+    fn prepare(&self, set: &mut PollSet<'_>) -> Option<i32> {
+        with_card_suspended(|card| card.prepare_idle_wait(set)).flatten()
     }
 
-    fn finish(&self, ready: Result<usize, i32>) {
+    fn finish(&self, results: &PollResults<'_>, ready: Result<usize, i32>) {
         let Some(card) = CARD.get() else { return };
-        card.0.finish_idle_wait(ready);
+        card.0.finish_idle_wait(results, ready);
         // Frames arrived: the stack takes them right here if it is free, and the task waiting
         // for them runs next, without a detour through the IP task. Otherwise, the interrupt.
         if card.0.delivered.get() && RECEIVE_HANDLER.get().is_some_and(|handler| handler()) {
@@ -266,9 +284,7 @@ struct SlirpCard {
     timers: RefCell<Vec<*mut SlirpTimer>>,
     /// The descriptors slirp last asked for, with their results once polled.
     pollfds: RefCell<Vec<libc::pollfd>>,
-    /// The idle task's copy, polled while the scheduler runs.
-    idle_pollfds: RefCell<Vec<libc::pollfd>>,
-    /// The generation `idle_pollfds` was copied at.
+    /// The generation the idle task's poll set was copied at.
     idle_generation: Cell<u64>,
     /// When slirp's next timer is due, in link-clock milliseconds, as the idle task planned.
     idle_due_ms: Cell<i64>,
@@ -392,9 +408,26 @@ impl SlirpCard {
         self.fire_timers();
     }
 
+    /// Takes in what the host sockets hold, then hands slirp the device's frames. The order
+    /// matters: what a server sent before the device's frames reach it is on the wire first.
+    /// Otherwise a server that answers and closes could have its answer discarded by the host
+    /// kernel, which drops unread data when the device's late frames draw a reset, before
+    /// slirp ever read it (the likely cause of a TLS 1.3 rejection alert lost once under a
+    /// full parallel test run).
+    fn read_then_forward_device_frames(&self) {
+        self.read_host_sockets();
+        self.forward_device_frames();
+    }
+
     /// One round without sleeping: poll slirp's descriptors with a zero timeout and act.
     fn poll_without_waiting(&self) {
         self.forward_device_frames();
+        self.read_host_sockets();
+    }
+
+    /// Lets slirp read (and write) whatever its host sockets are ready for now, without
+    /// sleeping.
+    fn read_host_sockets(&self) {
         self.fill_pollfds();
         let ready = {
             let mut pollfds = self.pollfds.borrow_mut();
@@ -404,35 +437,29 @@ impl SlirpCard {
         self.dispatch(ready < 0 && !interrupted_by_signal());
     }
 
-    /// The idle task's preparation: copies slirp's descriptors for it to poll, and notes the
-    /// generation they belong to.
-    fn prepare_idle_wait(&self) -> idle::PollPlan {
+    /// The idle task's preparation: copies slirp's descriptors into its poll set, notes the
+    /// generation they belong to, and returns the timeout. `None` if they do not fit (then the
+    /// idle task sleeps until the next signal, and the starvation watchdog serves slirp).
+    fn prepare_idle_wait(&self, set: &mut PollSet<'_>) -> Option<i32> {
         self.forward_device_frames();
         let mut timeout_ms = self.fill_pollfds();
         if self.from_device.borrow().ready() {
             timeout_ms = 0;
         }
-        let mut idle_pollfds = self.idle_pollfds.borrow_mut();
-        idle_pollfds.clear();
-        idle_pollfds.extend(self.pollfds.borrow().iter().map(|pollfd| libc::pollfd {
-            revents: 0,
-            ..*pollfd
-        }));
+        for pollfd in self.pollfds.borrow().iter() {
+            set.push(pollfd.fd, pollfd.events).ok()?;
+        }
         self.idle_generation
             .set(self.generation.load(Ordering::SeqCst));
         self.idle_due_ms
             .set(self.now_ms().saturating_add(i64::from(timeout_ms)));
-        idle::PollPlan {
-            descriptors: idle_pollfds.as_mut_ptr(),
-            count: idle_pollfds.len(),
-            timeout_ms: i32::try_from(timeout_ms).unwrap_or(i32::MAX),
-        }
+        Some(i32::try_from(timeout_ms).unwrap_or(i32::MAX))
     }
 
     /// The idle task's return from `poll`: lets slirp act, unless another task entered slirp
     /// meanwhile (then the results may not match slirp's descriptors any more, and the idle
     /// task polls again).
-    fn finish_idle_wait(&self, ready: Result<usize, i32>) {
+    fn finish_idle_wait(&self, results: &PollResults<'_>, ready: Result<usize, i32>) {
         if self.generation.load(Ordering::SeqCst) != self.idle_generation.get() {
             return;
         }
@@ -443,8 +470,7 @@ impl SlirpCard {
         }
         {
             let mut pollfds = self.pollfds.borrow_mut();
-            let idle_pollfds = self.idle_pollfds.borrow();
-            for (pollfd, polled) in pollfds.iter_mut().zip(idle_pollfds.iter()) {
+            for (pollfd, polled) in pollfds.iter_mut().zip(results.entries()) {
                 pollfd.revents = if ready.is_ok() { polled.revents } else { 0 };
             }
         }

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Checks that the portable core names no `std` and no board: everything under src/ except
+# src/board/ must build without std (the thumbv7em build proves it compiles; this check keeps
+# it readable: a portable file that names std only for tests says so in a #[cfg(test)] module).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+status=0
+while IFS= read -r file; do
+    # Lines inside `mod tests` are allowed to use std (the host test harness has it).
+    offenders=$(awk '/^mod tests \{|^#\[cfg\(test\)\]/ {tests=1} !tests && !/^[[:space:]]*\/\// && /(^|[^:_a-z])std::|board::posix/ {print FILENAME ":" FNR ": " $0}' "$file")
+    if [ -n "$offenders" ]; then
+        printf '%s\n' "$offenders"
+        status=1
+    fi
+done < <(find src -name '*.rs' -not -path 'src/board/*' -not -name main.rs)
+if [ "$status" -ne 0 ]; then
+    echo "check-portable: the portable core above names std or a board" >&2
+    exit 1
+fi
+echo "check-portable: the portable core names neither std nor a board"
