@@ -336,7 +336,7 @@ fn server_not_trusted(context: Context) -> Outcome {
     for (server, _, _) in &cases {
         let _ = connect(stack, server, &TlsConfig::new("localhost"), &credentials);
     }
-    let before = settled_heap(None);
+    let before = settled_heap(stack, None);
     for (server, expected, matches) in cases {
         let start = Instant::now();
         let result = connect(stack, server, &TlsConfig::new("localhost"), &credentials);
@@ -355,7 +355,7 @@ fn server_not_trusted(context: Context) -> Outcome {
             Ok(_) => return Err(format!("{expected}: the connection was accepted")),
         }
     }
-    let after = settled_heap(Some(before.free));
+    let after = settled_heap(stack, Some(before.free));
     check(after.free == before.free, || {
         format!(
             "failed handshakes leaked: {} B free before, {} B after",
@@ -538,13 +538,13 @@ fn no_heap_leak(context: Context) -> Outcome {
     };
     // The first connection sets up Mbed TLS's process-wide state, which stays.
     round()?;
-    let before = settled_heap(None);
+    let before = settled_heap(stack, None);
     let mut peak_used = 0;
     for _ in 0..20 {
         round()?;
         peak_used = peak_used.max(HeapStats::now().peak_used());
     }
-    let after = settled_heap(Some(before.free));
+    let after = settled_heap(stack, Some(before.free));
     check(after.free == before.free, || {
         format!(
             "heap: {} B free before, {} B after 20 connections",
@@ -558,8 +558,13 @@ fn no_heap_leak(context: Context) -> Outcome {
 }
 
 /// The heap once closed sockets are freed (the IP task does it once the peer answers FIN).
-fn settled_heap(expected: Option<usize>) -> HeapStats {
+fn settled_heap(stack: &'static Stack, expected: Option<usize>) -> HeapStats {
     let start = Instant::now();
+    // Closed sockets keep their buffers until the peer has answered the FIN (or for the
+    // linger time): wait for them first, or a slow close passes for a settled heap.
+    while stack.tcp_sockets_in_use() > 0 && start.elapsed() < Duration::from_secs(10) {
+        time::delay(Duration::from_millis(10));
+    }
     let mut heap = HeapStats::now();
     loop {
         time::delay(Duration::from_millis(100));
