@@ -1,5 +1,7 @@
-//! Builds the FreeRTOS kernel and the C shim for the target, and generates the Rust
-//! bindings to them.
+//! Builds the FreeRTOS kernel and the C shim for the target's port, and generates the Rust
+//! bindings to them. The Rust target chooses the port (see [`Port::for_target`]) and the
+//! `board` cfg the device library is compiled with (see `src/board/mod.rs`): this file and
+//! that module are the only places where a target is chosen.
 //!
 //! Kernel source tree, first match wins:
 //! 1. `FREERTOS_KERNEL_PATH` (environment variable);

@@ -25,7 +25,7 @@
 //!
 //! The backend in force is chosen in one place, [`DefaultStack`] and [`start`] below, so that a
 //! second one (FreeRTOS+TCP) can be selected at build time without touching TLS or the demo.
-//! A backend runs over any [`LinkCard`](crate::link::LinkCard).
+//! A backend runs over any [`crate::link::LinkCard`].
 //!
 //! ```no_run
 //! # #[cfg(board = "posix")] {

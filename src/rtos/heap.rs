@@ -22,7 +22,7 @@ const HEAP_ALIGNMENT: usize = 8;
 
 /// A snapshot of the FreeRTOS heap.
 ///
-/// Rust allocations made by tasks come from this heap too (see [`crate::rtos::alloc`]), so
+/// Rust allocations made by tasks come from this heap too (see the module docs), so
 /// the figures cover Rust code, the kernel, and C libraries alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeapStats {

@@ -1,7 +1,7 @@
 //! A [`log`] backend for tasks and host threads that cannot deadlock.
 //!
 //! Each record becomes one line, formatted on the caller's stack and written by
-//! [`console`](super::console) without any lock: a task pre-empted in the middle of logging
+//! [`super::console`] without any lock: a task pre-empted in the middle of logging
 //! holds nothing that another task needs. Lines look like
 //!
 //! ```text

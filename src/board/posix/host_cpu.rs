@@ -4,7 +4,7 @@
 //! POSIX port every task is still its own host thread, and a task switch is one thread waking
 //! another. When those threads are spread over host CPUs, every switch wakes a sleeping CPU,
 //! which on a virtual machine costs tens of microseconds. So, as on the board, all tasks share
-//! one core: [`pin_kernel_threads`] pins the calling thread (which then creates the kernel's
+//! one core: `pin_kernel_threads` pins the calling thread (which then creates the kernel's
 //! tasks, and they inherit it) to one host CPU, and host threads run on the process's other
 //! CPUs (see [`super::host_thread`]), so that a host server never waits in the queue of
 //! the CPU the tasks are using. On a one-CPU host everything shares that CPU.

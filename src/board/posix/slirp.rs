@@ -16,23 +16,23 @@
 //!   task) hands it to `slirp_input` at once, which writes it to the host socket. No thread
 //!   hand-off on the way out.
 //! * **Receive**: when nothing is ready to run, the idle task sleeps in `poll(2)` on slirp's
-//!   descriptors instead of `pause(2)` (see [`crate::rtos::idle`]). The tick and every
-//!   simulated interrupt still wake it, as a signal interrupts `poll`. When a host socket has
-//!   data, the idle task lets slirp read it, and frames for the device go into the receive
-//!   ring. The stack takes them right there if it is free (its receive handler, see
-//!   [`CardControl::set_receive_handler`]), so the task waiting for the data runs next;
-//!   otherwise the card raises its interrupt line, which wakes the IP task.
+//!   descriptors (the idle poll, described in [`super::idle`]). When a host socket has data,
+//!   the idle task lets slirp read it, and frames for the device go into the receive ring.
+//!   The stack takes them right there if it is free (its receive handler, see
+//!   [`LinkCard::set_receive_handler`](crate::link::LinkCard::set_receive_handler)), so the
+//!   task waiting for the data runs next; otherwise the card raises its interrupt line, which
+//!   wakes the IP task.
 //! * **Busy device**: if tasks keep the idle task from running for [`STARVED_AFTER`] ticks,
 //!   the tick raises the card's line anyway, and the IP task serves slirp without waiting
-//!   (see [`LinkCard::service`](crate::link::LinkCard::service)). A card on a board works while the CPU is busy; so does this
-//!   one, within two ticks.
+//!   (see [`LinkCard::service`](crate::link::LinkCard::service)). A card on a board works
+//!   while the CPU is busy; so does this one, within two ticks.
 //!
-//! The idle task prepares its `poll` with the scheduler suspended, sleeps with it running, and
-//! then goes back in. If another task used slirp meanwhile, slirp's list of descriptors may
-//! have changed, so the idle task drops what it saw and plans again: `poll` is
-//! level-triggered, so nothing is lost. One narrow window remains: a signal that switches away
-//! from the idle task between its plan and its `poll` (after the scheduler resumed) leaves it
-//! polling an outdated list; the next tick ends that sleep, so a change waits one tick at most.
+//! If another task used slirp while the idle task slept, slirp's list of descriptors may have
+//! changed, so the idle task drops what it saw and plans again (a generation counter tells):
+//! `poll` is level-triggered, so nothing is lost. One narrow window remains: a signal that
+//! switches away from the idle task between its plan and its `poll` (after the scheduler
+//! resumed) leaves it polling an outdated list; the next tick ends that sleep, so a change
+//! waits one tick at most.
 //!
 //! This module is an FFI module: its `unsafe` blocks call libslirp and libc.
 #![allow(unsafe_code)]
@@ -198,7 +198,7 @@ struct SlirpControl;
 
 impl CardControl for SlirpControl {
     fn frames_queued(&self) {
-        with_card(SlirpCard::read_then_forward_device_frames);
+        with_card(SlirpCard::forward_device_frames);
     }
 
     fn set_receive_handler(&self, handler: ReceiveHandler) {
@@ -406,17 +406,6 @@ impl SlirpCard {
             )
         };
         self.fire_timers();
-    }
-
-    /// Takes in what the host sockets hold, then hands slirp the device's frames. The order
-    /// matters: what a server sent before the device's frames reach it is on the wire first.
-    /// Otherwise a server that answers and closes could have its answer discarded by the host
-    /// kernel, which drops unread data when the device's late frames draw a reset, before
-    /// slirp ever read it (the likely cause of a TLS 1.3 rejection alert lost once under a
-    /// full parallel test run).
-    fn read_then_forward_device_frames(&self) {
-        self.read_host_sockets();
-        self.forward_device_frames();
     }
 
     /// One round without sleeping: poll slirp's descriptors with a zero timeout and act.
