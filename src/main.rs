@@ -2,9 +2,17 @@
 //!
 //! The application is the portable demo (`freertos_https::demo`); this entry point hands it
 //! to the board the target selects. Today that is the POSIX simulator
-//! (`freertos_https::board::posix::app`); boards without an operating system get their own
-//! entry point in their board module.
+//! (`freertos_https::board::posix::app`); a board without an operating system gets its entry
+//! point from its board module.
+#![cfg_attr(board = "none", no_std, no_main)]
 
+#[cfg(board = "posix")]
 fn main() -> std::process::ExitCode {
     freertos_https::board::posix::app::main()
 }
+
+#[cfg(board = "none")]
+compile_error!(
+    "this target has no board yet, so there is no application image to build: build the \
+     portable core with `cargo build --target thumbv7em-none-eabihf --lib`"
+);
