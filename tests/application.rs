@@ -260,6 +260,61 @@ fn a_non_2xx_status_is_a_failure_naming_the_status() {
 }
 
 #[test]
+fn after_a_failed_iteration_the_report_has_no_status_from_an_earlier_success() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    certs::generate_into(dir.path(), DeviceKey::P256).expect("certificates");
+    let endpoint = start_endpoint(dir.path(), 0, Behaviour::CloseWithoutAnswerAfter(1));
+    let output = demo()
+        .args(endpoint_args(dir.path(), endpoint.port()))
+        .args(["--json", "--iterations", "2", "--attempts", "1"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1), "{:?}", text(&output));
+    let report = json_report(&output);
+    assert_eq!(report["result"], "fail");
+    assert_eq!(report["iterations_completed"], 1);
+    assert!(
+        report["http_status"].is_null(),
+        "the failed exchange got no status, yet the report says {}",
+        report["http_status"]
+    );
+}
+
+#[test]
+fn a_server_that_never_answers_ends_the_run_within_its_deadline() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    certs::generate_into(dir.path(), DeviceKey::P256).expect("certificates");
+    // Accepts TCP connections and never says a word: every TLS handshake waits out its
+    // timeout, and every attempt is retried.
+    let silent = TcpListener::bind("127.0.0.1:0").expect("listener");
+    let port = silent.local_addr().expect("address").port();
+    let _held = thread::spawn(move || {
+        let held: Vec<_> = silent.incoming().take(16).collect();
+        thread::sleep(Duration::from_secs(60));
+        drop(held);
+    });
+    let started = Instant::now();
+    let output = demo()
+        .args(endpoint_args(dir.path(), port))
+        .args(["--json", "--deadline", "3", "--attempts", "5"])
+        .args(["--retry-delay-ms", "100", "--timeout-ms", "1000"])
+        .output()
+        .expect("run");
+    let took = started.elapsed();
+    assert_eq!(output.status.code(), Some(1), "{:?}", text(&output));
+    assert!(
+        took < Duration::from_secs(6),
+        "a 3 s deadline took {took:?}"
+    );
+    let report = json_report(&output);
+    let error = report["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("deadline of 3 s") && error.contains("handshake"),
+        "the error names neither the deadline nor the last cause: {error}"
+    );
+}
+
+#[test]
 fn twenty_iterations_keep_the_heap_stable() {
     let dir = tempfile::tempdir().expect("temp dir");
     let output = demo()

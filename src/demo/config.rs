@@ -16,6 +16,9 @@ use alloc::vec::Vec;
 pub const DEFAULT_PORT: u16 = 8443;
 /// On this port AWS IoT wants the ALPN protocol `x-amzn-http-ca`.
 pub const ALPN_PORT: u16 = 443;
+/// The bound on a whole run when none is given: long enough for the retries of a server that
+/// comes up late, short enough that a device never hangs on one that never answers.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
 
 /// Everything the demo can be told.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +53,9 @@ pub struct DemoConfig {
     pub retry_delay: Duration,
     /// Connect + handshake timeout. Default 10 s. `--timeout-ms`, `IOT_TIMEOUT_MS`.
     pub timeout: Duration,
+    /// The whole run ends within this time, whatever fails and however often it is retried;
+    /// the error then names the last cause. Default 60 s. `--deadline SECONDS`, `IOT_DEADLINE`.
+    pub deadline: Duration,
     /// Print one JSON object as the last line of stdout. `--json`, `IOT_JSON=1`.
     pub json: bool,
     /// Where the bundled endpoint keeps its certificates. Default `certs`. `--certs-dir`.
@@ -77,6 +83,7 @@ impl Default for DemoConfig {
             attempts: 3,
             retry_delay: Duration::from_secs(5),
             timeout: Duration::from_secs(10),
+            deadline: DEFAULT_DEADLINE,
             json: false,
             certs_dir: "certs".into(),
             log_level: "info".into(),
@@ -106,6 +113,7 @@ runs against it.
   --attempts N           tries per cycle (default 3)                           IOT_ATTEMPTS
   --retry-delay-ms N     pause between tries (default 5000)                    IOT_RETRY_DELAY_MS
   --timeout-ms N         connect + handshake timeout (default 10000)           IOT_TIMEOUT_MS
+  --deadline SECONDS     the whole run ends within this (default 60)           IOT_DEADLINE
   --certs-dir DIR        bundled endpoint's certificates (default certs)       IOT_CERTS_DIR
   --json                 last line of stdout is a JSON report                  IOT_JSON=1
   --pcap FILE            record the device's Ethernet frames (Wireshark)       IOT_PCAP
@@ -169,6 +177,7 @@ const FLAGS: &[(&str, &str, bool)] = &[
     ("--attempts", "IOT_ATTEMPTS", true),
     ("--retry-delay-ms", "IOT_RETRY_DELAY_MS", true),
     ("--timeout-ms", "IOT_TIMEOUT_MS", true),
+    ("--deadline", "IOT_DEADLINE", true),
     ("--certs-dir", "IOT_CERTS_DIR", true),
     ("--json", "IOT_JSON", false),
     ("--pcap", "IOT_PCAP", true),
@@ -274,6 +283,15 @@ impl DemoConfig {
                         .ok_or_else(|| invalid("milliseconds"))?,
                 )
             }
+            "--deadline" => {
+                self.deadline = Duration::from_secs(
+                    value
+                        .parse()
+                        .ok()
+                        .filter(|seconds| *seconds > 0)
+                        .ok_or_else(|| invalid("a whole number of seconds, at least 1"))?,
+                )
+            }
             "--certs-dir" => self.certs_dir = value,
             "--json" => self.json = truthy(&value).ok_or_else(|| invalid("1 or 0"))?,
             "--pcap" => self.pcap = Some(value),
@@ -342,6 +360,31 @@ mod tests {
             (8443, 1, 1, 3)
         );
         assert!(config.alpn().is_empty());
+        assert_eq!(config.deadline, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn the_deadline_is_whole_seconds_above_zero() {
+        assert_eq!(
+            parse(&["--deadline", "5"], &[]).map(|config| config.deadline),
+            Ok(Duration::from_secs(5))
+        );
+        assert_eq!(
+            parse(&[], &[("IOT_DEADLINE", "7")]).map(|config| config.deadline),
+            Ok(Duration::from_secs(7))
+        );
+        for bad in ["0", "-1", "1.5", "soon"] {
+            assert!(
+                matches!(
+                    parse(&["--deadline", bad], &[]),
+                    Err(ConfigError::InvalidValue {
+                        setting: "--deadline",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

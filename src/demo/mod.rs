@@ -71,9 +71,48 @@ pub fn network_config() -> NetConfig {
 /// The connection a cycle runs over: TLS over the stack's TCP socket.
 type Tls<S> = TlsTransport<TcpTransport<<S as TcpIpStack>::Socket>>;
 
+/// The bound on the whole run (`--deadline`): every wait is cut to what is left of it. It
+/// runs on the board's uptime clock, so that it is wall-clock time on the simulator too
+/// (where kernel ticks run slow under load).
+struct RunDeadline {
+    end: Instant,
+    length: Duration,
+}
+
+impl RunDeadline {
+    fn starting_now(length: Duration) -> RunDeadline {
+        RunDeadline {
+            end: Instant::now() + length,
+            length,
+        }
+    }
+
+    /// `wait`, or what is left of the run if that is less; `None` once the run is over.
+    fn bound(&self, wait: Duration) -> Option<Duration> {
+        let now = Instant::now();
+        if now >= self.end {
+            return None;
+        }
+        Some(wait.min(self.end.duration_since(now).max(Duration::from_millis(1))))
+    }
+
+    /// The failure once the run is over, naming what went wrong last.
+    fn exceeded(&self, last_cause: &str) -> CycleError {
+        CycleError {
+            message: format!(
+                "the run's deadline of {} s passed; last error: {last_cause}",
+                self.length.as_secs()
+            ),
+            retryable: false,
+            http_status: None,
+        }
+    }
+}
+
 /// What every cycle works with.
 struct Session<'a, S: TcpIpStack> {
     stack: &'static S,
+    deadline: &'a RunDeadline,
     endpoint: Endpoint,
     server_name: &'a str,
     config: &'a DemoConfig,
@@ -98,18 +137,27 @@ pub fn run<S: TcpIpStack>(
     credentials: &Credentials,
 ) -> DemoReport {
     let mut report = DemoReport::new(config.iterations, stack.name());
+    let deadline = RunDeadline::starting_now(config.deadline);
     log::info!("Waiting for the network (DHCP)...");
-    let Some(settings) = stack.wait_until_up(NETWORK_UP_TIMEOUT) else {
+    let up = deadline
+        .bound(NETWORK_UP_TIMEOUT)
+        .and_then(|wait| stack.wait_until_up(wait));
+    let Some(settings) = up else {
         return report.failed("the network did not come up within 10 s (no DHCP answer)".into());
     };
     report.timings.network_up = started.elapsed();
     log::info!("Network up: device address {}.", settings.address);
-    let address = match stack.resolve(server_name, config.timeout) {
+    let resolved = match deadline.bound(config.timeout) {
+        Some(wait) => stack.resolve(server_name, wait),
+        None => Err(crate::net::DnsError::TimedOut),
+    };
+    let address = match resolved {
         Ok(address) => address,
         Err(error) => return report.failed(format!("cannot resolve {server_name}: {error}")),
     };
     let session = Session {
         stack,
+        deadline: &deadline,
         endpoint: Endpoint {
             address,
             port: config.port,
@@ -120,7 +168,8 @@ pub fn run<S: TcpIpStack>(
     };
     for iteration in 1..=config.iterations {
         if let Err(error) = session.run_cycle_with_attempts(&mut report) {
-            report.http_status = error.http_status.or(report.http_status);
+            // The status of the exchange that failed, if it got one: never an earlier success's.
+            report.http_status = error.http_status;
             report.timings.total = started.elapsed();
             return report.failed(format!("iteration {iteration}: {}", error.message));
         }
@@ -155,13 +204,20 @@ impl<S: TcpIpStack> Session<'_, S> {
                 Ok(()) => return Ok(()),
                 Err(error) if !error.retryable || attempt >= config.attempts => return Err(error),
                 Err(error) => {
+                    let Some(delay) = self.deadline.bound(config.retry_delay) else {
+                        return Err(self.deadline.exceeded(&error.message));
+                    };
+                    if delay < config.retry_delay {
+                        // The pause would outlast the run: there is no time for another try.
+                        return Err(self.deadline.exceeded(&error.message));
+                    }
                     log::warn!(
                         "Demo attempt {attempt} of {} failed: {}. Retrying in {} ms.",
                         config.attempts,
                         error.message,
-                        config.retry_delay.as_millis()
+                        delay.as_millis()
                     );
-                    time::delay(config.retry_delay);
+                    time::delay(delay);
                     attempt += 1;
                 }
             }
@@ -184,7 +240,10 @@ impl<S: TcpIpStack> Session<'_, S> {
             report.tls_cipher = transport.cipher_suite();
         }
         let request_started = Instant::now();
-        let status = post(&mut transport, server_name, config);
+        let status = match self.deadline.bound(HttpConfig::DEFAULT.send_timeout) {
+            Some(_) => post(&mut transport, server_name, config, self.deadline),
+            None => Err(self.deadline.exceeded("no time left for the request")),
+        };
         report.timings.request = request_started.elapsed();
         let disconnect_started = Instant::now();
         transport.close();
@@ -204,17 +263,27 @@ impl<S: TcpIpStack> Session<'_, S> {
         );
         let mut tls = TlsConfig::new(server_name).with_alpn(config.alpn());
         tls.send_sni = config.sni;
-        tls.handshake_timeout = config.timeout;
-        let options = TcpOptions {
-            connect_timeout: config.timeout,
-            ..TcpOptions::default()
-        };
         let mut backoff = Backoff::new(BackoffPolicy::DEFAULT);
+        let mut last_error = String::from("no connection was tried");
         loop {
+            // Every wait of this try ends with the run at the latest.
+            let (Some(handshake), Some(io)) = (
+                self.deadline.bound(config.timeout),
+                self.deadline.bound(TcpOptions::default().recv_timeout),
+            ) else {
+                return Err(self.deadline.exceeded(&last_error));
+            };
+            tls.handshake_timeout = handshake;
+            let options = TcpOptions {
+                connect_timeout: handshake,
+                send_timeout: io,
+                recv_timeout: io,
+            };
             let error = match TlsTransport::connect(stack, endpoint, &tls, credentials, options) {
                 Ok(transport) => return Ok(transport),
                 Err(error) => error,
             };
+            last_error = error.to_string();
             if !error.is_retryable() {
                 return Err(CycleError {
                     message: error.to_string(),
@@ -224,6 +293,9 @@ impl<S: TcpIpStack> Session<'_, S> {
             }
             match backoff.next_delay(&mut BoardEntropy) {
                 Ok(NextDelay::Retry(delay)) => {
+                    if self.deadline.bound(delay) != Some(delay) {
+                        return Err(self.deadline.exceeded(&last_error));
+                    }
                     log::warn!(
                         "Connection to the server failed: {error}. Retrying connection after {} ms backoff.",
                         delay.as_millis()
@@ -258,6 +330,7 @@ fn post<T: Connection>(
     transport: &mut TlsTransport<T>,
     server_name: &str,
     config: &DemoConfig,
+    deadline: &RunDeadline,
 ) -> Result<u16, CycleError> {
     let failure = |message: String, retryable: bool| CycleError {
         message,
@@ -283,8 +356,14 @@ fn post<T: Connection>(
         "Sending HTTP POST request to {server_name}{}...",
         path.as_str()
     );
-    let mut client: HttpClient<_, _> =
-        HttpClient::new(transport, KernelClock, HttpConfig::default());
+    // The exchange ends with the run at the latest (`post` is only called with time left).
+    let bounded = |wait: Duration| deadline.bound(wait).unwrap_or(Duration::from_millis(1));
+    let http_config = HttpConfig {
+        send_timeout: bounded(HttpConfig::DEFAULT.send_timeout),
+        recv_gap_timeout: bounded(HttpConfig::DEFAULT.recv_gap_timeout),
+        request_timeout: HttpConfig::DEFAULT.request_timeout.map(bounded),
+    };
+    let mut client: HttpClient<_, _> = HttpClient::new(transport, KernelClock, http_config);
     let mut buffer = [0u8; RESPONSE_BUFFER];
     let response = client.send(&request, body, &mut buffer).map_err(|error| {
         let retryable = error.is_retryable();

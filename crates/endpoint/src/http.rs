@@ -221,7 +221,9 @@ fn route(request: &Request, behaviour: Behaviour) -> (u16, String) {
     }
     match behaviour {
         Behaviour::ForceStatus(status) => (status, format!("Forced status for topic {topic}")),
-        Behaviour::Normal | Behaviour::CloseWithoutAnswer => (200, "OK".into()),
+        Behaviour::Normal
+        | Behaviour::CloseWithoutAnswer
+        | Behaviour::CloseWithoutAnswerAfter(_) => (200, "OK".into()),
     }
 }
 

@@ -36,6 +36,9 @@ pub enum Behaviour {
     ForceStatus(u16),
     /// Every request: the connection is closed without an answer.
     CloseWithoutAnswer,
+    /// The first `n` publishes are answered like AWS IoT; every later request is closed
+    /// without an answer.
+    CloseWithoutAnswerAfter(usize),
 }
 
 /// Endpoint configuration. Defaults: `127.0.0.1:8443`, both TLS versions, no ALPN required.
@@ -363,7 +366,17 @@ fn serve_requests(
     loop {
         match http::read_request(tls, &mut buffer) {
             Ok(Some(request)) => {
-                if config.behaviour == Behaviour::CloseWithoutAnswer {
+                let answered = observations
+                    .requests
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .len();
+                let close = match config.behaviour {
+                    Behaviour::CloseWithoutAnswer => true,
+                    Behaviour::CloseWithoutAnswerAfter(normal) => answered >= normal,
+                    Behaviour::Normal | Behaviour::ForceStatus(_) => false,
+                };
+                if close {
                     log::info!(
                         "{client}: {} {} -> closed without an answer (test knob)",
                         request.method,
