@@ -315,6 +315,49 @@ fn a_server_that_never_answers_ends_the_run_within_its_deadline() {
 }
 
 #[test]
+fn a_body_ended_by_close_notify_is_complete() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    certs::generate_into(dir.path(), DeviceKey::P256).expect("certificates");
+    let endpoint = start_endpoint(
+        dir.path(),
+        0,
+        Behaviour::CloseDelimitedBody { close_notify: true },
+    );
+    let output = demo()
+        .args(endpoint_args(dir.path(), endpoint.port()))
+        .args(["--json", "--attempts", "1"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(0), "{:?}", text(&output));
+    assert_eq!(json_report(&output)["http_status"], 200);
+}
+
+#[test]
+fn a_body_cut_by_a_bare_tcp_close_is_refused_as_possibly_truncated() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    certs::generate_into(dir.path(), DeviceKey::P256).expect("certificates");
+    let endpoint = start_endpoint(
+        dir.path(),
+        0,
+        Behaviour::CloseDelimitedBody {
+            close_notify: false,
+        },
+    );
+    let output = demo()
+        .args(endpoint_args(dir.path(), endpoint.port()))
+        .args(["--json", "--attempts", "1"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1), "{:?}", text(&output));
+    let report = json_report(&output);
+    let error = report["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("without TLS close_notify") && error.contains("cut short"),
+        "the error does not say the body may be truncated: {error}"
+    );
+}
+
+#[test]
 fn twenty_iterations_keep_the_heap_stable() {
     let dir = tempfile::tempdir().expect("temp dir");
     let output = demo()

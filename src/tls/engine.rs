@@ -869,7 +869,7 @@ impl<T: Connection> Transport for TlsTransport<T> {
                 // A TLS 1.3 ticket is not application data: read on.
                 sys::MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET => continue,
                 // The stream ended without close_notify: possibly truncated, so not an orderly end.
-                0 => Err(TlsError::PeerClosed),
+                0 => Err(TlsError::Truncated),
                 error => Err(self.read_error(error)),
             };
         }

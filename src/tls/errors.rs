@@ -207,8 +207,12 @@ pub enum TlsError {
     Config(&'static str),
     /// The peer sent a fatal alert for another reason.
     PeerAlert(u8),
-    /// The peer closed the connection (without a close_notify during the handshake or data).
+    /// The peer closed the connection during the handshake.
     PeerClosed,
+    /// After the handshake, the peer ended the TCP connection without TLS close_notify: what
+    /// it sent may have been cut short (by the network, or by an attacker), so the stream is
+    /// not taken as complete.
+    Truncated,
     /// The TCP connection was reset.
     Reset,
     /// The FreeRTOS heap could not hold the TLS state.
@@ -227,6 +231,7 @@ impl TlsError {
             TlsError::Connect(error) => error.is_retryable(),
             TlsError::HandshakeTimeout
             | TlsError::PeerClosed
+            | TlsError::Truncated
             | TlsError::Reset
             | TlsError::OutOfMemory => true,
             TlsError::ServerNotTrusted(_)
@@ -263,6 +268,10 @@ impl fmt::Display for TlsError {
                 write!(f, "the server ended the connection with TLS alert {alert}")
             }
             TlsError::PeerClosed => f.write_str("the server closed the connection"),
+            TlsError::Truncated => f.write_str(
+                "the server ended the TCP connection without TLS close_notify: what it sent may \
+                 be cut short, so it is not taken as complete",
+            ),
             TlsError::Reset => f.write_str("the connection was reset"),
             TlsError::OutOfMemory => f.write_str("not enough FreeRTOS heap for TLS"),
             TlsError::Entropy => f.write_str("no entropy for TLS"),

@@ -223,7 +223,8 @@ fn route(request: &Request, behaviour: Behaviour) -> (u16, String) {
         Behaviour::ForceStatus(status) => (status, format!("Forced status for topic {topic}")),
         Behaviour::Normal
         | Behaviour::CloseWithoutAnswer
-        | Behaviour::CloseWithoutAnswerAfter(_) => (200, "OK".into()),
+        | Behaviour::CloseWithoutAnswerAfter(_)
+        | Behaviour::CloseDelimitedBody { .. } => (200, "OK".into()),
     }
 }
 

@@ -39,6 +39,13 @@ pub enum Behaviour {
     /// The first `n` publishes are answered like AWS IoT; every later request is closed
     /// without an answer.
     CloseWithoutAnswerAfter(usize),
+    /// Every publish gets a 200 whose body ends where the connection ends (no Content-Length),
+    /// then the connection closes: with TLS close_notify (a complete body), or without, at the
+    /// TCP level only (a body that may be cut short).
+    CloseDelimitedBody {
+        /// Whether close_notify ends the body.
+        close_notify: bool,
+    },
 }
 
 /// Endpoint configuration. Defaults: `127.0.0.1:8443`, both TLS versions, no ALPN required.
@@ -374,7 +381,9 @@ fn serve_requests(
                 let close = match config.behaviour {
                     Behaviour::CloseWithoutAnswer => true,
                     Behaviour::CloseWithoutAnswerAfter(normal) => answered >= normal,
-                    Behaviour::Normal | Behaviour::ForceStatus(_) => false,
+                    Behaviour::Normal
+                    | Behaviour::ForceStatus(_)
+                    | Behaviour::CloseDelimitedBody { .. } => false,
                 };
                 if close {
                     log::info!(
@@ -402,6 +411,10 @@ fn serve_requests(
                         status: exchange.status,
                         body: request.body.clone(),
                     });
+                if let Behaviour::CloseDelimitedBody { close_notify } = config.behaviour {
+                    answer_close_delimited(tls, &exchange, close_notify);
+                    return;
+                }
                 if tls
                     .write_all(&exchange.bytes)
                     .and_then(|()| tls.flush())
@@ -432,6 +445,37 @@ fn serve_requests(
             }
         }
     }
+}
+
+/// Sends the exchange's status and body with the body framed by the end of the connection,
+/// then ends it with close_notify, or with a bare TCP close.
+fn answer_close_delimited(
+    tls: &mut StreamOwned<ServerConnection, TcpStream>,
+    exchange: &Exchange,
+    close_notify: bool,
+) {
+    let head = format!(
+        "HTTP/1.1 {} OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n",
+        exchange.status
+    );
+    let body = exchange
+        .bytes
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .map_or(&[][..], |end| &exchange.bytes[end + 4..]);
+    if tls
+        .write_all(head.as_bytes())
+        .and_then(|()| tls.write_all(body))
+        .and_then(|()| tls.flush())
+        .is_err()
+    {
+        return;
+    }
+    if close_notify {
+        tls.conn.send_close_notify();
+        let _ = tls.flush();
+    }
+    let _ = tls.sock.shutdown(std::net::Shutdown::Both);
 }
 
 /// Reads from `tls`; 0 bytes means close_notify (rustls reports a bare TCP close as an error).
