@@ -358,6 +358,39 @@ fn a_body_cut_by_a_bare_tcp_close_is_refused_as_possibly_truncated() {
 }
 
 #[test]
+fn a_server_that_knows_none_of_the_alpn_protocols_gets_an_error_naming_alpn() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    certs::generate_into(dir.path(), DeviceKey::P256).expect("certificates");
+    // The endpoint speaks `x-amzn-http-ca` and `http/1.1` only.
+    let endpoint = start_endpoint(dir.path(), 0, Behaviour::Normal);
+    let output = demo()
+        .args(endpoint_args(dir.path(), endpoint.port()))
+        .args(["--json", "--alpn", "h2"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1), "{:?}", text(&output));
+    let error = json_report(&output)["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        error.contains("ALPN") && error.contains("(h2)"),
+        "the error does not name ALPN: {error}"
+    );
+    let with_aws_protocol = demo()
+        .args(endpoint_args(dir.path(), endpoint.port()))
+        .args(["--json", "--alpn", "x-amzn-http-ca"])
+        .output()
+        .expect("run");
+    assert_eq!(
+        with_aws_protocol.status.code(),
+        Some(0),
+        "{:?}",
+        text(&with_aws_protocol)
+    );
+}
+
+#[test]
 fn twenty_iterations_keep_the_heap_stable() {
     let dir = tempfile::tempdir().expect("temp dir");
     let output = demo()

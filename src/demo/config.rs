@@ -56,6 +56,10 @@ pub struct DemoConfig {
     /// The whole run ends within this time, whatever fails and however often it is retried;
     /// the error then names the last cause. Default 60 s. `--deadline SECONDS`, `IOT_DEADLINE`.
     pub deadline: Duration,
+    /// ALPN protocols to offer instead of the port's default (`x-amzn-http-ca` on 443, none
+    /// elsewhere); `Some(empty)` offers none. `--alpn LIST` (comma-separated) or
+    /// `--alpn none`, `IOT_ALPN`.
+    pub alpn_override: Option<Vec<String>>,
     /// Print one JSON object as the last line of stdout. `--json`, `IOT_JSON=1`.
     pub json: bool,
     /// Where the bundled endpoint keeps its certificates. Default `certs`. `--certs-dir`.
@@ -84,6 +88,7 @@ impl Default for DemoConfig {
             retry_delay: Duration::from_secs(5),
             timeout: Duration::from_secs(10),
             deadline: DEFAULT_DEADLINE,
+            alpn_override: None,
             json: false,
             certs_dir: "certs".into(),
             log_level: "info".into(),
@@ -114,6 +119,7 @@ runs against it.
   --retry-delay-ms N     pause between tries (default 5000)                    IOT_RETRY_DELAY_MS
   --timeout-ms N         connect + handshake timeout (default 10000)           IOT_TIMEOUT_MS
   --deadline SECONDS     the whole run ends within this (default 60)           IOT_DEADLINE
+  --alpn LIST|none       ALPN protocols offered (default: x-amzn-http-ca on 443) IOT_ALPN
   --certs-dir DIR        bundled endpoint's certificates (default certs)       IOT_CERTS_DIR
   --json                 last line of stdout is a JSON report                  IOT_JSON=1
   --pcap FILE            record the device's Ethernet frames (Wireshark)       IOT_PCAP
@@ -178,6 +184,7 @@ const FLAGS: &[(&str, &str, bool)] = &[
     ("--retry-delay-ms", "IOT_RETRY_DELAY_MS", true),
     ("--timeout-ms", "IOT_TIMEOUT_MS", true),
     ("--deadline", "IOT_DEADLINE", true),
+    ("--alpn", "IOT_ALPN", true),
     ("--certs-dir", "IOT_CERTS_DIR", true),
     ("--json", "IOT_JSON", false),
     ("--pcap", "IOT_PCAP", true),
@@ -292,6 +299,11 @@ impl DemoConfig {
                         .ok_or_else(|| invalid("a whole number of seconds, at least 1"))?,
                 )
             }
+            "--alpn" => {
+                self.alpn_override = Some(parse_alpn(&value).ok_or_else(|| {
+                    invalid("`none` or comma-separated protocol names of 1 to 255 bytes")
+                })?)
+            }
             "--certs-dir" => self.certs_dir = value,
             "--json" => self.json = truthy(&value).ok_or_else(|| invalid("1 or 0"))?,
             "--pcap" => self.pcap = Some(value),
@@ -315,14 +327,27 @@ impl DemoConfig {
         Ok(())
     }
 
-    /// The ALPN list for the port: AWS IoT wants `x-amzn-http-ca` on 443.
-    pub fn alpn(&self) -> &'static [&'static str] {
-        if self.port == ALPN_PORT {
-            &["x-amzn-http-ca"]
-        } else {
-            &[]
+    /// The ALPN protocols to offer: `--alpn` if given, else AWS IoT's rule, `x-amzn-http-ca`
+    /// on port 443 and nothing elsewhere.
+    pub fn alpn(&self) -> Vec<String> {
+        match &self.alpn_override {
+            Some(protocols) => protocols.clone(),
+            None if self.port == ALPN_PORT => Vec::from([String::from("x-amzn-http-ca")]),
+            None => Vec::new(),
         }
     }
+}
+
+/// `none`, or protocol names separated by commas (each 1 to 255 bytes, as ALPN allows).
+fn parse_alpn(value: &str) -> Option<Vec<String>> {
+    if value.trim().eq_ignore_ascii_case("none") {
+        return Some(Vec::new());
+    }
+    value
+        .split(',')
+        .map(str::trim)
+        .map(|name| (1..=255).contains(&name.len()).then(|| name.to_owned()))
+        .collect()
 }
 
 fn truthy(value: &str) -> Option<bool> {
@@ -361,6 +386,32 @@ mod tests {
         );
         assert!(config.alpn().is_empty());
         assert_eq!(config.deadline, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn alpn_can_be_replaced_or_turned_off_on_any_port() {
+        let on_443 = |args: &[&str]| {
+            let mut all = vec!["--port", "443"];
+            all.extend_from_slice(args);
+            parse(&all, &[]).map(|config| config.alpn())
+        };
+        assert_eq!(on_443(&[]), Ok(vec!["x-amzn-http-ca".to_string()]));
+        assert_eq!(on_443(&["--alpn", "none"]), Ok(Vec::new()));
+        assert_eq!(
+            on_443(&["--alpn", "h2, http/1.1"]),
+            Ok(vec!["h2".to_string(), "http/1.1".to_string()])
+        );
+        assert!(matches!(
+            on_443(&["--alpn", "a,,b"]),
+            Err(ConfigError::InvalidValue {
+                setting: "--alpn",
+                ..
+            })
+        ));
+        assert_eq!(
+            parse(&[], &[("IOT_ALPN", "x-amzn-http-ca")]).map(|config| config.alpn()),
+            Ok(vec!["x-amzn-http-ca".to_string()])
+        );
     }
 
     #[test]

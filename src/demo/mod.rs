@@ -261,7 +261,8 @@ impl<S: TcpIpStack> Session<'_, S> {
             self.config,
             self.credentials,
         );
-        let mut tls = TlsConfig::new(server_name).with_alpn(config.alpn());
+        let mut tls = TlsConfig::new(server_name);
+        tls.alpn = config.alpn();
         tls.send_sni = config.sni;
         let mut backoff = Backoff::new(BackoffPolicy::DEFAULT);
         let mut last_error = String::from("no connection was tried");

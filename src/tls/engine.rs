@@ -702,6 +702,8 @@ struct Prepared<T: Connection> {
     engine: Box<Engine<T>>,
     server_name: CString,
     send_sni: bool,
+    /// The ALPN protocols offered, comma-separated ("" for none), for error messages.
+    alpn_offered: String,
 }
 
 impl<T: Connection> Prepared<T> {
@@ -718,6 +720,7 @@ impl<T: Connection> Prepared<T> {
             engine,
             server_name,
             send_sni,
+            alpn_offered: config.alpn.join(","),
         })
     }
 
@@ -731,10 +734,17 @@ impl<T: Connection> Prepared<T> {
             mut engine,
             server_name,
             send_sni,
+            alpn_offered,
         } = self;
         engine.setup(connection, &server_name, send_sni)?;
         let started = Instant::now();
-        engine.handshake(deadline)?;
+        engine.handshake(deadline).map_err(|error| match error {
+            // no_application_protocol: the server knows none of the protocols offered.
+            TlsError::PeerAlert(120) if !alpn_offered.is_empty() => TlsError::AlpnRefused {
+                offered: alpn_offered,
+            },
+            other => other,
+        })?;
         if !send_sni {
             engine.verify_name(&server_name)?;
         }

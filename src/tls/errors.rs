@@ -205,6 +205,12 @@ pub enum TlsError {
     Credentials(CredentialError),
     /// The configuration is invalid (a server name with a NUL byte, say).
     Config(&'static str),
+    /// The server accepts none of the ALPN protocols offered (TLS alert 120,
+    /// no_application_protocol): a configuration mismatch, not worth a retry.
+    AlpnRefused {
+        /// The protocols offered, comma-separated.
+        offered: String,
+    },
     /// The peer sent a fatal alert for another reason.
     PeerAlert(u8),
     /// The peer closed the connection during the handshake.
@@ -238,6 +244,7 @@ impl TlsError {
             | TlsError::ClientRejected { .. }
             | TlsError::Credentials(_)
             | TlsError::Config(_)
+            | TlsError::AlpnRefused { .. }
             | TlsError::PeerAlert(_)
             | TlsError::Entropy
             | TlsError::Protocol(_) => false,
@@ -264,6 +271,11 @@ impl fmt::Display for TlsError {
             }
             TlsError::Credentials(error) => write!(f, "{error}"),
             TlsError::Config(what) => write!(f, "invalid TLS configuration: {what}"),
+            TlsError::AlpnRefused { offered } => write!(
+                f,
+                "the server accepts none of the ALPN protocols offered ({offered}): TLS alert \
+                 120, no_application_protocol"
+            ),
             TlsError::PeerAlert(alert) => {
                 write!(f, "the server ended the connection with TLS alert {alert}")
             }
