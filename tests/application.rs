@@ -391,6 +391,28 @@ fn a_server_that_knows_none_of_the_alpn_protocols_gets_an_error_naming_alpn() {
 }
 
 #[test]
+fn every_failed_attempt_gives_back_all_the_heap_it_took() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    certs::generate_into(dir.path(), DeviceKey::Rsa2048).expect("certificates");
+    // No answer at all, and an answer that is a retryable error.
+    for behaviour in [Behaviour::CloseWithoutAnswer, Behaviour::ForceStatus(503)] {
+        let endpoint = start_endpoint(dir.path(), 0, behaviour);
+        let output = demo()
+            .args(endpoint_args(dir.path(), endpoint.port()))
+            .args(["--json", "--attempts", "3", "--retry-delay-ms", "0"])
+            .output()
+            .expect("run");
+        assert_eq!(output.status.code(), Some(1), "{:?}", text(&output));
+        let report = json_report(&output);
+        assert_eq!(
+            report["heap_lost_per_failed_attempt"],
+            serde_json::json!([0, 0, 0]),
+            "{behaviour:?}: {report}"
+        );
+    }
+}
+
+#[test]
 fn twenty_iterations_keep_the_heap_stable() {
     let dir = tempfile::tempdir().expect("temp dir");
     let output = demo()

@@ -14,10 +14,11 @@
 pub mod config;
 mod report;
 
+use core::fmt::{self, Write as _};
 use core::time::Duration;
 
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use iot_backoff::{Backoff, BackoffPolicy, EntropySource, NextDelay};
 use iot_http::{Config as HttpConfig, HttpClient, Method, PathBuilder, RequestBuilder};
 
@@ -26,6 +27,7 @@ pub use report::{DemoReport, Timings};
 
 use crate::board;
 use crate::net::{Connection, NetConfig, TcpIpStack, TcpOptions, TcpTransport};
+use crate::rtos::console::LineBuffer;
 use crate::rtos::heap::HeapStats;
 use crate::rtos::time::{self, Instant};
 use crate::tls::{Credentials, Endpoint, TlsConfig, TlsTransport};
@@ -99,10 +101,10 @@ impl RunDeadline {
     /// The failure once the run is over, naming what went wrong last.
     fn exceeded(&self, last_cause: &str) -> CycleError {
         CycleError {
-            message: format!(
+            message: message(format_args!(
                 "the run's deadline of {} s passed; last error: {last_cause}",
                 self.length.as_secs()
-            ),
+            )),
             retryable: false,
             http_status: None,
         }
@@ -121,9 +123,22 @@ struct Session<'a, S: TcpIpStack> {
 
 /// Why a cycle failed, and whether another try can help.
 struct CycleError {
-    message: String,
+    message: Message,
     retryable: bool,
     http_status: Option<u16>,
+}
+
+/// Longest failure text kept; longer ones are cut (on a character boundary).
+const MESSAGE_BYTES: usize = 512;
+
+/// A failure's text, in a fixed buffer: a failed attempt allocates nothing to say why, so
+/// the heap it leaves behind can be checked to the byte.
+type Message = LineBuffer<MESSAGE_BYTES>;
+
+fn message(args: fmt::Arguments<'_>) -> Message {
+    let mut text = Message::new();
+    let _ = text.write_fmt(args);
+    text
 }
 
 /// Runs the demo on the calling task over `stack` (started by the board, see
@@ -138,6 +153,11 @@ pub fn run<S: TcpIpStack>(
 ) -> DemoReport {
     let mut report = DemoReport::new(config.iterations, stack.name());
     let deadline = RunDeadline::starting_now(config.deadline);
+    // Mbed TLS's one-time set-up stays for the program's life: done first, it is not counted
+    // against the first attempt.
+    if let Err(error) = crate::tls::initialise() {
+        return report.failed(format!("cannot set up TLS: {error}"));
+    }
     log::info!("Waiting for the network (DHCP)...");
     let up = deadline
         .bound(NETWORK_UP_TIMEOUT)
@@ -171,7 +191,9 @@ pub fn run<S: TcpIpStack>(
             // The status of the exchange that failed, if it got one: never an earlier success's.
             report.http_status = error.http_status;
             report.timings.total = started.elapsed();
-            return report.failed(format!("iteration {iteration}: {}", error.message));
+            // A closing socket still holds its buffers: the figures are taken once it is gone.
+            settled_heap(stack);
+            return report.failed(format!("iteration {iteration}: {}", error.message.as_str()));
         }
         report.iterations_done = iteration;
         let heap = settled_heap(stack);
@@ -200,21 +222,31 @@ impl<S: TcpIpStack> Session<'_, S> {
         let config = self.config;
         let mut attempt = 1;
         loop {
-            match self.run_cycle(report) {
+            let free_before = settled_heap(self.stack).free;
+            let outcome = self.run_cycle(report);
+            if outcome.is_err() {
+                let free_after = settled_heap(self.stack).free;
+                let lost = free_before as isize - free_after as isize;
+                if lost != 0 {
+                    log::warn!("Attempt {attempt} failed and kept {lost} B of heap.");
+                }
+                report.heap_lost_per_failed_attempt.push(lost);
+            }
+            match outcome {
                 Ok(()) => return Ok(()),
                 Err(error) if !error.retryable || attempt >= config.attempts => return Err(error),
                 Err(error) => {
                     let Some(delay) = self.deadline.bound(config.retry_delay) else {
-                        return Err(self.deadline.exceeded(&error.message));
+                        return Err(self.deadline.exceeded(error.message.as_str()));
                     };
                     if delay < config.retry_delay {
                         // The pause would outlast the run: there is no time for another try.
-                        return Err(self.deadline.exceeded(&error.message));
+                        return Err(self.deadline.exceeded(error.message.as_str()));
                     }
                     log::warn!(
                         "Demo attempt {attempt} of {} failed: {}. Retrying in {} ms.",
                         config.attempts,
-                        error.message,
+                        error.message.as_str(),
                         delay.as_millis()
                     );
                     time::delay(delay);
@@ -236,6 +268,7 @@ impl<S: TcpIpStack> Session<'_, S> {
         report.timings.connect = timings.tcp_connect;
         report.timings.handshake = timings.tls_handshake;
         if report.tls_version.is_empty() {
+            // Static names from Mbed TLS: keeping them allocates nothing.
             report.tls_version = transport.version();
             report.tls_cipher = transport.cipher_suite();
         }
@@ -265,14 +298,14 @@ impl<S: TcpIpStack> Session<'_, S> {
         tls.alpn = config.alpn();
         tls.send_sni = config.sni;
         let mut backoff = Backoff::new(BackoffPolicy::DEFAULT);
-        let mut last_error = String::from("no connection was tried");
+        let mut last_error = message(format_args!("no connection was tried"));
         loop {
             // Every wait of this try ends with the run at the latest.
             let (Some(handshake), Some(io)) = (
                 self.deadline.bound(config.timeout),
                 self.deadline.bound(TcpOptions::default().recv_timeout),
             ) else {
-                return Err(self.deadline.exceeded(&last_error));
+                return Err(self.deadline.exceeded(last_error.as_str()));
             };
             tls.handshake_timeout = handshake;
             let options = TcpOptions {
@@ -284,10 +317,10 @@ impl<S: TcpIpStack> Session<'_, S> {
                 Ok(transport) => return Ok(transport),
                 Err(error) => error,
             };
-            last_error = error.to_string();
+            last_error = message(format_args!("{error}"));
             if !error.is_retryable() {
                 return Err(CycleError {
-                    message: error.to_string(),
+                    message: message(format_args!("{error}")),
                     retryable: false,
                     http_status: None,
                 });
@@ -295,7 +328,7 @@ impl<S: TcpIpStack> Session<'_, S> {
             match backoff.next_delay(&mut BoardEntropy) {
                 Ok(NextDelay::Retry(delay)) => {
                     if self.deadline.bound(delay) != Some(delay) {
-                        return Err(self.deadline.exceeded(&last_error));
+                        return Err(self.deadline.exceeded(last_error.as_str()));
                     }
                     log::warn!(
                         "Connection to the server failed: {error}. Retrying connection after {} ms backoff.",
@@ -305,14 +338,14 @@ impl<S: TcpIpStack> Session<'_, S> {
                 }
                 Ok(NextDelay::Exhausted) => {
                     return Err(CycleError {
-                        message: format!("{error} (connection retries exhausted)"),
+                        message: message(format_args!("{error} (connection retries exhausted)")),
                         retryable: true,
                         http_status: None,
                     });
                 }
                 Err(board::EntropyError) => {
                     return Err(CycleError {
-                        message: format!("{error} (no entropy for the backoff)"),
+                        message: message(format_args!("{error} (no entropy for the backoff)")),
                         retryable: false,
                         http_status: None,
                     });
@@ -333,8 +366,8 @@ fn post<T: Connection>(
     config: &DemoConfig,
     deadline: &RunDeadline,
 ) -> Result<u16, CycleError> {
-    let failure = |message: String, retryable: bool| CycleError {
-        message,
+    let failure = |text: Message, retryable: bool| CycleError {
+        message: text,
         retryable,
         http_status: None,
     };
@@ -343,7 +376,12 @@ fn post<T: Connection>(
     path.literal("/topics/")
         .and_then(|path| path.segment(&config.topic))
         .and_then(|path| path.literal(if config.qos == 0 { "?qos=0" } else { "?qos=1" }))
-        .map_err(|error| failure(format!("the topic cannot be put in a path: {error}"), false))?;
+        .map_err(|error| {
+            failure(
+                message(format_args!("the topic cannot be put in a path: {error}")),
+                false,
+            )
+        })?;
     let mut head = [0u8; 1024];
     let body = config.message.as_bytes();
     let request = RequestBuilder::new(&mut head, Method::Post, path.as_str(), server_name)
@@ -352,7 +390,12 @@ fn post<T: Connection>(
             builder.header("Content-Type", "application/json")?;
             builder.finish_for_body(body)
         })
-        .map_err(|error| failure(format!("cannot build the request: {error}"), false))?;
+        .map_err(|error| {
+            failure(
+                message(format_args!("cannot build the request: {error}")),
+                false,
+            )
+        })?;
     log::info!(
         "Sending HTTP POST request to {server_name}{}...",
         path.as_str()
@@ -368,7 +411,10 @@ fn post<T: Connection>(
     let mut buffer = [0u8; RESPONSE_BUFFER];
     let response = client.send(&request, body, &mut buffer).map_err(|error| {
         let retryable = error.is_retryable();
-        failure(format!("HTTP exchange failed: {error}"), retryable)
+        failure(
+            message(format_args!("HTTP exchange failed: {error}")),
+            retryable,
+        )
     })?;
     let status = response.head.status().as_u16();
     let excerpt: String = String::from_utf8_lossy(response.body)
@@ -383,10 +429,10 @@ fn post<T: Connection>(
         Ok(status)
     } else {
         Err(CycleError {
-            message: format!(
+            message: message(format_args!(
                 "the server answered {status} {}: {excerpt}",
                 response.head.reason()
-            ),
+            )),
             retryable: is_retryable_status(status),
             http_status: Some(status),
         })

@@ -42,12 +42,15 @@ pub struct DemoReport {
     pub heap: Option<HeapStats>,
     /// Free heap after each cycle's disconnect.
     pub heap_free_per_iteration: Vec<usize>,
+    /// For each failed attempt, in order: the free heap before it less the free heap after it
+    /// (0 when the failure gave back everything it took).
+    pub heap_lost_per_failed_attempt: Vec<isize>,
     /// Step timings.
     pub timings: Timings,
     /// Negotiated TLS version.
-    pub tls_version: String,
+    pub tls_version: &'static str,
     /// Negotiated cipher suite.
-    pub tls_cipher: String,
+    pub tls_cipher: &'static str,
     /// The TCP/IP stack the demo ran on ([`crate::net::TcpIpStack::name`]).
     pub tcpip_stack: &'static str,
 }
@@ -61,9 +64,10 @@ impl DemoReport {
             iterations_done: 0,
             heap: None,
             heap_free_per_iteration: Vec::with_capacity(iterations.min(1024) as usize),
+            heap_lost_per_failed_attempt: Vec::new(),
             timings: Timings::default(),
-            tls_version: String::new(),
-            tls_cipher: String::new(),
+            tls_version: "",
+            tls_cipher: "",
             tcpip_stack,
         }
     }
@@ -141,14 +145,20 @@ impl DemoReport {
             .iter()
             .map(usize::to_string)
             .collect();
+        let lost_per_attempt: Vec<String> = self
+            .heap_lost_per_failed_attempt
+            .iter()
+            .map(isize::to_string)
+            .collect();
         let _ = write!(
             json,
-            "\"heap_total\":{},\"heap_free_at_end\":{},\"heap_min_ever_free\":{},\"heap_peak_used\":{},\"heap_free_per_iteration\":[{}],",
+            "\"heap_total\":{},\"heap_free_at_end\":{},\"heap_min_ever_free\":{},\"heap_peak_used\":{},\"heap_free_per_iteration\":[{}],\"heap_lost_per_failed_attempt\":[{}],",
             heap.total,
             heap.free,
             heap.min_ever_free,
             heap.peak_used(),
-            per_iteration.join(",")
+            per_iteration.join(","),
+            lost_per_attempt.join(",")
         );
         let t = &self.timings;
         let _ = write!(
@@ -165,8 +175,8 @@ impl DemoReport {
             json,
             "\"tcpip_stack\":{},\"tls\":{{\"version\":{},\"cipher\":{}}}}}",
             json_string(self.tcpip_stack),
-            json_string(&self.tls_version),
-            json_string(&self.tls_cipher)
+            json_string(self.tls_version),
+            json_string(self.tls_cipher)
         );
         json
     }

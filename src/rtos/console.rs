@@ -56,6 +56,11 @@ impl<const N: usize> LineBuffer<N> {
         self.truncated
     }
 
+    /// The text so far (cuts never split a character, so it is always valid UTF-8).
+    pub fn as_str(&self) -> &str {
+        core::str::from_utf8(self.as_bytes()).unwrap_or("")
+    }
+
     /// Ends the line with `\n`, replacing the tail with `...` if text was cut.
     fn finish_line(&mut self) {
         const MARK: &[u8] = b"...\n";

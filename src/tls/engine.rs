@@ -43,8 +43,9 @@ static INITIALISED: AtomicBool = AtomicBool::new(false);
 
 /// Process-wide Mbed TLS set-up, once: its heap on the FreeRTOS heap, the clock hooks for
 /// certificate dates, and PSA crypto (which TLS 1.3 uses). Runs with the scheduler suspended
-/// so that two tasks cannot race through it.
-fn initialise() -> Result<(), TlsError> {
+/// so that two tasks cannot race through it. Every connection calls it; call it first to keep
+/// its one-time allocations (they stay for the program's life) out of a heap measurement.
+pub fn initialise() -> Result<(), TlsError> {
     if INITIALISED.load(Ordering::Acquire) {
         return Ok(());
     }
@@ -505,6 +506,18 @@ impl<T: Connection> Drop for Engine<T> {
     }
 }
 
+/// A static NUL-terminated name from Mbed TLS ("" for NULL, "?" if not UTF-8).
+///
+/// # Safety
+/// `pointer` is NULL or points to a NUL-terminated string that lives for the whole program.
+unsafe fn static_text(pointer: *const c_char) -> &'static str {
+    if pointer.is_null() {
+        return "";
+    }
+    // SAFETY: guaranteed by the caller.
+    unsafe { CStr::from_ptr(pointer) }.to_str().unwrap_or("?")
+}
+
 /// A static NUL-terminated name from Mbed TLS as text ("" for NULL).
 fn c_text(pointer: *const c_char) -> String {
     if pointer.is_null() {
@@ -778,16 +791,16 @@ impl<T: Connection> TlsTransport<T> {
         Prepared::new(config, credentials)?.handshake(connection, deadline, timeouts)
     }
 
-    /// The negotiated protocol version, e.g. `TLSv1.3`.
-    pub fn version(&self) -> String {
-        // SAFETY: a connected context.
-        c_text(unsafe { sys::mbedtls_ssl_get_version(&self.engine.ssl) })
+    /// The negotiated protocol version, e.g. `TLSv1.3` (Mbed TLS's static name).
+    pub fn version(&self) -> &'static str {
+        // SAFETY: a connected context; Mbed TLS returns a static name.
+        unsafe { static_text(sys::mbedtls_ssl_get_version(&self.engine.ssl)) }
     }
 
-    /// The negotiated cipher suite, e.g. `TLS1-3-AES-128-GCM-SHA256`.
-    pub fn cipher_suite(&self) -> String {
-        // SAFETY: a connected context.
-        c_text(unsafe { sys::mbedtls_ssl_get_ciphersuite(&self.engine.ssl) })
+    /// The negotiated cipher suite, e.g. `TLS1-3-AES-128-GCM-SHA256` (Mbed TLS's static name).
+    pub fn cipher_suite(&self) -> &'static str {
+        // SAFETY: a connected context; Mbed TLS returns a static name (or NULL).
+        unsafe { static_text(sys::mbedtls_ssl_get_ciphersuite(&self.engine.ssl)) }
     }
 
     /// The ALPN protocol the server chose, if any.

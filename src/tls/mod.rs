@@ -40,7 +40,7 @@ use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-pub use engine::{ConnectTimings, TlsTransport};
+pub use engine::{ConnectTimings, TlsTransport, initialise};
 pub use errors::{CredentialError, TlsError, VerifyFailure};
 
 /// A TLS protocol version.

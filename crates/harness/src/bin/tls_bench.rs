@@ -142,8 +142,8 @@ fn measure_device(
         figures
             .handshakes_ms
             .push(transport.timings().tls_handshake.as_secs_f64() * 1e3);
-        figures.version = transport.version();
-        figures.cipher = transport.cipher_suite();
+        figures.version = transport.version().to_owned();
+        figures.cipher = transport.cipher_suite().to_owned();
         exchange(&mut transport)?;
         transport.close();
     }
