@@ -11,6 +11,10 @@
 //! Portable: the board starts the network card and the stack ([`network_config`] gives the
 //! demo's settings), reads the credentials, and runs [`run`] as its application task.
 
+// A failed cycle's `CycleError` carries its text in a fixed buffer on purpose, so that failing
+// allocates nothing (see `Message`): it is large, and moved a few times per failure only.
+#![allow(clippy::result_large_err)]
+
 pub mod config;
 mod report;
 
@@ -192,11 +196,11 @@ pub fn run<S: TcpIpStack>(
             report.http_status = error.http_status;
             report.timings.total = started.elapsed();
             // A closing socket still holds its buffers: the figures are taken once it is gone.
-            settled_heap(stack);
+            settled_heap(stack, deadline.bound(SOCKET_SETTLE).unwrap_or_default());
             return report.failed(format!("iteration {iteration}: {}", error.message.as_str()));
         }
         report.iterations_done = iteration;
-        let heap = settled_heap(stack);
+        let heap = settled_heap(stack, deadline.bound(SOCKET_SETTLE).unwrap_or_default());
         report.heap_free_per_iteration.push(heap.free);
         log::info!(
             "Iteration {iteration} of {} done; free heap {} B.",
@@ -208,10 +212,14 @@ pub fn run<S: TcpIpStack>(
     report.succeeded()
 }
 
-/// Free heap once the closed connection's socket has been freed (after the peer's FIN).
-fn settled_heap<S: TcpIpStack>(stack: &'static S) -> HeapStats {
+/// Longest wait for a closed socket to be freed before the heap is read.
+const SOCKET_SETTLE: Duration = Duration::from_secs(2);
+
+/// Free heap once the closed connection's socket has been freed (after the peer's FIN), or
+/// after `wait` at the most.
+fn settled_heap<S: TcpIpStack>(stack: &'static S, wait: Duration) -> HeapStats {
     let start = Instant::now();
-    while stack.tcp_sockets_in_use() > 0 && start.elapsed() < Duration::from_secs(2) {
+    while stack.tcp_sockets_in_use() > 0 && start.elapsed() < wait {
         time::delay(Duration::from_millis(2));
     }
     HeapStats::now()
@@ -222,10 +230,11 @@ impl<S: TcpIpStack> Session<'_, S> {
         let config = self.config;
         let mut attempt = 1;
         loop {
-            let free_before = settled_heap(self.stack).free;
+            let settle = || self.deadline.bound(SOCKET_SETTLE).unwrap_or_default();
+            let free_before = settled_heap(self.stack, settle()).free;
             let outcome = self.run_cycle(report);
             if outcome.is_err() {
-                let free_after = settled_heap(self.stack).free;
+                let free_after = settled_heap(self.stack, settle()).free;
                 let lost = free_before as isize - free_after as isize;
                 if lost != 0 {
                     log::warn!("Attempt {attempt} failed and kept {lost} B of heap.");
