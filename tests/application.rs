@@ -413,6 +413,40 @@ fn every_failed_attempt_gives_back_all_the_heap_it_took() {
 }
 
 #[test]
+fn no_key_material_or_whole_certificate_reaches_the_log_even_at_trace_level() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = demo()
+        .arg("--certs-dir")
+        .arg(dir.path())
+        .args(["--log-level", "trace"])
+        .output()
+        .expect("run");
+    let (stdout, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    let log = format!("{stdout}{stderr}");
+    assert!(
+        log.contains("DEBUG") || log.contains("TRACE"),
+        "the log level did not apply"
+    );
+    assert!(!log.contains("-----BEGIN"), "PEM text in the log");
+    let paths = certs::CertPaths::in_dir(dir.path());
+    for secret in [&paths.device_key, &paths.device_cert, &paths.server_key] {
+        let pem = std::fs::read_to_string(secret).expect("credential file");
+        // Every base64 line of the key or certificate, not only the markers.
+        for line in pem
+            .lines()
+            .filter(|line| line.len() >= 32 && !line.starts_with("-----"))
+        {
+            assert!(
+                !log.contains(line),
+                "a line of {} is in the log",
+                secret.display()
+            );
+        }
+    }
+}
+
+#[test]
 fn twenty_iterations_keep_the_heap_stable() {
     let dir = tempfile::tempdir().expect("temp dir");
     let output = demo()

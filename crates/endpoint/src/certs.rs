@@ -96,6 +96,15 @@ fn key_pair(kind: DeviceKey) -> Result<KeyPair, CertError> {
     }
 }
 
+/// An RSA private key of `bits` as PKCS#8 PEM, made by the `rsa` crate.
+fn rsa_private_key_pem(bits: usize) -> Result<String, CertError> {
+    let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, bits)
+        .map_err(|error| CertError::Rsa(error.to_string()))?;
+    key.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
+        .map(|pem| pem.to_string())
+        .map_err(|error| CertError::Rsa(error.to_string()))
+}
+
 /// rcgen cannot generate RSA keys with the ring backend: the `rsa` crate makes the key.
 fn rsa_key_pair(bits: usize) -> Result<KeyPair, CertError> {
     let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, bits)
@@ -341,6 +350,10 @@ pub struct TestPki {
     pub device_der: (PathBuf, PathBuf),
     /// A device certificate with an Ed25519 key, which the device does not support.
     pub device_ed25519: (PathBuf, PathBuf),
+    /// An RSA-1024 private key (PKCS#8 PEM), too weak for the device to accept. No certificate
+    /// comes with it (ring, which signs here, refuses keys that small); the device refuses
+    /// the key before it compares it with any certificate.
+    pub device_key_rsa1024: PathBuf,
 }
 
 /// The passphrase of [`TestPki::device_key_encrypted`].
@@ -459,7 +472,10 @@ pub fn generate_test_pki(dir: &Path) -> Result<TestPki, CertError> {
         "device-ed25519",
         &make_device_with(&ca, "device-ed25519", KeyPair::generate_for(&PKCS_ED25519)?)?,
     )?;
+    let device_key_rsa1024 = dir.join("device-rsa1024.key");
+    write_file(&device_key_rsa1024, &rsa_private_key_pem(1024)?, true)?;
     Ok(TestPki {
+        device_key_rsa1024,
         ca_cert,
         server,
         server_expired,

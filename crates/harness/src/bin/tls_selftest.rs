@@ -227,7 +227,8 @@ fn key_formats(context: Context) -> Outcome {
 type VerifyCheck = fn(&freertos_https::tls::VerifyFailure) -> bool;
 
 /// An encrypted PKCS#8 key needs its passphrase (a clear error without it, or with a wrong
-/// one); DER certificates and keys work; an Ed25519 key is refused as unsupported, naming the
+/// one); DER certificates and keys work; an Ed25519 key and an RSA-1024 key are refused as
+/// unsupported, naming the
 /// file.
 fn encrypted_der_and_unsupported_keys(context: Context) -> Outcome {
     let stack = start_stack(context.port)?;
@@ -299,7 +300,19 @@ fn encrypted_der_and_unsupported_keys(context: Context) -> Outcome {
         })?,
         other => return Err(format!("Ed25519 key: {:?}", other.err())),
     }
-    Ok("passphrase required / wrong / right; DER accepted; Ed25519 refused".into())
+    // Too weak: RSA keys below 2048 bits are refused before anything goes on the network.
+    match connect(
+        stack,
+        &context.both,
+        &config,
+        &credentials(pki, &cert, &pki.device_key_rsa1024)?,
+    ) {
+        Err(TlsError::Credentials(error @ CredentialError::UnsupportedKey { .. })) => {
+            check(error.to_string().contains("RSA-1024"), || error.to_string())?
+        }
+        other => return Err(format!("RSA-1024 key: {:?}", other.err())),
+    }
+    Ok("passphrase required / wrong / right; DER accepted; Ed25519 and RSA-1024 refused".into())
 }
 
 /// Untrusted CA, expired, not yet valid, wrong name: each its own decoded reason, at once,
