@@ -24,11 +24,16 @@ pub struct BodyWriter<'c, T, C, const N: usize> {
 }
 
 impl<'c, T: Transport, C: Clock, const N: usize> BodyWriter<'c, T, C, N> {
-    pub(crate) fn new(client: &'c mut HttpClient<T, C, N>, request: &Request<'_>) -> Self {
+    /// A writer for `request`'s body, `written` bytes of which have already been sent.
+    pub(crate) fn new(
+        client: &'c mut HttpClient<T, C, N>,
+        request: &Request<'_>,
+        written: u64,
+    ) -> Self {
         BodyWriter {
             client,
             framing: request.framing(),
-            written: 0,
+            written,
             method: request.method(),
             request_close: request.closes_connection(),
         }

@@ -6,7 +6,7 @@ use iot_transport::{Received, Sent, Transport};
 
 use crate::body::{BodyWriter, Response, StreamingResponse};
 use crate::response::{HeadInfo, find_head_end, parse_head};
-use crate::{Error, Method, Request, TimeoutKind};
+use crate::{BodyFraming, Error, Method, Request, TimeoutKind};
 
 /// A monotonic clock. The device backs it with the FreeRTOS tick count; tests script it.
 pub trait Clock {
@@ -145,6 +145,21 @@ impl<T: Transport, C: Clock, const MAX_HEADERS: usize> HttpClient<T, C, MAX_HEAD
         body: &[u8],
         response_buf: &'b mut [u8],
     ) -> Result<Response<'b>, Error<T::Error>> {
+        let head = request.head();
+        let body_len = u64::try_from(body.len()).ok();
+        let declared =
+            matches!(request.framing(), BodyFraming::ContentLength(n) if Some(n) == body_len);
+        let whole = head.len().saturating_add(body.len());
+        if declared && !body.is_empty() && whole <= response_buf.len() {
+            // The head and the body leave in one transport write (one TLS record, one TCP
+            // segment if it fits), staged in the response buffer, which is free until the
+            // answer comes: a server that answers as soon as it has the head, and closes
+            // once the rest arrives, never sees a body still on its way.
+            response_buf[..head.len()].copy_from_slice(head);
+            response_buf[head.len()..whole].copy_from_slice(body);
+            let upload = self.begin_with(request, &response_buf[..whole], body.len())?;
+            return upload.finish()?.receive(response_buf);
+        }
         let mut upload = self.begin(request)?;
         upload.write(body)?;
         upload.finish()?.receive(response_buf)
@@ -175,6 +190,17 @@ impl<T: Transport, C: Clock, const MAX_HEADERS: usize> HttpClient<T, C, MAX_HEAD
         &mut self,
         request: &Request<'_>,
     ) -> Result<BodyWriter<'_, T, C, MAX_HEADERS>, Error<T::Error>> {
+        self.begin_with(request, request.head(), 0)
+    }
+
+    /// Starts an exchange by sending `first`: the request's head, followed by its first
+    /// `body_bytes` body bytes.
+    fn begin_with(
+        &mut self,
+        request: &Request<'_>,
+        first: &[u8],
+        body_bytes: usize,
+    ) -> Result<BodyWriter<'_, T, C, MAX_HEADERS>, Error<T::Error>> {
         if !self.reusable {
             return Err(Error::ConnectionNotReusable);
         }
@@ -185,8 +211,8 @@ impl<T: Transport, C: Clock, const MAX_HEADERS: usize> HttpClient<T, C, MAX_HEAD
             .config
             .request_timeout
             .and_then(|t| self.clock.now().checked_add(t));
-        self.send_all(request.head())?;
-        Ok(BodyWriter::new(self, request))
+        self.send_all(first)?;
+        Ok(BodyWriter::new(self, request, body_bytes as u64))
     }
 
     /// Called by the body readers when the response ended; decides reuse.

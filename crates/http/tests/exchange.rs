@@ -24,6 +24,46 @@ fn reads_content_length_body() {
 }
 
 #[test]
+fn a_small_body_leaves_with_the_head_in_one_write() {
+    let mut c = client(Scripted::whole(OK_HELLO));
+    let mut req_buf = [0u8; 128];
+    let req = RequestBuilder::new(&mut req_buf, Method::Post, "/topics/t?qos=1", "h")
+        .unwrap()
+        .finish_for_body(b"{\"m\":1}")
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let response = c.send(&req, b"{\"m\":1}", &mut buf).unwrap();
+    assert_eq!(response.body, b"hello");
+    let (t, _) = c.into_parts();
+    assert_eq!(
+        t.send_calls, 1,
+        "head and body went out in {} writes",
+        t.send_calls
+    );
+    assert!(
+        t.sent_text().ends_with("\r\n\r\n{\"m\":1}"),
+        "{}",
+        t.sent_text()
+    );
+}
+
+#[test]
+fn a_body_too_large_for_the_response_buffer_follows_the_head() {
+    let mut c = client(Scripted::whole(OK_HELLO));
+    let mut req_buf = [0u8; 128];
+    let body = [b'x'; 200];
+    let req = RequestBuilder::new(&mut req_buf, Method::Post, "/topics/t?qos=1", "h")
+        .unwrap()
+        .finish_for_body(&body)
+        .unwrap();
+    let mut buf = [0u8; 128];
+    c.send(&req, &body, &mut buf).unwrap();
+    let (t, _) = c.into_parts();
+    assert_eq!(t.send_calls, 2);
+    assert!(t.sent_text().ends_with(&"x".repeat(200)));
+}
+
+#[test]
 fn sends_the_request_head_and_body() {
     let mut c = client(Scripted::whole(OK_HELLO));
     let mut req_buf = [0u8; 128];
