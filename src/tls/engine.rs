@@ -26,7 +26,9 @@ use crate::board;
 use crate::net::{Connection, StreamError, TcpConnection, TcpIpStack, TcpOptions, TcpTransport};
 use crate::rtos::critical::SchedulerSuspended;
 use crate::rtos::heap;
+use crate::rtos::sync::{Mutex, MutexGuard};
 use crate::rtos::time::{Deadline, Instant};
+use once_cell::race::OnceBox;
 
 /// Mbed TLS's `net` module codes (the module itself is not built): what the I/O callbacks
 /// return for a reset connection and failed sends.
@@ -40,6 +42,30 @@ const CERTIFICATE_ALERTS: [u8; 7] = [42, 43, 44, 45, 46, 48, 116];
 const CLOSE_NOTIFY_TIMEOUT: Duration = Duration::from_secs(2);
 
 static INITIALISED: AtomicBool = AtomicBool::new(false);
+
+/// Mbed TLS is built without `MBEDTLS_THREADING_C`: its PSA key store, shared by every
+/// connection, is guarded by nothing. So every entry into Mbed TLS holds this kernel mutex
+/// (see [`Io`]); a connection gives it back while it waits on its socket, inside the I/O
+/// callbacks, where no PSA operation is under way, so that one connection waiting for the
+/// network never stalls another.
+static MBEDTLS_LOCK: OnceBox<Mutex<()>> = OnceBox::new();
+
+/// The lock, made on first use.
+fn mbedtls_lock() -> Result<&'static Mutex<()>, TlsError> {
+    MBEDTLS_LOCK.get_or_try_init(|| {
+        Mutex::new(())
+            .map(Box::new)
+            .map_err(|_| TlsError::OutOfMemory)
+    })
+}
+
+/// Holds the Mbed TLS lock until dropped.
+type MbedtlsGuard = MutexGuard<'static, ()>;
+
+/// Takes the Mbed TLS lock (waiting as long as another connection is inside Mbed TLS).
+fn lock_mbedtls() -> Result<MbedtlsGuard, TlsError> {
+    Ok(mbedtls_lock()?.lock())
+}
 
 /// Process-wide Mbed TLS set-up, once: its heap on the FreeRTOS heap, the clock hooks for
 /// certificate dates, and PSA crypto (which TLS 1.3 uses). Runs with the scheduler suspended
@@ -63,6 +89,7 @@ pub fn initialise() -> Result<(), TlsError> {
             return Err(TlsError::Entropy);
         }
     }
+    mbedtls_lock()?;
     INITIALISED.store(true, Ordering::Release);
     Ok(())
 }
@@ -169,24 +196,45 @@ unsafe extern "C" fn mbedtls_psa_external_get_random(
     PSA_SUCCESS
 }
 
-/// Sends for Mbed TLS through the connection. `context` is the engine's connection slot.
+/// The engine's connection, and the Mbed TLS lock while the engine is inside Mbed TLS. The
+/// I/O callbacks reach it through their context pointer.
+struct Io<T> {
+    connection: Option<T>,
+    lock: Option<MbedtlsGuard>,
+}
+
+impl<T> Io<T> {
+    /// Runs `wait` (a socket call that may block) with the Mbed TLS lock given back, and takes
+    /// it again afterwards.
+    fn unlocked<R>(&mut self, wait: impl FnOnce(&mut T) -> R) -> Option<R> {
+        let connection = self.connection.as_mut()?;
+        let held = self.lock.take().is_some();
+        let result = wait(connection);
+        if held {
+            self.lock = lock_mbedtls().ok();
+        }
+        Some(result)
+    }
+}
+
+/// Sends for Mbed TLS through the connection. `context` is the engine's [`Io`].
 unsafe extern "C" fn bio_send<T: Connection>(
     context: *mut c_void,
     data: *const c_uchar,
     length: usize,
 ) -> c_int {
-    // SAFETY: `context` is the `Option<T>` inside the pinned engine, set by `set_bio`; Mbed
-    // TLS passes `length` readable bytes.
-    let (connection, data) = unsafe {
+    // SAFETY: `context` is the `Io<T>` inside the pinned engine, set by `set_bio`; Mbed TLS
+    // passes `length` readable bytes.
+    let (io, data) = unsafe {
         (
-            &mut *context.cast::<Option<T>>(),
+            &mut *context.cast::<Io<T>>(),
             core::slice::from_raw_parts(data, length),
         )
     };
-    let Some(connection) = connection else {
+    let Some(sent) = io.unlocked(|connection| connection.send(data)) else {
         return NET_SEND_FAILED;
     };
-    match connection.send(data) {
+    match sent {
         Ok(Sent::Bytes(sent)) => c_int::try_from(sent).unwrap_or(c_int::MAX),
         Ok(Sent::WouldBlock) => sys::MBEDTLS_ERR_SSL_WANT_WRITE,
         Err(StreamError::Reset) => NET_CONN_RESET,
@@ -201,16 +249,16 @@ unsafe extern "C" fn bio_recv<T: Connection>(
     length: usize,
 ) -> c_int {
     // SAFETY: as in `bio_send`; Mbed TLS passes `length` writable bytes.
-    let (connection, buffer) = unsafe {
+    let (io, buffer) = unsafe {
         (
-            &mut *context.cast::<Option<T>>(),
+            &mut *context.cast::<Io<T>>(),
             core::slice::from_raw_parts_mut(buffer, length),
         )
     };
-    let Some(connection) = connection else {
+    let Some(received) = io.unlocked(|connection| connection.recv(buffer)) else {
         return NET_CONN_RESET;
     };
-    match connection.recv(buffer) {
+    match received {
         Ok(Received::Data(count)) => c_int::try_from(count).unwrap_or(c_int::MAX),
         Ok(Received::WouldBlock) => sys::MBEDTLS_ERR_SSL_WANT_READ,
         Ok(Received::EndOfStream) => 0,
@@ -226,7 +274,8 @@ struct Engine<T: Connection> {
     root_ca: sys::mbedtls_x509_crt,
     client_cert: sys::mbedtls_x509_crt,
     client_key: sys::mbedtls_pk_context,
-    socket: Option<T>,
+    /// The connection and the lock, behind the I/O callbacks' context pointer.
+    io: Io<T>,
     /// NUL-terminated ALPN names and the NULL-terminated list Mbed TLS reads them from.
     alpn_names: Vec<CString>,
     alpn_list: Vec<*const c_char>,
@@ -243,7 +292,10 @@ impl<T: Connection> Engine<T> {
         // SAFETY: `raw` points to the boxed engine; each field is initialised exactly once here
         // before the box is assumed initialised.
         unsafe {
-            ptr::addr_of_mut!((*raw).socket).write(None);
+            ptr::addr_of_mut!((*raw).io).write(Io {
+                connection: None,
+                lock: None,
+            });
             ptr::addr_of_mut!((*raw).alpn_names).write(Vec::new());
             ptr::addr_of_mut!((*raw).alpn_list).write(Vec::new());
             sys::mbedtls_ssl_init(ptr::addr_of_mut!((*raw).ssl));
@@ -351,8 +403,8 @@ impl<T: Connection> Engine<T> {
         };
         // SAFETY: Mbed TLS copies the name.
         check(unsafe { sys::mbedtls_ssl_set_hostname(&mut self.ssl, name) })?;
-        self.socket = Some(socket);
-        let bio = ptr::addr_of_mut!(self.socket).cast::<c_void>();
+        self.io.connection = Some(socket);
+        let bio = ptr::addr_of_mut!(self.io).cast::<c_void>();
         // SAFETY: `bio` is the socket slot of this pinned engine, which outlives the context.
         unsafe {
             sys::mbedtls_ssl_set_bio(
@@ -370,7 +422,7 @@ impl<T: Connection> Engine<T> {
     fn handshake(&mut self, deadline: Deadline) -> Result<(), TlsError> {
         loop {
             let remaining = deadline.remaining().ok_or(TlsError::HandshakeTimeout)?;
-            if let Some(socket) = self.socket.as_mut() {
+            if let Some(socket) = self.io.connection.as_mut() {
                 let wait = remaining.as_duration().max(Duration::from_millis(1));
                 socket.set_timeouts(wait, wait);
             }
@@ -398,17 +450,22 @@ impl<T: Connection> Engine<T> {
             error,
             TlsError::Reset | TlsError::PeerClosed | TlsError::Protocol(NET_SEND_FAILED)
         );
-        let Some(socket) = self.socket.as_mut().filter(|_| network_failure) else {
+        if !network_failure {
             return error;
-        };
-        socket.set_timeouts(Duration::from_millis(200), Duration::from_millis(200));
+        }
         let mut pending = [0u8; 512];
         let mut length = 0;
-        while length < pending.len() {
-            match socket.recv(&mut pending[length..]) {
-                Ok(Received::Data(count)) => length += count,
-                _ => break,
+        let read = self.io.unlocked(|socket| {
+            socket.set_timeouts(Duration::from_millis(200), Duration::from_millis(200));
+            while length < pending.len() {
+                match socket.recv(&mut pending[length..]) {
+                    Ok(Received::Data(count)) => length += count,
+                    _ => break,
+                }
             }
+        });
+        if read.is_none() {
+            return error;
         }
         let alert = pending[..length]
             .windows(7)
@@ -492,8 +549,23 @@ impl<T: Connection> Engine<T> {
     }
 }
 
+impl<T: Connection> Engine<T> {
+    /// Runs `f`, which calls into Mbed TLS, holding the Mbed TLS lock (see `MBEDTLS_LOCK`); the
+    /// I/O callbacks give it back while they wait on the socket.
+    fn locked<R>(&mut self, f: impl FnOnce(&mut Self) -> R) -> Result<R, TlsError> {
+        self.io.lock = Some(lock_mbedtls()?);
+        let result = f(self);
+        self.io.lock = None;
+        Ok(result)
+    }
+}
+
 impl<T: Connection> Drop for Engine<T> {
     fn drop(&mut self) {
+        // Freeing destroys PSA keys, in the store other connections share. Without the lock
+        // (it could only be missing if it never could be made) the frees go ahead anyway:
+        // leaking them would be worse.
+        let _lock = lock_mbedtls().ok();
         // SAFETY: each context was initialised in `new` and is freed once, the SSL context
         // (which points at the others) first.
         unsafe {
@@ -727,8 +799,10 @@ impl<T: Connection> Prepared<T> {
         // SNI carries DNS names only (RFC 6066): an IP address is checked but not sent.
         let send_sni = config.send_sni && config.server_name.parse::<core::net::IpAddr>().is_err();
         let mut engine = Engine::new();
-        engine.load_credentials(credentials)?;
-        engine.configure(config)?;
+        engine.locked(|engine| {
+            engine.load_credentials(credentials)?;
+            engine.configure(config)
+        })??;
         Ok(Prepared {
             engine,
             server_name,
@@ -749,20 +823,25 @@ impl<T: Connection> Prepared<T> {
             send_sni,
             alpn_offered,
         } = self;
-        engine.setup(connection, &server_name, send_sni)?;
         let started = Instant::now();
-        engine.handshake(deadline).map_err(|error| match error {
-            // no_application_protocol: the server knows none of the protocols offered.
-            TlsError::PeerAlert(120) if !alpn_offered.is_empty() => TlsError::AlpnRefused {
-                offered: alpn_offered,
-            },
-            other => other,
-        })?;
-        if !send_sni {
-            engine.verify_name(&server_name)?;
-        }
+        engine
+            .locked(|engine| {
+                engine.setup(connection, &server_name, send_sni)?;
+                engine.handshake(deadline)?;
+                if !send_sni {
+                    engine.verify_name(&server_name)?;
+                }
+                Ok(())
+            })?
+            .map_err(|error| match error {
+                // no_application_protocol: the server knows none of the protocols offered.
+                TlsError::PeerAlert(120) if !alpn_offered.is_empty() => TlsError::AlpnRefused {
+                    offered: alpn_offered,
+                },
+                other => other,
+            })?;
         let tls_handshake = started.elapsed();
-        if let Some(connection) = engine.socket.as_mut() {
+        if let Some(connection) = engine.io.connection.as_mut() {
             connection.set_timeouts(timeouts.send_timeout, timeouts.recv_timeout);
         }
         Ok(TlsTransport {
@@ -822,24 +901,27 @@ impl<T: Connection> TlsTransport<T> {
     }
 
     fn shut_down(&mut self) -> bool {
-        let Some(socket) = self.engine.socket.as_mut() else {
+        let Some(socket) = self.engine.io.connection.as_mut() else {
             return false;
         };
         socket.set_timeouts(CLOSE_NOTIFY_TIMEOUT, CLOSE_NOTIFY_TIMEOUT);
         let deadline = Instant::now() + CLOSE_NOTIFY_TIMEOUT;
-        let sent = loop {
-            // SAFETY: a connected context whose socket is still in place.
-            match unsafe { sys::mbedtls_ssl_close_notify(&mut self.engine.ssl) } {
-                0 => break true,
-                sys::MBEDTLS_ERR_SSL_WANT_WRITE | sys::MBEDTLS_ERR_SSL_WANT_READ
-                    if Instant::now() < deadline =>
-                {
-                    continue;
+        let sent = self.engine.locked(|engine| {
+            loop {
+                // SAFETY: a connected context whose socket is still in place.
+                match unsafe { sys::mbedtls_ssl_close_notify(&mut engine.ssl) } {
+                    0 => break true,
+                    sys::MBEDTLS_ERR_SSL_WANT_WRITE | sys::MBEDTLS_ERR_SSL_WANT_READ
+                        if Instant::now() < deadline =>
+                    {
+                        continue;
+                    }
+                    _ => break false,
                 }
-                _ => break false,
             }
-        };
-        if let Some(socket) = self.engine.socket.take() {
+        });
+        let sent = sent.unwrap_or(false);
+        if let Some(socket) = self.engine.io.connection.take() {
             socket.close();
         }
         sent
@@ -863,9 +945,10 @@ impl<T: Connection> Transport for TlsTransport<T> {
         if data.is_empty() {
             return Ok(Sent::WouldBlock);
         }
-        // SAFETY: a connected context; the buffer is live for the call.
-        let result =
-            unsafe { sys::mbedtls_ssl_write(&mut self.engine.ssl, data.as_ptr(), data.len()) };
+        let result = self.engine.locked(|engine| {
+            // SAFETY: a connected context; the buffer is live for the call.
+            unsafe { sys::mbedtls_ssl_write(&mut engine.ssl, data.as_ptr(), data.len()) }
+        })?;
         match result {
             written if written > 0 => Ok(Sent::Bytes(written as usize)),
             sys::MBEDTLS_ERR_SSL_WANT_WRITE | sys::MBEDTLS_ERR_SSL_WANT_READ => {
@@ -880,9 +963,10 @@ impl<T: Connection> Transport for TlsTransport<T> {
             return Ok(Received::WouldBlock);
         }
         loop {
-            // SAFETY: a connected context; the buffer is live and writable for the call.
-            let result =
-                unsafe { sys::mbedtls_ssl_read(&mut self.engine.ssl, buf.as_mut_ptr(), buf.len()) };
+            let result = self.engine.locked(|engine| {
+                // SAFETY: a connected context; the buffer is live and writable for the call.
+                unsafe { sys::mbedtls_ssl_read(&mut engine.ssl, buf.as_mut_ptr(), buf.len()) }
+            })?;
             return match result {
                 count if count > 0 => Ok(Received::Data(count as usize)),
                 sys::MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY => Ok(Received::EndOfStream),

@@ -12,6 +12,10 @@
 //! board's wall clock (see [`crate::board::BoardServices`]). Credentials are bytes: the
 //! simulator board reads them from files, a board embeds them. The FFI lives in `engine`.
 //!
+//! Several tasks may hold connections at once. Mbed TLS is built without its threading
+//! layer, so its shared state (the PSA key store) is guarded here: every call into Mbed TLS
+//! holds one kernel mutex, which a connection gives back while it waits on its socket.
+//!
 //! # Configuring for AWS IoT
 //!
 //! ```no_run

@@ -73,3 +73,8 @@ fn alpn_x_amzn_http_ca_is_negotiated() {
 fn twenty_mtls_connections_leak_no_heap() {
     expect_pass("no_heap_leak");
 }
+
+#[test]
+fn two_tasks_do_mutual_tls_at_the_same_time() {
+    expect_pass("two_tasks_at_once");
+}

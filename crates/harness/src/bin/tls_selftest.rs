@@ -42,6 +42,7 @@ const SCENARIOS: &[Scenario<Context>] = &[
     ("sni_off_still_verifies", sni_off_still_verifies),
     ("alpn", alpn),
     ("no_heap_leak", no_heap_leak),
+    ("two_tasks_at_once", two_tasks_at_once),
 ];
 
 const APP_PRIORITY: u8 = 3;
@@ -588,4 +589,70 @@ fn settled_heap(stack: &'static Stack, expected: Option<usize>) -> HeapStats {
             return heap;
         }
     }
+}
+
+/// Two tasks of the same priority, each with its own mutual-TLS connections (TLS 1.2 for
+/// one, TLS 1.3 for the other), handshake and publish at the same time, pre-empting each other
+/// at every tick: both complete every round, so Mbed TLS's shared state survives them.
+fn two_tasks_at_once(context: Context) -> Outcome {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex as HostMutex};
+
+    const ROUNDS: usize = 10;
+    let stack = start_stack(context.port)?;
+    let (cert, key) = context.pki.device(DeviceKey::P256);
+    let credentials = Arc::new(credentials(&context.pki, &cert, &key)?);
+    let port = context.both.port();
+    let done = Arc::new(AtomicUsize::new(0));
+    let failures: Arc<HostMutex<Vec<String>>> = Arc::new(HostMutex::new(Vec::new()));
+    for (name, version) in [("tls-a", TlsVersion::Tls12), ("tls-b", TlsVersion::Tls13)] {
+        let (credentials, done, failures) = (credentials.clone(), done.clone(), failures.clone());
+        freertos_https::rtos::task::TaskBuilder::new(name)
+            .priority(freertos_https::rtos::task::Priority::new(APP_PRIORITY - 1).expect("valid"))
+            .stack_bytes(16 * 1024)
+            .spawn(move || {
+                let endpoint = Endpoint {
+                    address: net::USER_MODE_HOST,
+                    port,
+                };
+                let config = TlsConfig::new("localhost").only(version);
+                for round in 0..ROUNDS {
+                    let outcome = TlsTransport::connect(
+                        stack,
+                        endpoint,
+                        &config,
+                        &credentials,
+                        TcpOptions::default(),
+                    )
+                    .map_err(|e| e.to_string())
+                    .and_then(|mut transport| {
+                        let (status, _) = publish(&mut transport, "/topics/both?qos=1")?;
+                        check(status == 200, || format!("status {status}"))?;
+                        check(transport.close(), || "close_notify not sent".into())
+                    });
+                    if let Err(why) = outcome {
+                        failures
+                            .lock()
+                            .unwrap_or_else(|poisoned| poisoned.into_inner())
+                            .push(format!("{name} round {round}: {why}"));
+                        break;
+                    }
+                }
+                done.fetch_add(1, Ordering::SeqCst);
+            })
+            .map_err(|e| e.to_string())?;
+    }
+    let start = Instant::now();
+    while done.load(Ordering::SeqCst) < 2 && start.elapsed() < Duration::from_secs(60) {
+        time::delay(Duration::from_millis(10));
+    }
+    let failures = failures
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
+    check(done.load(Ordering::SeqCst) == 2, || {
+        "the two tasks did not finish within 60 s".into()
+    })?;
+    check(failures.is_empty(), || failures.join("; "))?;
+    Ok(format!("2 tasks x {ROUNDS} mutual-TLS publishes at once"))
 }
