@@ -63,7 +63,13 @@ impl DemoReport {
             iterations,
             iterations_done: 0,
             heap: None,
-            heap_free_per_iteration: Vec::with_capacity(iterations.min(1024) as usize),
+            // Room for every iteration up front, so that the report never grows while it is
+            // being filled: each figure is then taken with the report's own memory counted.
+            heap_free_per_iteration: {
+                let mut figures = Vec::new();
+                let _ = figures.try_reserve_exact(iterations as usize);
+                figures
+            },
             heap_lost_per_failed_attempt: Vec::new(),
             timings: Timings::default(),
             tls_version: "",
