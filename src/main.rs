@@ -1,10 +1,18 @@
 //! `http-mutual-auth-demo`: the coreHTTP mutual-authentication demo on the FreeRTOS kernel.
 //!
 //! The application is the portable demo (`freertos_https::demo`); this entry point hands it
-//! to the board the target selects. Today that is the POSIX simulator
-//! (`freertos_https::board::posix::app`); boards without an operating system get their own
-//! entry point in their board module.
+//! to the board the target selects: the POSIX simulator (`freertos_https::board::posix::app`)
+//! on a host, QEMU's mps2-an386 (`freertos_https::board::mps2_an386::app`) on
+//! `thumbv7em-none-eabihf`, where the reset handler (cortex-m-rt) calls it.
+#![cfg_attr(target_os = "none", no_std, no_main)]
 
+#[cfg(not(target_os = "none"))]
 fn main() -> std::process::ExitCode {
     freertos_https::board::posix::app::main()
+}
+
+#[cfg(target_os = "none")]
+#[cortex_m_rt::entry]
+fn main() -> ! {
+    freertos_https::board::mps2_an386::app::main()
 }
