@@ -26,6 +26,9 @@ step "the device library's portable core builds for Cortex-M4F, with no std (thu
 cargo build --locked --release --target thumbv7em-none-eabihf --lib -p freertos-https
 ./scripts/check-portable.sh
 
+step "the demo as a Cortex-M4F image under QEMU (mps2-an386, LAN9118, mutual TLS to the bundled endpoint)"
+./scripts/test-cortex-m.sh
+
 step "fuzzing the HTTP response parser and chunked decoder (${FUZZ_SECONDS:=30} s per target)"
 FUZZ_SECONDS="$FUZZ_SECONDS" ./scripts/fuzz.sh
 
