@@ -2,11 +2,13 @@
 # End-to-end test of the Cortex-M4F image: the same demo, as a FreeRTOS image for QEMU's
 # mps2-an386 (LAN9118 on QEMU's user-mode network), doing its mutual-TLS POST to the bundled
 # endpoint on this machine's loopback (the guest reaches it as 10.0.2.2; its certificate
-# covers `localhost`, which the device maps there).
+# covers `localhost` and `127.0.0.1`, which the device maps there).
 #
-# 1. the image boots, the POST arrives at the endpoint, QEMU exits 0 and the last line is
-#    the JSON report of a pass;
-# 2. the same image with the endpoint gone: QEMU exits 1 and the report says why.
+# 1. P-256 device key, server `localhost`: the POST arrives at the endpoint, QEMU exits 0, the
+#    last line is the JSON report of a pass, and connecting took milliseconds (receive is
+#    interrupt-driven);
+# 2. the same image with the endpoint gone: QEMU exits 1 and the report names the refusal;
+# 3. RSA-2048 device key, server `127.0.0.1`: exit 0 and the POST arrives.
 #
 # Needs qemu-system-arm (scripts/ensure-deps.sh installs it). Network: loopback and QEMU's
 # user network only.
@@ -18,48 +20,60 @@ fail() { say "FAIL: $*"; exit 1; }
 
 work=$(mktemp -d)
 server_pid=
-cleanup() {
-    if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi
-    rm -rf "$work"
+stop_server() {
+    if [ -n "$server_pid" ]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+        server_pid=
+    fi
 }
-trap cleanup EXIT
+trap 'stop_server; rm -rf "$work"' EXIT
 
 cargo build --quiet --release --locked -p iot-server
 server=target/release/iot-server
-"$server" gen-certs --dir "$work/certs" >/dev/null
 
-# Port 0: the system picks a free one; the endpoint says which.
-"$server" --port 0 --certs "$work/certs" >"$work/server.out" 2>"$work/server.log" &
-server_pid=$!
-port=
-for _ in $(seq 1 100); do
-    port=$(sed -n 's|.*listening on https://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$work/server.out")
-    [ -n "$port" ] && break
-    sleep 0.1
-done
-[ -n "$port" ] || fail "the endpoint did not start: $(cat "$work/server.log")"
-say "endpoint on 127.0.0.1:$port"
-
-boot() {
-    IOT_ENDPOINT=localhost IOT_PORT="$port" IOT_ATTEMPTS=1 IOT_JSON=1 \
-        IOT_ROOT_CA="$work/certs/ca.pem" IOT_CLIENT_CERT="$work/certs/device.pem" \
-        IOT_CLIENT_KEY="$work/certs/device.key" QEMU_TIMEOUT=60 \
-        cargo run --quiet --release --locked --target thumbv7em-none-eabihf \
-        >"$work/guest.out" 2>"$work/guest.err"
+# start_server DIR [rsa|ec]: fresh certificates in DIR, the endpoint on a free port ($port).
+start_server() {
+    "$server" gen-certs --dir "$1" --device-key "${2:-ec}" >/dev/null
+    "$server" --port 0 --certs "$1" >"$work/server.out" 2>"$work/server.log" &
+    server_pid=$!
+    port=
+    for _ in $(seq 1 100); do
+        port=$(sed -n 's|.*listening on https://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$work/server.out")
+        [ -n "$port" ] && break
+        sleep 0.1
+    done
+    [ -n "$port" ] || fail "the endpoint did not start: $(cat "$work/server.log")"
+    say "endpoint on 127.0.0.1:$port"
 }
 
-say "building and booting the image (the POST must arrive)"
-status=0
-boot || status=$?
+# boot ENDPOINT DIR: builds the image for the endpoint with DIR's device credentials, boots
+# it; $status is QEMU's exit status, $last the guest's last line.
+boot() {
+    status=0
+    IOT_ENDPOINT=$1 IOT_PORT="$port" IOT_ATTEMPTS=1 IOT_JSON=1 \
+        IOT_ROOT_CA="$2/ca.pem" IOT_CLIENT_CERT="$2/device.pem" \
+        IOT_CLIENT_KEY="$2/device.key" QEMU_TIMEOUT=60 \
+        cargo run --quiet --release --locked --target thumbv7em-none-eabihf \
+        >"$work/guest.out" 2>"$work/guest.err" || status=$?
+    last=$(tail -n 1 "$work/guest.out")
+}
+
+expect_pass() {
+    [ "$status" -eq 0 ] || fail "QEMU exited with $status, expected 0: $(tail -n 5 "$work/guest.out") $(cat "$work/guest.err")"
+    case "$last" in
+        '{"result":"pass"'*'"http_status":200'*) ;;
+        *) fail "the last line is not a passing JSON report: $last" ;;
+    esac
+    grep -q 'POST /topics/freertos%2Fdemo%2Fhttps?qos=1 -> 200' "$work/server.log" ||
+        fail "the endpoint did not record the POST: $(cat "$work/server.log")"
+}
+
+say "1. P-256 device key, server localhost (must pass)"
+start_server "$work/ec" ec
+boot localhost "$work/ec"
 cat "$work/guest.out"
-[ "$status" -eq 0 ] || fail "QEMU exited with $status, expected 0: $(cat "$work/guest.err")"
-last=$(tail -n 1 "$work/guest.out")
-case "$last" in
-    '{"result":"pass"'*'"http_status":200'*) ;;
-    *) fail "the last line is not a passing JSON report: $last" ;;
-esac
-grep -q 'POST /topics/freertos%2Fdemo%2Fhttps?qos=1 -> 200' "$work/server.log" ||
-    fail "the endpoint did not record the POST: $(cat "$work/server.log")"
+expect_pass
 say "pass: exit 0, JSON report, the endpoint answered the POST with 200"
 
 # Receive is driven by the LAN9118's interrupt: the TCP handshake takes a few milliseconds.
@@ -79,16 +93,18 @@ if command -v arm-none-eabi-size >/dev/null 2>&1; then
         END { printf "[test-cortex-m] image size: flash (vectors+text+rodata+data) %d B, RAM (data+bss, FreeRTOS heap included) %d B\n", flash, ram }'
 fi
 
-say "booting the same image with the endpoint gone (must fail with 1)"
-kill "$server_pid"
-wait "$server_pid" 2>/dev/null || true
-server_pid=
-status=0
-boot || status=$?
+say "2. the same image with the endpoint gone (must fail with 1)"
+stop_server
+boot localhost "$work/ec"
 [ "$status" -eq 1 ] || fail "QEMU exited with $status, expected 1: $(tail -n 5 "$work/guest.out")"
-last=$(tail -n 1 "$work/guest.out")
 case "$last" in
     '{"result":"fail"'*'refused'*) ;;
     *) fail "the last line is not a JSON report of a refused connection: $last" ;;
 esac
 say "pass: exit 1, the report names the refused connection"
+
+say "3. RSA-2048 device key, server 127.0.0.1 (must pass)"
+start_server "$work/rsa" rsa
+boot 127.0.0.1 "$work/rsa"
+expect_pass
+say "pass: exit 0 with an RSA device key, the POST arrived"
