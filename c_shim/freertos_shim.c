@@ -165,4 +165,10 @@ size_t xShimStackUnusedBytes( const char * pcTaskName )
 
     return ( size_t ) uxTaskGetStackHighWaterMark( xTask ) * sizeof( StackType_t );
 }
+
+size_t xShimCurrentStackUnusedBytes( void )
+{
+    /* A NULL handle is the running task: the kernel only scans its stack for the fill byte. */
+    return ( size_t ) uxTaskGetStackHighWaterMark( NULL ) * sizeof( StackType_t );
+}
 #endif

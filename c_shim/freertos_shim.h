@@ -155,4 +155,8 @@ void vShimBlockKernelSignals( void );
  * no task has that name. Only on ports whose tasks run on their FreeRTOS stacks (not POSIX). */
 size_t xShimStackUnusedBytes( const char * pcTaskName );
 
+/* The same for the running task, without taking any lock: callable from a fault handler. 0 means
+ * the fill pattern at the stack's far end is gone, i.e. the stack overflowed. */
+size_t xShimCurrentStackUnusedBytes( void );
+
 #endif /* FREERTOS_SHIM_H */

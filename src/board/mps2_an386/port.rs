@@ -36,6 +36,13 @@ pub(crate) fn stack_unused_bytes(name: &core::ffi::CStr) -> Option<usize> {
     (unused != usize::MAX).then_some(unused)
 }
 
+/// Bytes of the running task's stack never used (0: the fill pattern at its far end is gone),
+/// or `None` before the scheduler starts. Takes no lock, so a fault handler may ask.
+pub(crate) fn current_stack_unused_bytes() -> Option<usize> {
+    // SAFETY: only reads the running task's stack, scanning for the kernel's fill byte.
+    in_task().then(|| unsafe { ffi::xShimCurrentStackUnusedBytes() })
+}
+
 /// Whether the caller runs as a task: on a board, any code once the scheduler has started
 /// (interrupt handlers use the `FromISR` paths and never reach the task API).
 pub(crate) fn in_task() -> bool {
