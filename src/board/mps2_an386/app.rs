@@ -107,7 +107,17 @@ pub fn main() -> ! {
     let priority = Priority::new(DEMO_PRIORITY).expect("the kernel has at least 3 priority levels");
     let ran = scheduler::run_application(priority, move || {
         let report = match net::start(Box::new(card), demo::network_config()) {
-            Ok(stack) => demo::run(stack, started, &config, &server_name, &credentials),
+            Ok(stack) => {
+                let report = demo::run(stack, started, &config, &server_name, &credentials);
+                let frames = stack.link_counters();
+                log::info!(
+                    "LAN9118: {} frames received, {} dropped, {} sent.",
+                    frames.received,
+                    frames.dropped,
+                    frames.sent
+                );
+                report
+            }
             Err(error) => DemoReport::not_started(
                 config.iterations,
                 format!("cannot start the network: {error}"),
