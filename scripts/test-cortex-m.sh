@@ -8,7 +8,8 @@
 #    last line is the JSON report of a pass, and connecting took milliseconds (receive is
 #    interrupt-driven);
 # 2. the same image with the endpoint gone: QEMU exits 1 and the report names the refusal;
-# 3. RSA-2048 device key, server `127.0.0.1`: exit 0 and the POST arrives.
+# 3. RSA-2048 device key, server `127.0.0.1`, 5 cycles: exit 0, the POSTs arrive, and the free
+#    heap is the same after every cycle.
 #
 # Needs qemu-system-arm (scripts/ensure-deps.sh installs it). Network: loopback and QEMU's
 # user network only.
@@ -47,11 +48,11 @@ start_server() {
     say "endpoint on 127.0.0.1:$port"
 }
 
-# boot ENDPOINT DIR: builds the image for the endpoint with DIR's device credentials, boots
-# it; $status is QEMU's exit status, $last the guest's last line.
+# boot ENDPOINT DIR [ITERATIONS]: builds the image for the endpoint with DIR's device
+# credentials, boots it; $status is QEMU's exit status, $last the guest's last line.
 boot() {
     status=0
-    IOT_ENDPOINT=$1 IOT_PORT="$port" IOT_ATTEMPTS=1 IOT_JSON=1 \
+    IOT_ENDPOINT=$1 IOT_PORT="$port" IOT_ATTEMPTS=1 IOT_JSON=1 IOT_ITERATIONS=${3:-1} \
         IOT_ROOT_CA="$2/ca.pem" IOT_CLIENT_CERT="$2/device.pem" \
         IOT_CLIENT_KEY="$2/device.key" QEMU_TIMEOUT=60 \
         cargo run --quiet --release --locked --target thumbv7em-none-eabihf \
@@ -59,14 +60,17 @@ boot() {
     last=$(tail -n 1 "$work/guest.out")
 }
 
+# expect_pass [POSTS]: exit 0, a passing report, and POSTS (default 1) POSTs at the endpoint.
 expect_pass() {
     [ "$status" -eq 0 ] || fail "QEMU exited with $status, expected 0: $(tail -n 5 "$work/guest.out") $(cat "$work/guest.err")"
     case "$last" in
         '{"result":"pass"'*'"http_status":200'*) ;;
         *) fail "the last line is not a passing JSON report: $last" ;;
     esac
-    grep -q 'POST /topics/freertos%2Fdemo%2Fhttps?qos=1 -> 200' "$work/server.log" ||
-        fail "the endpoint did not record the POST: $(cat "$work/server.log")"
+    local posts
+    posts=$(grep -c 'POST /topics/freertos%2Fdemo%2Fhttps?qos=1 -> 200' "$work/server.log" || true)
+    [ "$posts" -eq "${1:-1}" ] ||
+        fail "the endpoint recorded $posts POSTs, expected ${1:-1}: $(cat "$work/server.log")"
 }
 
 say "1. P-256 device key, server localhost (must pass)"
@@ -108,8 +112,11 @@ case "$last" in
 esac
 say "pass: exit 1, the report names the refused connection"
 
-say "3. RSA-2048 device key, server 127.0.0.1 (must pass)"
+say "3. RSA-2048 device key, server 127.0.0.1, 5 cycles (must pass, heap stable)"
 start_server "$work/rsa" rsa
-boot 127.0.0.1 "$work/rsa"
-expect_pass
-say "pass: exit 0 with an RSA device key, the POST arrived"
+boot 127.0.0.1 "$work/rsa" 5
+expect_pass 5
+free=$(printf '%s' "$last" | sed -n 's/.*"heap_free_per_iteration":\[\([0-9,]*\)\].*/\1/p')
+[ "$(printf '%s\n' "$free" | tr ',' '\n' | wc -l)" -eq 5 ] && [ "$(printf '%s\n' "$free" | tr ',' '\n' | sort -u | wc -l)" -eq 1 ] ||
+    fail "free heap after each of 5 cycles should be one figure: [$free]"
+say "pass: exit 0 with an RSA device key, 5 POSTs, free heap the same after each ($free)"
