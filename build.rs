@@ -179,7 +179,8 @@ fn main() {
 /// The Cortex-M image's link: cortex-m-rt's `link.x` with the board's `memory.x`, and the C
 /// library Mbed TLS needs (newlib-nano and nosys, built for the target's FPU ABI). libgcc is not
 /// needed: Rust's compiler_builtins has the run-time helpers, and libgcc's would pull in its
-/// unwinder. Only the binaries get the linker script; the library stays an ordinary rlib.
+/// unwinder. Only the binaries and examples get the linker script; the library stays an
+/// ordinary rlib.
 fn link_board_image(manifest_dir: &Path) -> Result<(), String> {
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("set by cargo"));
     let memory = manifest_dir.join("src/board/mps2_an386/memory.x");
@@ -188,6 +189,7 @@ fn link_board_image(manifest_dir: &Path) -> Result<(), String> {
     println!("cargo:rerun-if-changed={}", memory.display());
     println!("cargo:rustc-link-search=native={}", out_dir.display());
     println!("cargo:rustc-link-arg-bins=-Tlink.x");
+    println!("cargo:rustc-link-arg-examples=-Tlink.x");
     for library in ["libc_nano.a", "libnosys.a"] {
         let path = cross_compiler_file(library)?;
         let dir = path.parent().expect("a file has a directory");

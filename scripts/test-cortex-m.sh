@@ -9,7 +9,8 @@
 #    interrupt-driven);
 # 2. the same image with the endpoint gone: QEMU exits 1 and the report names the refusal;
 # 3. RSA-2048 device key, server `127.0.0.1`, 5 cycles: exit 0, the POSTs arrive, and the free
-#    heap is the same after every cycle.
+#    heap is the same after every cycle;
+# 4. the RTOS layer's portable scenarios on the board (examples/board_rtos_scenarios.rs).
 #
 # Needs qemu-system-arm (scripts/ensure-deps.sh installs it). Network: loopback and QEMU's
 # user network only.
@@ -120,3 +121,14 @@ free=$(printf '%s' "$last" | sed -n 's/.*"heap_free_per_iteration":\[\([0-9,]*\)
 [ "$(printf '%s\n' "$free" | tr ',' '\n' | wc -l)" -eq 5 ] && [ "$(printf '%s\n' "$free" | tr ',' '\n' | sort -u | wc -l)" -eq 1 ] ||
     fail "free heap after each of 5 cycles should be one figure: [$free]"
 say "pass: exit 0 with an RSA device key, 5 POSTs, free heap the same after each ($free)"
+
+say "4. the RTOS layer's portable scenarios on the board"
+status=0
+QEMU_TIMEOUT=60 cargo run --quiet --release --locked --target thumbv7em-none-eabihf \
+    --example board_rtos_scenarios >"$work/scenarios.out" 2>"$work/scenarios.err" || status=$?
+cat "$work/scenarios.out"
+total=$(grep -c '^\(PASS\|FAIL\) ' "$work/scenarios.out" || true)
+[ "$status" -eq 0 ] && grep -q "^scenarios: $total passed, 0 failed" "$work/scenarios.out" &&
+    [ "$total" -ge 8 ] ||
+    fail "the scenarios exited with $status: $(grep -v '^PASS' "$work/scenarios.out") $(cat "$work/scenarios.err")"
+say "pass: $total scenarios"

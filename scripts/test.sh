@@ -14,7 +14,7 @@ cargo fmt --all -- --check
 
 step "lints (cargo clippy, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo clippy --locked --release --target thumbv7em-none-eabihf -p freertos-https -- -D warnings
+cargo clippy --locked --release --target thumbv7em-none-eabihf -p freertos-https --bins --examples -- -D warnings
 
 step "tests (unit, and end to end through the FreeRTOS kernel)"
 cargo test --workspace --locked
