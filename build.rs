@@ -25,8 +25,7 @@ const DEFAULT_HEAP_SIZE: usize = 512 * 1024;
 enum Port {
     /// The POSIX simulator (Linux, macOS): each task is a pthread.
     Posix,
-    /// ARM Cortex-M4F with its FPU (GCC/ARM_CM4F). The portable core builds for it; its board
-    /// (the image QEMU boots) is the Cortex-M issue's work.
+    /// ARM Cortex-M4F with its FPU (GCC/ARM_CM4F): QEMU's mps2-an386 board.
     ArmCm4f,
 }
 
@@ -37,8 +36,8 @@ impl Port {
             Err(format!(
                 "target `{target}`: the {what} port is planned but not supported yet. \
                  Supported today: the POSIX simulator on Linux and macOS hosts \
-                 (x86_64/aarch64-unknown-linux-gnu, *-apple-darwin), and the portable core \
-                 (library only) for thumbv7em-none-eabihf."
+                 (x86_64/aarch64-unknown-linux-gnu, *-apple-darwin), and QEMU's mps2-an386 \
+                 (Cortex-M4F) for thumbv7em-none-eabihf."
             ))
         };
         if target.contains("-linux-") || target.contains("-apple-darwin") {
@@ -103,7 +102,7 @@ impl Port {
     fn board_cfg(&self) -> &'static str {
         match self {
             Port::Posix => "posix",
-            Port::ArmCm4f => "none",
+            Port::ArmCm4f => "mps2_an386",
         }
     }
 
@@ -115,7 +114,15 @@ impl Port {
 }
 
 /// Every `board` value the Rust code may be compiled with.
-const BOARD_CFGS: &[&str] = &["posix", "none"];
+const BOARD_CFGS: &[&str] = &["posix", "mps2_an386"];
+
+/// The build-time settings whose files the Cortex-M image embeds, and the variable through
+/// which each resolved path reaches `include_bytes!` (`src/board/mps2_an386/app.rs`).
+const EMBEDDED_CREDENTIALS: &[(&str, &str)] = &[
+    ("IOT_ROOT_CA", "FREERTOS_HTTPS_ROOT_CA_FILE"),
+    ("IOT_CLIENT_CERT", "FREERTOS_HTTPS_CLIENT_CERT_FILE"),
+    ("IOT_CLIENT_KEY", "FREERTOS_HTTPS_CLIENT_KEY_FILE"),
+];
 
 /// Portable kernel sources, relative to the kernel tree.
 /// Event groups, stream buffers and software timers are not used, so their sources are not
@@ -155,6 +162,10 @@ fn main() {
             .join(", ")
     );
     println!("cargo::rustc-cfg=board=\"{}\"", port.board_cfg());
+    if matches!(port, Port::ArmCm4f) {
+        link_board_image(&manifest_dir).unwrap_or_else(|message| fail(&message));
+        embed_credentials(&manifest_dir).unwrap_or_else(|message| fail(&message));
+    }
 
     for path in ["FreeRTOSConfig.h", "c_shim", "build.rs"] {
         println!("cargo:rerun-if-changed={path}");
@@ -165,6 +176,86 @@ fn main() {
         "cargo:rustc-env=FREERTOS_KERNEL_SOURCE={}",
         kernel.display()
     );
+}
+
+/// The Cortex-M image's link: cortex-m-rt's `link.x` with the board's `memory.x`, and the C
+/// library Mbed TLS needs (newlib-nano and nosys, built for the target's FPU ABI). libgcc is not
+/// needed: Rust's compiler_builtins has the run-time helpers, and libgcc's would pull in its
+/// unwinder. Only the binaries and examples get the linker script; the library stays an
+/// ordinary rlib.
+fn link_board_image(manifest_dir: &Path) -> Result<(), String> {
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("set by cargo"));
+    let memory = manifest_dir.join("src/board/mps2_an386/memory.x");
+    std::fs::copy(&memory, out_dir.join("memory.x"))
+        .map_err(|error| format!("cannot copy {}: {error}", memory.display()))?;
+    println!("cargo:rerun-if-changed={}", memory.display());
+    println!("cargo:rustc-link-search=native={}", out_dir.display());
+    println!("cargo:rustc-link-arg-bins=-Tlink.x");
+    println!("cargo:rustc-link-arg-examples=-Tlink.x");
+    for library in ["libc_nano.a", "libnosys.a"] {
+        let path = cross_compiler_file(library)?;
+        let dir = path.parent().expect("a file has a directory");
+        println!("cargo:rustc-link-search=native={}", dir.display());
+    }
+    for library in ["c_nano", "nosys"] {
+        println!("cargo:rustc-link-lib=static={library}");
+    }
+    Ok(())
+}
+
+/// Where the cross compiler keeps `file` for the target's flags (its multilib directory).
+fn cross_compiler_file(file: &str) -> Result<PathBuf, String> {
+    let compiler = cc::Build::new().get_compiler();
+    let output = compiler
+        .to_command()
+        .arg(format!("-print-file-name={file}"))
+        .output()
+        .map_err(|error| {
+            format!(
+                "cannot run {}: {error} (apt-get install gcc-arm-none-eabi \
+                 libnewlib-arm-none-eabi)",
+                compiler.path().display()
+            )
+        })?;
+    let path = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    if path.is_absolute() && path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "{} does not have {file} for this target (apt-get install libnewlib-arm-none-eabi)",
+            compiler.path().display()
+        ))
+    }
+}
+
+/// Resolves the credential files named by `IOT_ROOT_CA`, `IOT_CLIENT_CERT` and
+/// `IOT_CLIENT_KEY` (absolute, or relative to the package directory) for `include_bytes!`.
+/// An unset variable embeds an empty file: the demo then stops with a configuration error.
+fn embed_credentials(manifest_dir: &Path) -> Result<(), String> {
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("set by cargo"));
+    let empty = out_dir.join("no-credential");
+    std::fs::write(&empty, b"")
+        .map_err(|error| format!("cannot write {}: {error}", empty.display()))?;
+    for (variable, embedded) in EMBEDDED_CREDENTIALS {
+        println!("cargo:rerun-if-env-changed={variable}");
+        let path = match env::var_os(variable) {
+            None => empty.clone(),
+            Some(value) => {
+                let path = manifest_dir.join(PathBuf::from(value));
+                if !path.is_file() {
+                    return Err(format!(
+                        "{variable}={} is not a file (paths are relative to {})",
+                        path.display(),
+                        manifest_dir.display()
+                    ));
+                }
+                println!("cargo:rerun-if-changed={}", path.display());
+                path
+            }
+        };
+        println!("cargo:rustc-env={embedded}={}", path.display());
+    }
+    Ok(())
 }
 
 /// Stops the build with a message cargo shows as an error.

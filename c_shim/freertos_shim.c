@@ -152,3 +152,23 @@ void vApplicationMallocFailedHook( void )
 {
     xMallocFailedCount = xMallocFailedCount + 1;
 }
+
+#if ( INCLUDE_xTaskGetHandle == 1 ) && ( INCLUDE_uxTaskGetStackHighWaterMark == 1 )
+size_t xShimStackUnusedBytes( const char * pcTaskName )
+{
+    TaskHandle_t xTask = xTaskGetHandle( pcTaskName );
+
+    if( xTask == NULL )
+    {
+        return SIZE_MAX;
+    }
+
+    return ( size_t ) uxTaskGetStackHighWaterMark( xTask ) * sizeof( StackType_t );
+}
+
+size_t xShimCurrentStackUnusedBytes( void )
+{
+    /* A NULL handle is the running task: the kernel only scans its stack for the fill byte. */
+    return ( size_t ) uxTaskGetStackHighWaterMark( NULL ) * sizeof( StackType_t );
+}
+#endif

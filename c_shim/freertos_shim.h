@@ -151,4 +151,12 @@ BaseType_t xShimRaiseWhenIdleStarved( UBaseType_t uxLine, TickType_t xTicks );
  * the resume signal), so that a host thread can never run kernel code from a signal. */
 void vShimBlockKernelSignals( void );
 
+/* Bytes of the named task's stack never used so far (its high-water mark), or SIZE_MAX when
+ * no task has that name. Only on ports whose tasks run on their FreeRTOS stacks (not POSIX). */
+size_t xShimStackUnusedBytes( const char * pcTaskName );
+
+/* The same for the running task, without taking any lock: callable from a fault handler. 0 means
+ * the fill pattern at the stack's far end is gone, i.e. the stack overflowed. */
+size_t xShimCurrentStackUnusedBytes( void );
+
 #endif /* FREERTOS_SHIM_H */

@@ -14,6 +14,7 @@ cargo fmt --all -- --check
 
 step "lints (cargo clippy, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --locked --release --target thumbv7em-none-eabihf -p freertos-https --bins --examples -- -D warnings
 
 step "tests (unit, and end to end through the FreeRTOS kernel)"
 cargo test --workspace --locked
@@ -25,6 +26,9 @@ cargo build --locked --target thumbv7em-none-eabihf --no-default-features \
 step "the device library's portable core builds for Cortex-M4F, with no std (thumbv7em-none-eabihf)"
 cargo build --locked --release --target thumbv7em-none-eabihf --lib -p freertos-https
 ./scripts/check-portable.sh
+
+step "the demo as a Cortex-M4F image under QEMU (mps2-an386, LAN9118, mutual TLS to the bundled endpoint)"
+./scripts/test-cortex-m.sh
 
 step "fuzzing the HTTP response parser and chunked decoder (${FUZZ_SECONDS:=30} s per target)"
 FUZZ_SECONDS="$FUZZ_SECONDS" ./scripts/fuzz.sh

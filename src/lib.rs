@@ -13,7 +13,7 @@
 //! | tls | [`tls`] | yes | mutual TLS with Mbed TLS 3.6 over any [`net::Connection`] |
 //! | http, backoff | `crates/` | yes | `no_std` crates, tested on the host |
 //! | demo | [`demo`] | yes | the coreHTTP mutual-auth demo task |
-//! | board | [`board`] | no | services ([`board::BoardServices`]), cards, port glue, entry points: [`board::posix`] is the simulator |
+//! | board | [`board`] | no | services ([`board::BoardServices`]), cards, port glue, entry points: [`board::posix`] is the simulator, `board::mps2_an386` the Cortex-M4F board under QEMU |
 //!
 //! Only [`rtos`] and the board modules talk to C through FFI; everything else is safe Rust.
 //! The portable core never names a board: what it needs from one goes through the seams in

@@ -1,18 +1,18 @@
 //! `http-mutual-auth-demo`: the coreHTTP mutual-authentication demo on the FreeRTOS kernel.
 //!
 //! The application is the portable demo (`freertos_https::demo`); this entry point hands it
-//! to the board the target selects. Today that is the POSIX simulator
-//! (`freertos_https::board::posix::app`); a board without an operating system gets its entry
-//! point from its board module.
-#![cfg_attr(board = "none", no_std, no_main)]
+//! to the board the target selects: the POSIX simulator (`freertos_https::board::posix::app`)
+//! on a host, QEMU's mps2-an386 (`freertos_https::board::mps2_an386::app`) on
+//! `thumbv7em-none-eabihf`, where the reset handler (cortex-m-rt) calls it.
+#![cfg_attr(board = "mps2_an386", no_std, no_main)]
 
 #[cfg(board = "posix")]
 fn main() -> std::process::ExitCode {
     freertos_https::board::posix::app::main()
 }
 
-#[cfg(board = "none")]
-compile_error!(
-    "this target has no board yet, so there is no application image to build: build the \
-     portable core with `cargo build --target thumbv7em-none-eabihf --lib`"
-);
+#[cfg(board = "mps2_an386")]
+#[cortex_m_rt::entry]
+fn main() -> ! {
+    freertos_https::board::mps2_an386::app::main()
+}

@@ -9,7 +9,7 @@
 //! | `board` | target | module |
 //! |---|---|---|
 //! | `posix` | Linux and macOS hosts | [`posix`]: the FreeRTOS POSIX simulator |
-//! | `none` | bare-metal targets without a board yet (`thumbv7em-none-eabihf`) | `bare_port` only: the core builds, nothing runs |
+//! | `mps2_an386` | `thumbv7em-none-eabihf` | [`mps2_an386`]: QEMU's Arm MPS2 AN386 (Cortex-M4F, LAN9118), over semihosting |
 //!
 //! # The seams a board fills
 //!
@@ -26,7 +26,7 @@
 //! # Adding a board
 //!
 //! 1. Add its target to `Port::for_target` in `build.rs` (kernel port sources, `board` cfg).
-//! 2. Create `src/board/<name>/` with a `port` module (copy the shape of `bare_port.rs`), a
+//! 2. Create `src/board/<name>/` with a `port` module (the shape of `mps2_an386/port.rs`), a
 //!    [`BoardServices`] implementation, and its network card behind
 //!    [`LinkCard`](crate::link::LinkCard).
 //! 3. Select it in this file, next to [`posix`].
@@ -45,10 +45,10 @@ pub mod posix;
 #[cfg(board = "posix")]
 pub(crate) use posix::port;
 
-#[cfg(not(board = "posix"))]
-pub(crate) mod bare_port;
-#[cfg(not(board = "posix"))]
-pub(crate) use bare_port as port;
+#[cfg(board = "mps2_an386")]
+pub mod mps2_an386;
+#[cfg(board = "mps2_an386")]
+pub(crate) use mps2_an386::port;
 
 /// The board's entropy source failed, or the board has none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,9 +107,7 @@ pub fn install(services: &'static &'static dyn BoardServices) -> Result<(), Alre
     INSTALLED.set(services).map_err(|_| AlreadyInstalled)
 }
 
-/// The board's services. Before [`install`], the target's default: the simulator on a POSIX
-/// host, and on a bare-metal target without a board a stand-in that has no entropy, no clock
-/// and no console.
+/// The board's services. Before [`install`], the target's default: the board's own.
 pub fn services() -> &'static dyn BoardServices {
     *INSTALLED.get_or_init(|| &port::DEFAULT_SERVICES)
 }

@@ -22,9 +22,6 @@ use super::ffi;
 use super::task::{self, Priority, SpawnError};
 use crate::board::port;
 
-/// Stack of the application task, in bytes: room for an Mbed TLS handshake on a board.
-const APPLICATION_STACK_BYTES: usize = 8 * 1024;
-
 static STARTED: AtomicBool = AtomicBool::new(false);
 static FINISHED: AtomicBool = AtomicBool::new(false);
 static EXIT_STATUS: AtomicI32 = AtomicI32::new(0);
@@ -78,7 +75,7 @@ where
     port::before_scheduler_start();
     task::TaskBuilder::new("app")
         .priority(priority)
-        .stack_bytes(APPLICATION_STACK_BYTES)
+        .stack_bytes(port::APPLICATION_STACK_BYTES)
         .spawn(move || {
             let status = body();
             EXIT_STATUS.store(status, Ordering::SeqCst);

@@ -20,6 +20,13 @@ use crate::rtos::{ffi, task};
 pub(crate) use super::SERVICES as DEFAULT_SERVICES;
 pub(crate) use super::alloc::reclaim_deferred_frees;
 
+/// Stack of the application task, in bytes. Task code runs on its pthread's own stack here,
+/// so this only sizes the block the kernel takes from the FreeRTOS heap for it.
+pub(crate) const APPLICATION_STACK_BYTES: usize = 8 * 1024;
+/// Stack of the IP task, in bytes (smoltcp's poll and DHCP; no TLS runs here). As above, a
+/// heap block only on this port.
+pub(crate) const IP_TASK_STACK_BYTES: usize = 3 * 1024;
+
 thread_local! {
     /// True while this thread is running the body of a FreeRTOS task.
     static IN_TASK: Cell<bool> = const { Cell::new(false) };

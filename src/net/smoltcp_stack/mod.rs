@@ -53,8 +53,6 @@ pub const NAME: &str = "smoltcp";
 const MAX_POLLS_PER_WAKE: usize = 16;
 /// How long a closed socket may take to finish its FIN handshake before it is reset.
 const CLOSE_LINGER: Duration = Duration::from_secs(5);
-/// Stack of the IP task, in bytes (smoltcp's poll and DHCP; no TLS runs here).
-const IP_TASK_STACK_BYTES: usize = 3 * 1024;
 /// Longest the IP task sleeps without news (FreeRTOS+TCP has the same kind of bound,
 /// `ipconfigMAX_IP_TASK_SLEEP_TIME`).
 const MAX_IP_TASK_SLEEP: Duration = Duration::from_secs(1);
@@ -167,7 +165,7 @@ impl Stack {
         }));
         let ip_task = task::TaskBuilder::new("IP")
             .priority(priority)
-            .stack_bytes(IP_TASK_STACK_BYTES)
+            .stack_bytes(crate::board::port::IP_TASK_STACK_BYTES)
             .spawn(move || run_ip_task(stack, interrupt_line))
             .map_err(StartError::IpTask)?;
         let _ = stack.ip_task.set(Box::new(ip_task));

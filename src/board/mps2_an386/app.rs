@@ -1,0 +1,164 @@
+//! The demo's entry point on the board: the board's side of the application.
+//!
+//! A board has no command line and no files, so everything is fixed when the image is built:
+//!
+//! * the settings: the same `IOT_*` variables as the simulator (and `FREERTOS_HTTPS_LOG`),
+//!   read by `cargo build` from its environment and given to [`DemoConfig::parse`] as if they
+//!   were the device's environment (`IOT_CERTS_DIR` and `IOT_PCAP` mean nothing here and are
+//!   not read);
+//! * the credentials: the files `IOT_ROOT_CA`, `IOT_CLIENT_CERT` and `IOT_CLIENT_KEY` name
+//!   (absolute, or relative to the package directory) are embedded in the image by
+//!   `include_bytes!` (`build.rs` passes their resolved paths). `IOT_KEY_PASSPHRASE`, if set, is
+//!   embedded too.
+//!
+//! `IOT_ENDPOINT` must be given: there is no bundled endpoint inside a board. `localhost` (and
+//! loopback addresses) lead to the machine running QEMU, 10.0.2.2.
+//!
+//! Exit status, through semihosting: 0 when every cycle succeeded, 1 when the demo failed, 2
+//! for a configuration error. With `IOT_JSON=1` the last console line is the JSON report.
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::{String, ToString};
+
+use super::lan9118::Lan9118;
+use crate::board::{self, BoardServices};
+use crate::demo::{self, DemoConfig, DemoReport};
+use crate::net;
+use crate::rtos::console::{self, Stream};
+use crate::rtos::log as rtos_log;
+use crate::rtos::scheduler;
+use crate::rtos::task::Priority;
+use crate::rtos::time::Instant;
+use crate::tls::Credentials;
+
+/// Priority of the demo task: below the IP task, above idle.
+const DEMO_PRIORITY: u8 = 2;
+/// The interrupt line of the network card.
+const LINK_INTERRUPT: u8 = 0;
+
+/// The credential files named at build time (empty when a variable was not set).
+const ROOT_CA: &[u8] = include_bytes!(env!("FREERTOS_HTTPS_ROOT_CA_FILE"));
+const CLIENT_CERT: &[u8] = include_bytes!(env!("FREERTOS_HTTPS_CLIENT_CERT_FILE"));
+const CLIENT_KEY: &[u8] = include_bytes!(env!("FREERTOS_HTTPS_CLIENT_KEY_FILE"));
+
+/// The device's "environment": the demo's variables as they were when the image was built.
+fn build_setting(name: &str) -> Option<String> {
+    let value = match name {
+        "IOT_ENDPOINT" => option_env!("IOT_ENDPOINT"),
+        "IOT_PORT" => option_env!("IOT_PORT"),
+        "IOT_ROOT_CA" => option_env!("IOT_ROOT_CA"),
+        "IOT_CLIENT_CERT" => option_env!("IOT_CLIENT_CERT"),
+        "IOT_CLIENT_KEY" => option_env!("IOT_CLIENT_KEY"),
+        "IOT_KEY_PASSPHRASE" => option_env!("IOT_KEY_PASSPHRASE"),
+        "IOT_TOPIC" => option_env!("IOT_TOPIC"),
+        "IOT_QOS" => option_env!("IOT_QOS"),
+        "IOT_MESSAGE" => option_env!("IOT_MESSAGE"),
+        "IOT_NO_SNI" => option_env!("IOT_NO_SNI"),
+        "IOT_ITERATIONS" => option_env!("IOT_ITERATIONS"),
+        "IOT_ATTEMPTS" => option_env!("IOT_ATTEMPTS"),
+        "IOT_RETRY_DELAY_MS" => option_env!("IOT_RETRY_DELAY_MS"),
+        "IOT_TIMEOUT_MS" => option_env!("IOT_TIMEOUT_MS"),
+        "IOT_JSON" => option_env!("IOT_JSON"),
+        "FREERTOS_HTTPS_LOG" => option_env!("FREERTOS_HTTPS_LOG"),
+        _ => None,
+    };
+    value.map(ToString::to_string)
+}
+
+/// The board's `main` (called by the reset handler): never returns, the board exits with the
+/// demo's status.
+pub fn main() -> ! {
+    let services = board_services();
+    let started = Instant::now();
+    let config = match DemoConfig::parse(core::iter::empty(), build_setting) {
+        Ok(config) => config,
+        Err(error) => fail(
+            services,
+            &format!("{error} (settings are taken at build time)"),
+            2,
+        ),
+    };
+    let Some(server_name) = config.endpoint.clone() else {
+        fail(
+            services,
+            "IOT_ENDPOINT is not set: a board has no bundled endpoint; build with \
+             IOT_ENDPOINT, IOT_ROOT_CA, IOT_CLIENT_CERT and IOT_CLIENT_KEY",
+            2,
+        )
+    };
+    let level = match rtos_log::parse_level(&config.log_level) {
+        Ok(level) => level,
+        Err(error) => fail(services, &error.to_string(), 2),
+    };
+    if let Err(error) = rtos_log::init(level, Stream::Stdout) {
+        fail(services, &format!("cannot install the logger: {error}"), 1);
+    }
+    let credentials = Credentials::from_memory(
+        ROOT_CA,
+        CLIENT_CERT,
+        CLIENT_KEY,
+        config.key_passphrase.as_deref(),
+    );
+    let card = match Lan9118::start(demo::network_config().mac, LINK_INTERRUPT) {
+        Ok(card) => card,
+        Err(error) => fail(services, &error.to_string(), 1),
+    };
+    let priority = Priority::new(DEMO_PRIORITY).expect("the kernel has at least 3 priority levels");
+    let ran = scheduler::run_application(priority, move || {
+        let report = match net::start(Box::new(card), demo::network_config()) {
+            Ok(stack) => {
+                let report = demo::run(stack, started, &config, &server_name, &credentials);
+                let frames = stack.link_counters();
+                log::info!(
+                    "LAN9118: {} frames received, {} dropped, {} sent.",
+                    frames.received,
+                    frames.dropped,
+                    frames.sent
+                );
+                report
+            }
+            Err(error) => DemoReport::not_started(
+                config.iterations,
+                format!("cannot start the network: {error}"),
+            ),
+        };
+        log_stack_use();
+        for line in report.human_lines() {
+            console::write_text_line(Stream::Stdout, &line);
+        }
+        if config.json {
+            console::write_text_line(Stream::Stdout, &report.to_json());
+        }
+        i32::from(!report.passed())
+    });
+    // Only reached if the scheduler could not start.
+    match ran {
+        Ok(status) => services.exit(status),
+        Err(error) => fail(services, &error.to_string(), 1),
+    }
+}
+
+/// Logs how much of each task's stack was never used: the margin the stack sizes leave.
+fn log_stack_use() {
+    for name in [c"app", c"IP", c"IDLE"] {
+        if let Some(unused) = super::port::stack_unused_bytes(name) {
+            log::info!(
+                "Stack of task '{}': {unused} B never used.",
+                name.to_str().unwrap_or("?")
+            );
+        }
+    }
+}
+
+/// Installs the board's services and returns them.
+fn board_services() -> &'static dyn BoardServices {
+    // Installing can only fail if something installed services before `main`: keep those.
+    let _ = board::install(&super::SERVICES);
+    board::services()
+}
+
+fn fail(services: &dyn BoardServices, message: &str, status: i32) -> ! {
+    console::write_line(Stream::Stderr, format_args!("error: {message}"));
+    services.exit(status)
+}
