@@ -28,6 +28,10 @@ enum Port {
     /// ARM Cortex-M4F with its FPU (GCC/ARM_CM4F). The portable core builds for it; its board
     /// (the image QEMU boots) is the Cortex-M issue's work.
     ArmCm4f,
+    /// The Windows simulator (MSVC-MingW): each task is a Windows thread, and one more thread
+    /// runs the tick and the simulated interrupts. Tested with `x86_64-pc-windows-gnu` (mingw
+    /// gcc) under wine; `*-windows-msvc` selects the same port, untested.
+    Windows,
 }
 
 impl Port {
@@ -37,14 +41,15 @@ impl Port {
             Err(format!(
                 "target `{target}`: the {what} port is planned but not supported yet. \
                  Supported today: the POSIX simulator on Linux and macOS hosts \
-                 (x86_64/aarch64-unknown-linux-gnu, *-apple-darwin), and the portable core \
-                 (library only) for thumbv7em-none-eabihf."
+                 (x86_64/aarch64-unknown-linux-gnu, *-apple-darwin), the Windows simulator \
+                 (x86_64-pc-windows-gnu), and the portable core (library only) for \
+                 thumbv7em-none-eabihf."
             ))
         };
         if target.contains("-linux-") || target.contains("-apple-darwin") {
             Ok(Port::Posix)
         } else if target.contains("-windows-") {
-            supported_later("FreeRTOS Windows simulator (MSVC-MingW)")
+            Ok(Port::Windows)
         } else if target.starts_with("thumbv7m-") {
             supported_later("ARM Cortex-M3 (GCC/ARM_CM3)")
         } else if target == "thumbv7em-none-eabihf" {
@@ -56,7 +61,8 @@ impl Port {
         } else {
             Err(format!(
                 "target `{target}` has no FreeRTOS port in this build. Supported: the \
-                 POSIX simulator on Linux and macOS hosts, and thumbv7em-none-eabihf."
+                 POSIX simulator on Linux and macOS hosts, the Windows simulator \
+                 (x86_64-pc-windows-gnu), and thumbv7em-none-eabihf."
             ))
         }
     }
@@ -69,6 +75,7 @@ impl Port {
                 "portable/ThirdParty/GCC/Posix/utils/wait_for_event.c",
             ],
             Port::ArmCm4f => &["portable/GCC/ARM_CM4F/port.c"],
+            Port::Windows => &["portable/MSVC-MingW/port.c"],
         }
     }
 
@@ -80,6 +87,7 @@ impl Port {
                 "portable/ThirdParty/GCC/Posix/utils",
             ],
             Port::ArmCm4f => &["portable/GCC/ARM_CM4F"],
+            Port::Windows => &["portable/MSVC-MingW"],
         }
     }
 
@@ -88,6 +96,7 @@ impl Port {
         match self {
             Port::Posix => &["c_shim/posix_port.c"],
             Port::ArmCm4f => &["c_shim/isr_interrupt.c"],
+            Port::Windows => &["c_shim/windows_port.c"],
         }
     }
 
@@ -96,6 +105,7 @@ impl Port {
         match self {
             Port::Posix => "FREERTOS_HTTPS_PORT_POSIX",
             Port::ArmCm4f => "FREERTOS_HTTPS_PORT_ARM_CM4F",
+            Port::Windows => "FREERTOS_HTTPS_PORT_WINDOWS",
         }
     }
 
@@ -104,6 +114,7 @@ impl Port {
         match self {
             Port::Posix => "posix",
             Port::ArmCm4f => "none",
+            Port::Windows => "windows",
         }
     }
 
@@ -115,7 +126,7 @@ impl Port {
 }
 
 /// Every `board` value the Rust code may be compiled with.
-const BOARD_CFGS: &[&str] = &["posix", "none"];
+const BOARD_CFGS: &[&str] = &["posix", "windows", "none"];
 
 /// Portable kernel sources, relative to the kernel tree.
 /// Event groups, stream buffers and software timers are not used, so their sources are not
@@ -303,8 +314,11 @@ fn compile_kernel_and_shim(
     }
     build.compile("freertos_kernel");
 
-    if matches!(port, Port::Posix) {
-        println!("cargo:rustc-link-lib=pthread");
+    match port {
+        Port::Posix => println!("cargo:rustc-link-lib=pthread"),
+        // The port's tick timer resolution (timeBeginPeriod).
+        Port::Windows => println!("cargo:rustc-link-lib=winmm"),
+        Port::ArmCm4f => {}
     }
 }
 

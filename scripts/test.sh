@@ -26,6 +26,9 @@ step "the device library's portable core builds for Cortex-M4F, with no std (thu
 cargo build --locked --release --target thumbv7em-none-eabihf --lib -p freertos-https
 ./scripts/check-portable.sh
 
+step "the Windows simulator: kernel self-tests under wine (x86_64-pc-windows-gnu)"
+./scripts/test-windows.sh
+
 step "fuzzing the HTTP response parser and chunked decoder (${FUZZ_SECONDS:=30} s per target)"
 FUZZ_SECONDS="$FUZZ_SECONDS" ./scripts/fuzz.sh
 

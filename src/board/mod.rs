@@ -9,6 +9,7 @@
 //! | `board` | target | module |
 //! |---|---|---|
 //! | `posix` | Linux and macOS hosts | [`posix`]: the FreeRTOS POSIX simulator |
+//! | `windows` | `x86_64-pc-windows-gnu` (tested under wine); `*-windows-msvc` untested | `windows`: the FreeRTOS Windows simulator (MSVC-MingW port) |
 //! | `none` | bare-metal targets without a board yet (`thumbv7em-none-eabihf`) | `bare_port` only: the core builds, nothing runs |
 //!
 //! # The seams a board fills
@@ -45,9 +46,14 @@ pub mod posix;
 #[cfg(board = "posix")]
 pub(crate) use posix::port;
 
-#[cfg(not(board = "posix"))]
+#[cfg(board = "windows")]
+pub mod windows;
+#[cfg(board = "windows")]
+pub(crate) use windows::port;
+
+#[cfg(not(any(board = "posix", board = "windows")))]
 pub(crate) mod bare_port;
-#[cfg(not(board = "posix"))]
+#[cfg(not(any(board = "posix", board = "windows")))]
 pub(crate) use bare_port as port;
 
 /// The board's entropy source failed, or the board has none.
