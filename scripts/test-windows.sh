@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The Windows simulator's checks: lints for x86_64-pc-windows-gnu, then every portable kernel
-# scenario of rtos-selftest, one process each, on the kernel's MSVC-MingW port under wine
+# The Windows simulator's checks: lints for x86_64-pc-windows-gnu, then every kernel scenario
+# of rtos-selftest the Windows build has (the portable ones, and the simulator ones with host
+# threads), one process each, on the kernel's MSVC-MingW port under wine
 # (scripts/wine-run.sh). A scenario passes when it prints its PASS line and exits 0; the two
 # that end the program on purpose must end it with their status and message instead
 # (task_panic: 101, kernel_assert: 70). Each run has a hang limit.
@@ -21,6 +22,36 @@ if [ "${#scenarios[@]}" -lt 10 ]; then
     exit 1
 fi
 
+# logger_stress: every stress line is whole, each source's lines come out in sequence with none
+# lost, and the counts match those the PASS line reports (as crates/harness/tests/rtos.rs
+# checks on the POSIX simulator).
+logger_lines_whole_and_in_order() {
+    tr -d '\r' | awk '
+        / stress source=/ {
+            if ($0 !~ /^\[ *[0-9]+\.[0-9][0-9][0-9][0-9][0-9][0-9]\] INFO  \[[a-z-]+\] rtos_selftest::simulator: stress source=log-(low|mid|high|host) seq=[0-9]+ payload=[0-9a-f]+$/) {
+                print "torn or malformed log line: " $0; bad = 1; exit 1
+            }
+            match($0, /source=[a-z-]+/); source = substr($0, RSTART + 7, RLENGTH - 7)
+            match($0, /seq=[0-9]+/); seq = substr($0, RSTART + 4, RLENGTH - 4) + 0
+            if (seq != next_seq[source] + 0) {
+                print "line out of order or lost before: " $0; bad = 1; exit 1
+            }
+            next_seq[source] = seq + 1
+        }
+        /^PASS logger_stress lines / { pass = $0 }
+        END {
+            if (bad) exit 1
+            if (pass == "") { print "no PASS line"; exit 1 }
+            n = split(pass, fields, " ")
+            for (i = 4; i <= n; i++) {
+                split(fields[i], kv, "=")
+                if (kv[2] + 0 != next_seq[kv[1]] + 0) {
+                    print kv[1] " reported " kv[2] " lines, " next_seq[kv[1]] + 0 " came out"; exit 1
+                }
+            }
+        }'
+}
+
 failed=0
 for scenario in "${scenarios[@]}"; do
     case "$scenario" in
@@ -32,6 +63,9 @@ for scenario in "${scenarios[@]}"; do
     output=$(timeout "$LIMIT_SECONDS" ./scripts/wine-run.sh "$exe" "$scenario" 2>&1)
     status=$?
     set -e
+    if [ "$scenario" = logger_stress ] && ! logger_lines_whole_and_in_order <<<"$output"; then
+        status=-1
+    fi
     if [ "$status" -eq "$want_status" ] && grep -qF -- "$want_text" <<<"$output"; then
         printf 'ok   %-22s exit %d: %s\n' "$scenario" "$status" "$(grep -F -- "$want_text" <<<"$output" | head -1 | tr -d '\r')"
     else
@@ -45,4 +79,4 @@ if [ "$failed" -ne 0 ]; then
     echo "test-windows: some scenarios failed under wine" >&2
     exit 1
 fi
-echo "test-windows: ${#scenarios[@]} kernel scenarios passed on the Windows simulator under wine"
+echo "test-windows: all ${#scenarios[@]} kernel scenarios passed on the Windows simulator under wine"

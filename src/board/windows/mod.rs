@@ -6,6 +6,7 @@
 //! | `port` (crate-private) | which threads are tasks, panics at the task boundary, the end of the program |
 //! | `alloc` | the global allocator: tasks on the FreeRTOS heap, other threads on the host's (the POSIX board's, shared) |
 //! | `critical_section_impl` | `critical_section` for tasks and host threads alike (the POSIX board's, shared) |
+//! | [`host_thread`] | host (non-task) threads, which wake tasks through interrupt lines |
 //!
 //! On this port every task is a Windows thread, and the port's own "simulated interrupt"
 //! thread runs the tick and every simulated interrupt while the running task's thread is
@@ -32,6 +33,7 @@ use std::{format, thread_local, vec};
 pub mod alloc;
 #[path = "../posix/critical_section_impl.rs"]
 mod critical_section_impl;
+pub mod host_thread;
 pub(crate) mod port;
 
 use core::mem::ManuallyDrop;
