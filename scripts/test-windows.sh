@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Windows simulator's checks: lints for x86_64-pc-windows-gnu, then every kernel scenario
 # of rtos-selftest the Windows build has (the portable ones, and the simulator ones with host
-# threads), one process each, on the kernel's MSVC-MingW port under wine
+# threads), one process each, on the kernel's MSVC-MingW port under wine, and the offline
+# Mbed TLS scenarios of tls-offline-selftest
 # (scripts/wine-run.sh). A scenario passes when it prints its PASS line and exits 0; the two
 # that end the program on purpose must end it with their status and message instead
 # (task_panic: 101, kernel_assert: 70). Each run has a hang limit.
@@ -11,8 +12,9 @@ TARGET=x86_64-pc-windows-gnu
 LIMIT_SECONDS=${WINDOWS_SCENARIO_LIMIT:-60}
 
 cargo clippy --locked --target "$TARGET" -p freertos-https -p freertos-https-harness \
-    --lib --bin rtos-selftest --bin http-mutual-auth-demo -- -D warnings
-cargo build --locked --target "$TARGET" -p freertos-https-harness --bin rtos-selftest
+    --lib --bin rtos-selftest --bin tls-offline-selftest --bin http-mutual-auth-demo -- -D warnings
+cargo build --locked --target "$TARGET" -p freertos-https-harness --bin rtos-selftest \
+    --bin tls-offline-selftest
 exe="target/$TARGET/debug/rtos-selftest.exe"
 
 # The scenario list comes from the program itself: it holds only the portable ones there.
@@ -74,9 +76,30 @@ for scenario in "${scenarios[@]}"; do
         failed=1
     fi
 done
+# Mbed TLS in the Windows build, without a network: credentials parsed, the ClientHello sent
+# (SNI, fresh random), a peer that leaves is PeerClosed, a bad key is named. The test PKI is
+# made on the host by the bundled endpoint's generator.
+certs=target/offline-certs
+if [ ! -f "$certs/device.key" ]; then
+    cargo run --locked -q -p iot-server -- gen-certs --dir "$certs" >/dev/null
+fi
+for scenario in client_hello bad_key_is_named; do
+    set +e
+    output=$(TLS_OFFLINE_CERTS="$certs" timeout "$LIMIT_SECONDS" ./scripts/wine-run.sh \
+        "target/$TARGET/debug/tls-offline-selftest.exe" "$scenario" 2>&1)
+    status=$?
+    set -e
+    if [ "$status" -eq 0 ] && grep -qF -- "PASS $scenario" <<<"$output"; then
+        printf 'ok   tls %-18s exit 0: %s\n' "$scenario" "$(grep -F -- "PASS $scenario" <<<"$output" | tr -d '\r')"
+    else
+        printf 'FAIL tls %-18s exit %d\n%s\n' "$scenario" "$status" "$output"
+        failed=1
+    fi
+done
+
 WINEPREFIX="${WINEPREFIX:-$PWD/target/wine-prefix}" wineserver -k 2>/dev/null || true
 if [ "$failed" -ne 0 ]; then
     echo "test-windows: some scenarios failed under wine" >&2
     exit 1
 fi
-echo "test-windows: all ${#scenarios[@]} kernel scenarios passed on the Windows simulator under wine"
+echo "test-windows: all ${#scenarios[@]} kernel scenarios and 2 TLS scenarios passed on the Windows simulator under wine"
