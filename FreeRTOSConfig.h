@@ -1,7 +1,8 @@
 /*
  * FreeRTOS kernel configuration for the freertos-https device application.
  *
- * One header for every port this project builds: the POSIX simulator, and ARM Cortex-M4F
+ * One header for every port this project builds: the POSIX simulator, the Windows simulator
+ * (MSVC-MingW), and ARM Cortex-M4F
  * (GCC/ARM_CM4F). Values that differ per port are guarded by the FREERTOS_HTTPS_PORT_* macro
  * that build.rs defines.
  * Values the build can change are wrapped in #ifndef so that build.rs can pass -D flags:
@@ -20,14 +21,16 @@
 #define configMAX_TASK_NAME_LEN                    16
 #define configNUMBER_OF_CORES                      1
 
-#ifdef FREERTOS_HTTPS_PORT_POSIX
+#if defined( FREERTOS_HTTPS_PORT_POSIX ) || defined( FREERTOS_HTTPS_PORT_WINDOWS )
     /* The POSIX port's TickType_t is `unsigned long`, 64 bits on every supported host:
      * declare the same width so the kernel's checks and the Rust bindings agree. A 32-bit
      * tick wraps after 49 days; 64 bits never does. */
     #define configTICK_TYPE_WIDTH_IN_BITS          TICK_TYPE_WIDTH_64_BITS
     /* Task code runs on its pthread's own stack, so this only sizes the (unused) block
      * taken from the FreeRTOS heap for the idle and timer tasks. In words of 8 bytes: 1 KiB,
-     * what a 32-bit board gives its idle task at 256 words. */
+     * what a 32-bit board gives its idle task at 256 words. The Windows port (MSVC-MingW)
+     * takes 64-bit ticks on x64 too (atomic there), and runs task code on its Windows
+     * threads' own stacks as well. */
     #define configMINIMAL_STACK_SIZE               ( ( unsigned short ) 128 )
 #else
     #define configTICK_TYPE_WIDTH_IN_BITS          TICK_TYPE_WIDTH_32_BITS
@@ -90,6 +93,12 @@
      * core; the tick hook services simulated interrupt lines. */
     #define configUSE_IDLE_HOOK                    1
     #define configUSE_TICK_HOOK                    1
+#elif defined( FREERTOS_HTTPS_PORT_WINDOWS )
+    /* c_shim/windows_port.c: the idle hook sleeps about one tick instead of spinning a host
+     * core (the port switches tasks from its own interrupt thread, so this delays nothing);
+     * interrupt lines ride on the port's simulated interrupts, which need no tick hook. */
+    #define configUSE_IDLE_HOOK                    1
+    #define configUSE_TICK_HOOK                    0
 #else
     #define configUSE_IDLE_HOOK                    0
     #define configUSE_TICK_HOOK                    0
@@ -98,8 +107,8 @@
  * from pvPortMalloc gracefully, and the count shows in the heap report. */
 #define configUSE_MALLOC_FAILED_HOOK               1
 #define configUSE_DAEMON_TASK_STARTUP_HOOK         0
-#ifdef FREERTOS_HTTPS_PORT_POSIX
-    /* Meaningless on the POSIX port (task code runs on the pthread's stack). */
+#if defined( FREERTOS_HTTPS_PORT_POSIX ) || defined( FREERTOS_HTTPS_PORT_WINDOWS )
+    /* Meaningless on the simulators (task code runs on its host thread's own stack). */
     #define configCHECK_FOR_STACK_OVERFLOW         0
 #else
     /* A task's stack is a block of the heap: an overflow silently corrupts its neighbours (a

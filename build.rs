@@ -27,6 +27,10 @@ enum Port {
     Posix,
     /// ARM Cortex-M4F with its FPU (GCC/ARM_CM4F): QEMU's mps2-an386 board.
     ArmCm4f,
+    /// The Windows simulator (MSVC-MingW): each task is a Windows thread, and one more thread
+    /// runs the tick and the simulated interrupts. Tested with `x86_64-pc-windows-gnu` (mingw
+    /// gcc) under wine; `*-windows-msvc` selects the same port, untested.
+    Windows,
 }
 
 impl Port {
@@ -36,14 +40,15 @@ impl Port {
             Err(format!(
                 "target `{target}`: the {what} port is planned but not supported yet. \
                  Supported today: the POSIX simulator on Linux and macOS hosts \
-                 (x86_64/aarch64-unknown-linux-gnu, *-apple-darwin), and QEMU's mps2-an386 \
-                 (Cortex-M4F) for thumbv7em-none-eabihf."
+                 (x86_64/aarch64-unknown-linux-gnu, *-apple-darwin), the Windows simulator \
+                 (x86_64-pc-windows-gnu), and QEMU's mps2-an386 (Cortex-M4F) for \
+                 thumbv7em-none-eabihf."
             ))
         };
         if target.contains("-linux-") || target.contains("-apple-darwin") {
             Ok(Port::Posix)
         } else if target.contains("-windows-") {
-            supported_later("FreeRTOS Windows simulator (MSVC-MingW)")
+            Ok(Port::Windows)
         } else if target.starts_with("thumbv7m-") {
             supported_later("ARM Cortex-M3 (GCC/ARM_CM3)")
         } else if target == "thumbv7em-none-eabihf" {
@@ -55,7 +60,8 @@ impl Port {
         } else {
             Err(format!(
                 "target `{target}` has no FreeRTOS port in this build. Supported: the \
-                 POSIX simulator on Linux and macOS hosts, and thumbv7em-none-eabihf."
+                 POSIX simulator on Linux and macOS hosts, the Windows simulator \
+                 (x86_64-pc-windows-gnu), and thumbv7em-none-eabihf."
             ))
         }
     }
@@ -68,6 +74,7 @@ impl Port {
                 "portable/ThirdParty/GCC/Posix/utils/wait_for_event.c",
             ],
             Port::ArmCm4f => &["portable/GCC/ARM_CM4F/port.c"],
+            Port::Windows => &["portable/MSVC-MingW/port.c"],
         }
     }
 
@@ -79,6 +86,7 @@ impl Port {
                 "portable/ThirdParty/GCC/Posix/utils",
             ],
             Port::ArmCm4f => &["portable/GCC/ARM_CM4F"],
+            Port::Windows => &["portable/MSVC-MingW"],
         }
     }
 
@@ -87,6 +95,7 @@ impl Port {
         match self {
             Port::Posix => &["c_shim/posix_port.c"],
             Port::ArmCm4f => &["c_shim/isr_interrupt.c"],
+            Port::Windows => &["c_shim/windows_port.c"],
         }
     }
 
@@ -95,6 +104,7 @@ impl Port {
         match self {
             Port::Posix => "FREERTOS_HTTPS_PORT_POSIX",
             Port::ArmCm4f => "FREERTOS_HTTPS_PORT_ARM_CM4F",
+            Port::Windows => "FREERTOS_HTTPS_PORT_WINDOWS",
         }
     }
 
@@ -103,6 +113,7 @@ impl Port {
         match self {
             Port::Posix => "posix",
             Port::ArmCm4f => "mps2_an386",
+            Port::Windows => "windows",
         }
     }
 
@@ -114,7 +125,7 @@ impl Port {
 }
 
 /// Every `board` value the Rust code may be compiled with.
-const BOARD_CFGS: &[&str] = &["posix", "mps2_an386"];
+const BOARD_CFGS: &[&str] = &["posix", "windows", "mps2_an386"];
 
 /// The build-time settings whose files the Cortex-M image embeds, and the variable through
 /// which each resolved path reaches `include_bytes!` (`src/board/mps2_an386/app.rs`).
@@ -394,8 +405,11 @@ fn compile_kernel_and_shim(
     }
     build.compile("freertos_kernel");
 
-    if matches!(port, Port::Posix) {
-        println!("cargo:rustc-link-lib=pthread");
+    match port {
+        Port::Posix => println!("cargo:rustc-link-lib=pthread"),
+        // The port's tick timer resolution (timeBeginPeriod).
+        Port::Windows => println!("cargo:rustc-link-lib=winmm"),
+        Port::ArmCm4f => {}
     }
 }
 

@@ -30,6 +30,9 @@ cargo build --locked --release --target thumbv7em-none-eabihf --lib -p freertos-
 step "the demo as a Cortex-M4F image under QEMU (mps2-an386, LAN9118, mutual TLS to the bundled endpoint)"
 ./scripts/test-cortex-m.sh
 
+step "the Windows simulator: kernel self-tests under wine (x86_64-pc-windows-gnu)"
+./scripts/test-windows.sh
+
 step "fuzzing the HTTP response parser and chunked decoder (${FUZZ_SECONDS:=30} s per target)"
 FUZZ_SECONDS="$FUZZ_SECONDS" ./scripts/fuzz.sh
 

@@ -24,7 +24,7 @@
 #![warn(missing_docs)]
 
 extern crate alloc;
-#[cfg(any(test, board = "posix"))]
+#[cfg(any(test, board = "posix", board = "windows"))]
 extern crate std;
 
 pub mod board;

@@ -10,6 +10,7 @@
 //! |---|---|---|
 //! | `posix` | Linux and macOS hosts | [`posix`]: the FreeRTOS POSIX simulator |
 //! | `mps2_an386` | `thumbv7em-none-eabihf` | [`mps2_an386`]: QEMU's Arm MPS2 AN386 (Cortex-M4F, LAN9118), over semihosting |
+//! | `windows` | `x86_64-pc-windows-gnu` (tested under wine); `*-windows-msvc` untested | `windows`: the FreeRTOS Windows simulator (MSVC-MingW port) |
 //!
 //! # The seams a board fills
 //!
@@ -49,6 +50,11 @@ pub(crate) use posix::port;
 pub mod mps2_an386;
 #[cfg(board = "mps2_an386")]
 pub(crate) use mps2_an386::port;
+
+#[cfg(board = "windows")]
+pub mod windows;
+#[cfg(board = "windows")]
+pub(crate) use windows::port;
 
 /// The board's entropy source failed, or the board has none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,5 @@
-//! Self-test and benchmark harnesses for the device library, on the POSIX simulator. Not
-//! product binaries.
+//! Self-test and benchmark harnesses for the device library, on the simulators (POSIX; the
+//! Windows one runs `rtos-selftest`'s portable scenarios). Not product binaries.
 //!
 //! What the self-test binaries share: choosing a scenario from the command line and running
 //! it as the application task (one scenario per process, since the scheduler is a
@@ -44,8 +44,11 @@ pub fn run<C: Send + 'static>(
         eprintln!("error: unknown scenario {name:?}; try --list");
         return ExitCode::from(2);
     };
-    let level = freertos_https::board::posix::level_from_env(LevelFilter::Info)
-        .unwrap_or(LevelFilter::Info);
+    #[cfg(unix)]
+    let level = freertos_https::board::posix::level_from_env(LevelFilter::Info);
+    #[cfg(windows)]
+    let level = freertos_https::board::windows::level_from_env(LevelFilter::Info);
+    let level = level.unwrap_or(LevelFilter::Info);
     if let Err(error) = rtos_log::init(level, Stream::Stdout) {
         eprintln!("error: {error}");
         return ExitCode::FAILURE;

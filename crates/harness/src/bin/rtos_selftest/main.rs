@@ -10,7 +10,7 @@
 //! * [`portable`]: the kernel as every board has it (pre-emption, time slicing, delays,
 //!   queues, notifications, mutexes, heap, alignment, tasks that end, panics, kernel asserts).
 //!   That module uses only `core`, `alloc` and the RTOS layer, so that every board can run it.
-//! * [`simulator`]: what only the POSIX simulator has (host threads, host CPUs, interrupts
+//! * `simulator`: what only the simulators have (host threads, host CPUs, interrupts
 //!   raised from host threads, logging from host threads).
 #![deny(clippy::undocumented_unsafe_blocks)]
 
@@ -37,10 +37,12 @@ const SCENARIOS: &[Scenario<()>] = &[
     ("task_panic", portable::task_panic),
     ("kernel_assert", portable::kernel_assert),
     ("handle_outlives_task", portable::handle_outlives_task),
+    // Simulator-only: host threads beside the tasks (both simulators), host CPUs (POSIX).
     ("host_heap_alignment", simulator::host_heap_alignment),
     ("host_threads_allocate", simulator::host_threads_allocate),
     ("logger_stress", simulator::logger_stress),
     ("interrupt_stress", simulator::interrupt_stress),
+    #[cfg(unix)]
     ("host_cpus", simulator::host_cpus),
 ];
 

@@ -1,5 +1,6 @@
-//! Kernel scenarios only the POSIX simulator has: host threads beside the tasks, the host's
-//! CPUs, interrupts raised from host threads.
+//! Kernel scenarios only the simulators have: host threads beside the tasks, the host's CPUs
+//! (POSIX only), interrupts raised from host threads. The Windows simulator runs all but
+//! `host_cpus`.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -7,13 +8,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+#[cfg(unix)]
 use freertos_https::board::posix::host_thread;
+#[cfg(windows)]
+use freertos_https::board::windows::host_thread;
 use freertos_https::rtos::heap::HeapStats;
 use freertos_https::rtos::interrupt::{InterruptLine, InterruptRaiser};
 use freertos_https::rtos::task;
 use freertos_https::rtos::time::{self, Ticks};
 use freertos_https_harness::{Outcome, check};
 
+#[cfg(unix)]
 use super::APP_PRIORITY;
 use super::portable::{check_alignments, heap_after_idle_cleanup, spawn, wait_for_count};
 
@@ -214,8 +219,8 @@ pub(crate) fn logger_stress(_: ()) -> Outcome {
     ))
 }
 
-/// A host thread raises an interrupt line as fast as it can for 2 s while tasks at three
 /// How many host CPUs the calling thread may run on.
+#[cfg(unix)]
 pub(crate) fn cpus_of_this_thread() -> usize {
     std::thread::available_parallelism().map_or(0, usize::from)
 }
@@ -223,6 +228,7 @@ pub(crate) fn cpus_of_this_thread() -> usize {
 /// Which host CPUs tasks and host threads may use: reported for `tests/rtos.rs` to compare
 /// with the CPUs it has itself (tasks share one unless `FREERTOS_SIM_CPU=any`; host threads
 /// get the others).
+#[cfg(unix)]
 pub(crate) fn host_cpus(_: ()) -> Outcome {
     let in_task = cpus_of_this_thread();
     let (sender, receiver) = mpsc::sync_channel(1);
@@ -254,6 +260,7 @@ pub(crate) fn host_cpus(_: ()) -> Outcome {
     ))
 }
 
+/// A host thread raises an interrupt line as fast as it can for 2 s while tasks at three
 /// priorities spin, block, take critical sections and allocate. Every raise must reach the
 /// attached task (the last one always does), the kernel must never assert, and the wake-up
 /// latency is reported.

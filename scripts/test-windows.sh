@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The Windows simulator's checks: lints for x86_64-pc-windows-gnu, then every kernel scenario
+# of rtos-selftest the Windows build has (the portable ones, and the simulator ones with host
+# threads), one process each, on the kernel's MSVC-MingW port under wine, and the offline
+# Mbed TLS scenarios of tls-offline-selftest
+# (scripts/wine-run.sh). A scenario passes when it prints its PASS line and exits 0; the two
+# that end the program on purpose must end it with their status and message instead
+# (task_panic: 101, kernel_assert: 70). Each run has a hang limit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TARGET=x86_64-pc-windows-gnu
+LIMIT_SECONDS=${WINDOWS_SCENARIO_LIMIT:-60}
+
+cargo clippy --locked --target "$TARGET" -p freertos-https -p freertos-https-harness \
+    --lib --bin rtos-selftest --bin tls-offline-selftest --bin http-mutual-auth-demo -- -D warnings
+cargo build --locked --target "$TARGET" -p freertos-https-harness --bin rtos-selftest \
+    --bin tls-offline-selftest
+exe="target/$TARGET/debug/rtos-selftest.exe"
+
+# The scenario list comes from the program itself: it holds only the portable ones there.
+mapfile -t scenarios < <(./scripts/wine-run.sh "$exe" --list | tr -d '\r')
+if [ "${#scenarios[@]}" -lt 10 ]; then
+    echo "test-windows: rtos-selftest --list named ${#scenarios[@]} scenarios under wine" >&2
+    exit 1
+fi
+
+# logger_stress: every stress line is whole, each source's lines come out in sequence with none
+# lost, and the counts match those the PASS line reports (as crates/harness/tests/rtos.rs
+# checks on the POSIX simulator).
+logger_lines_whole_and_in_order() {
+    tr -d '\r' | awk '
+        / stress source=/ {
+            if ($0 !~ /^\[ *[0-9]+\.[0-9][0-9][0-9][0-9][0-9][0-9]\] INFO  \[[a-z-]+\] rtos_selftest::simulator: stress source=log-(low|mid|high|host) seq=[0-9]+ payload=[0-9a-f]+$/) {
+                print "torn or malformed log line: " $0; bad = 1; exit 1
+            }
+            match($0, /source=[a-z-]+/); source = substr($0, RSTART + 7, RLENGTH - 7)
+            match($0, /seq=[0-9]+/); seq = substr($0, RSTART + 4, RLENGTH - 4) + 0
+            if (seq != next_seq[source] + 0) {
+                print "line out of order or lost before: " $0; bad = 1; exit 1
+            }
+            next_seq[source] = seq + 1
+        }
+        /^PASS logger_stress lines / { pass = $0 }
+        END {
+            if (bad) exit 1
+            if (pass == "") { print "no PASS line"; exit 1 }
+            n = split(pass, fields, " ")
+            for (i = 4; i <= n; i++) {
+                split(fields[i], kv, "=")
+                if (kv[2] + 0 != next_seq[kv[1]] + 0) {
+                    print kv[1] " reported " kv[2] " lines, " next_seq[kv[1]] + 0 " came out"; exit 1
+                }
+            }
+        }'
+}
+
+failed=0
+for scenario in "${scenarios[@]}"; do
+    case "$scenario" in
+        task_panic) want_status=101 want_text="task 'boom' panicked" ;;
+        kernel_assert) want_status=70 want_text="FreeRTOS assert failed:" ;;
+        *) want_status=0 want_text="PASS $scenario" ;;
+    esac
+    set +e
+    output=$(timeout "$LIMIT_SECONDS" ./scripts/wine-run.sh "$exe" "$scenario" 2>&1)
+    status=$?
+    set -e
+    if [ "$scenario" = logger_stress ] && ! logger_lines_whole_and_in_order <<<"$output"; then
+        status=-1
+    fi
+    if [ "$status" -eq "$want_status" ] && grep -qF -- "$want_text" <<<"$output"; then
+        printf 'ok   %-22s exit %d: %s\n' "$scenario" "$status" "$(grep -F -- "$want_text" <<<"$output" | head -1 | tr -d '\r')"
+    else
+        printf 'FAIL %-22s exit %d (want %d and %s)\n%s\n' "$scenario" "$status" "$want_status" \
+            "$want_text" "$output"
+        failed=1
+    fi
+done
+# Mbed TLS in the Windows build, without a network: credentials parsed, the ClientHello sent
+# (SNI, fresh random), a peer that leaves is PeerClosed, a bad key is named. The test PKI is
+# made on the host by the bundled endpoint's generator.
+certs=target/offline-certs
+if [ ! -f "$certs/device.key" ]; then
+    cargo run --locked -q -p iot-server -- gen-certs --dir "$certs" >/dev/null
+fi
+for scenario in client_hello bad_key_is_named; do
+    set +e
+    output=$(TLS_OFFLINE_CERTS="$certs" timeout "$LIMIT_SECONDS" ./scripts/wine-run.sh \
+        "target/$TARGET/debug/tls-offline-selftest.exe" "$scenario" 2>&1)
+    status=$?
+    set -e
+    if [ "$status" -eq 0 ] && grep -qF -- "PASS $scenario" <<<"$output"; then
+        printf 'ok   tls %-18s exit 0: %s\n' "$scenario" "$(grep -F -- "PASS $scenario" <<<"$output" | tr -d '\r')"
+    else
+        printf 'FAIL tls %-18s exit %d\n%s\n' "$scenario" "$status" "$output"
+        failed=1
+    fi
+done
+
+WINEPREFIX="${WINEPREFIX:-$PWD/target/wine-prefix}" wineserver -k 2>/dev/null || true
+if [ "$failed" -ne 0 ]; then
+    echo "test-windows: some scenarios failed under wine" >&2
+    exit 1
+fi
+echo "test-windows: all ${#scenarios[@]} kernel scenarios and 2 TLS scenarios passed on the Windows simulator under wine"
