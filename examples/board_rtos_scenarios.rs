@@ -9,6 +9,11 @@
 //! cargo run --release --target thumbv7em-none-eabihf --example board_rtos_scenarios
 //! ```
 //!
+//! `BOARD_SCENARIO=<name>` at build time runs one scenario alone; two of them exist only that
+//! way, because they end the boot on purpose: `task_panic` (the panic handler must print the
+//! task and exit with 101) and `stack_overflow` (the kernel's check must name the task and exit
+//! with 70).
+//!
 //! (The simulator runs its own, larger set one scenario per process: `rtos-selftest`.) Not a
 //! product binary. On a host this example only says where it runs.
 #![cfg_attr(target_os = "none", no_std, no_main)]
@@ -59,6 +64,12 @@ mod board {
         ("task_returns", task_returns),
     ];
 
+    /// Scenarios that end the boot (run only when chosen by `BOARD_SCENARIO`).
+    const FAULT_SCENARIOS: &[(&str, Scenario)] = &[
+        ("task_panic", task_panic),
+        ("stack_overflow", stack_overflow),
+    ];
+
     /// Above every task a scenario spawns, so it can always observe them.
     const APP_PRIORITY: u8 = 8;
 
@@ -66,8 +77,23 @@ mod board {
         let _ = boards::install(&mps2_an386::SERVICES);
         let services = boards::services();
         let ran = scheduler::run_application(priority(APP_PRIORITY), || {
+            let chosen: Vec<&(&str, Scenario)> = match option_env!("BOARD_SCENARIO") {
+                None => SCENARIOS.iter().collect(),
+                Some(wanted) => SCENARIOS
+                    .iter()
+                    .chain(FAULT_SCENARIOS)
+                    .filter(|(name, _)| *name == wanted)
+                    .collect(),
+            };
+            if chosen.is_empty() {
+                line(format_args!(
+                    "FAIL no scenario is named {:?}",
+                    option_env!("BOARD_SCENARIO")
+                ));
+                return 2;
+            }
             let mut failed = 0;
-            for (name, scenario) in SCENARIOS {
+            for (name, scenario) in &chosen {
                 match scenario() {
                     Ok(details) => line(format_args!("PASS {name} {details}")),
                     Err(why) => {
@@ -78,7 +104,7 @@ mod board {
             }
             line(format_args!(
                 "scenarios: {} passed, {failed} failed",
-                SCENARIOS.len() - failed
+                chosen.len() - failed
             ));
             i32::from(failed > 0)
         });
@@ -283,5 +309,35 @@ mod board {
         } else {
             Err(format!("free heap {before} B before, {after} B after"))
         }
+    }
+
+    /// A task panics: the board's panic handler prints it and ends the boot with 101, so
+    /// coming back here is a failure.
+    fn task_panic() -> Result<String, String> {
+        let handle = spawn("panicky", 4, || panic!("scenario panic"))?;
+        join(&[handle], 1000)?;
+        Err("the panic did not end the program".into())
+    }
+
+    /// A task recurses on a 1 KiB stack, switching at every level: the kernel's check at the
+    /// switch finds the overflow, and the board's hook ends the boot with 70.
+    fn stack_overflow() -> Result<String, String> {
+        fn deeper(level: u32) -> u32 {
+            let frame = core::hint::black_box([level as u8; 96]);
+            time::delay(Duration::from_millis(1));
+            if level == 1000 {
+                return u32::from(frame[0]);
+            }
+            deeper(level + 1) + u32::from(frame[95])
+        }
+        let handle = task::TaskBuilder::new("deep")
+            .priority(priority(4))
+            .stack_bytes(1024)
+            .spawn(|| {
+                core::hint::black_box(deeper(0));
+            })
+            .map_err(|error| format!("spawn deep: {error}"))?;
+        join(&[handle], 5000)?;
+        Err("1000 levels of 96 B fitted in a 1 KiB stack".into())
     }
 }

@@ -10,7 +10,9 @@
 # 2. the same image with the endpoint gone: QEMU exits 1 and the report names the refusal;
 # 3. RSA-2048 device key, server `127.0.0.1`, 5 cycles: exit 0, the POSTs arrive, and the free
 #    heap is the same after every cycle;
-# 4. the RTOS layer's portable scenarios on the board (examples/board_rtos_scenarios.rs).
+# 4. the RTOS layer's portable scenarios on the board (examples/board_rtos_scenarios.rs);
+# 5. the fault paths: a task panic ends the boot with 101, a stack overflow with 70, each
+#    naming the task.
 #
 # Needs qemu-system-arm (scripts/ensure-deps.sh installs it). Network: loopback and QEMU's
 # user network only.
@@ -132,3 +134,17 @@ total=$(grep -c '^\(PASS\|FAIL\) ' "$work/scenarios.out" || true)
     [ "$total" -ge 8 ] ||
     fail "the scenarios exited with $status: $(grep -v '^PASS' "$work/scenarios.out") $(cat "$work/scenarios.err")"
 say "pass: $total scenarios"
+
+say "5. the fault paths: a task panic (exit 101), a stack overflow (exit 70)"
+# fault SCENARIO STATUS TEXT: the scenario alone must end the boot with STATUS and print TEXT.
+fault() {
+    status=0
+    BOARD_SCENARIO=$1 QEMU_TIMEOUT=60 cargo run --quiet --release --locked \
+        --target thumbv7em-none-eabihf --example board_rtos_scenarios \
+        >"$work/fault.out" 2>&1 || status=$?
+    [ "$status" -eq "$2" ] && grep -qF "$3" "$work/fault.out" ||
+        fail "$1: exit $status (expected $2), output: $(tail -n 3 "$work/fault.out")"
+    say "pass: $1 exits $2: $(grep -F "$3" "$work/fault.out")"
+}
+fault task_panic 101 "panic in task 'panicky'"
+fault stack_overflow 70 "stack overflow in task 'deep'"

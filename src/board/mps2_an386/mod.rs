@@ -39,7 +39,7 @@ pub mod semihosting;
 
 use core::ffi::{CStr, c_char, c_void};
 use core::fmt::Write as _;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use core::time::Duration;
 
 use super::{BoardServices, EntropyError};
@@ -136,16 +136,36 @@ impl BoardServices for Mps2Board {
     }
 }
 
+/// The panic report's line: static, because the panicking task's stack may be small (a 1 KiB
+/// task overflowed formatting it on its own stack, measured).
+struct PanicLine(core::cell::UnsafeCell<console::LineBuffer<{ console::MAX_LINE }>>);
+
+// SAFETY: only the first panic touches the buffer, with interrupts masked (see `panic`).
+unsafe impl Sync for PanicLine {}
+
+static PANIC_LINE: PanicLine = PanicLine(core::cell::UnsafeCell::new(console::LineBuffer::new()));
+static PANICKING: AtomicBool = AtomicBool::new(false);
+
 /// A panic anywhere (task, interrupt, before the scheduler): print it and end with 101.
+/// Interrupts are masked first, so no task switch or handler runs while it is reported.
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    console::fatal(
-        format_args!(
-            "panic in task '{}': {info}",
-            crate::rtos::task::current_name()
-        ),
-        PANIC_EXIT_STATUS,
-    )
+    // SAFETY: masks interrupts for good (the program ends here); touches no memory.
+    unsafe { core::arch::asm!("cpsid i", options(nomem, nostack, preserves_flags)) };
+    if PANICKING.swap(true, Ordering::Relaxed) {
+        // A panic while reporting one: the first report is all there is.
+        semihosting::exit(PANIC_EXIT_STATUS);
+    }
+    // SAFETY: the first and only panic to get here, with interrupts masked: nothing else
+    // holds a reference to the buffer.
+    let line = unsafe { &mut *PANIC_LINE.0.get() };
+    let _ = writeln!(
+        line,
+        "panic in task '{}': {info}",
+        crate::rtos::task::current_name()
+    );
+    Mps2Board.console_write(Stream::Stderr, line.as_bytes());
+    semihosting::exit(PANIC_EXIT_STATUS)
 }
 
 /// The kernel found a task's stack overflowed (`configCHECK_FOR_STACK_OVERFLOW` 2: the
