@@ -325,6 +325,7 @@ fn serve_connection(
             .failed_handshakes
             .fetch_add(1, Ordering::SeqCst);
         log::warn!("{peer}: TLS handshake failed: {error}");
+        lingering_close(&mut tls);
         return;
     }
     if config.require_alpn && tls.conn.alpn_protocol() != Some(ALPN_AWS_IOT) {
@@ -343,6 +344,29 @@ fn serve_connection(
         tls.conn.protocol_version()
     );
     serve_requests(&mut tls, &client, config, observations);
+}
+
+/// Ends a connection whose handshake failed the way careful servers do (nginx's
+/// `lingering_close`): the alert goes out, the sending side is shut, and what the client still
+/// sends is read and dropped for a moment before the socket closes. Closing at once, with the
+/// client's data unread, makes the kernel answer with a reset that can destroy the alert before
+/// the client has read it (in TLS 1.3 a client sends its request right after its Finished).
+fn lingering_close(tls: &mut StreamOwned<ServerConnection, TcpStream>) {
+    while tls.conn.wants_write() {
+        if tls.conn.write_tls(&mut tls.sock).is_err() {
+            return;
+        }
+    }
+    let _ = tls.sock.shutdown(std::net::Shutdown::Write);
+    let _ = tls.sock.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut sink = [0u8; 1024];
+    let until = std::time::Instant::now() + Duration::from_secs(1);
+    while std::time::Instant::now() < until {
+        match tls.sock.read(&mut sink) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
 }
 
 fn complete_handshake(tls: &mut StreamOwned<ServerConnection, TcpStream>) -> Result<(), io::Error> {
