@@ -97,6 +97,7 @@ connect_ms=$(printf '%s' "$last" | sed -n 's/.*"connect":\([0-9]*\).*/\1/p')
 say "pass: connected in $connect_ms ms (interrupt-driven receive)"
 
 image=target/thumbv7em-none-eabihf/release/http-mutual-auth-demo
+./scripts/check-float-abi.sh "$image"
 if command -v arm-none-eabi-size >/dev/null 2>&1; then
     arm-none-eabi-size -A "$image" | awk '
         $1 == ".vector_table" || $1 == ".text" || $1 == ".rodata" { flash += $2 }
