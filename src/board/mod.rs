@@ -41,6 +41,8 @@ use once_cell::race::OnceRef;
 
 use crate::rtos::console::Stream;
 
+#[cfg(any(board = "posix", board = "windows"))]
+mod hosted;
 #[cfg(board = "posix")]
 pub mod posix;
 #[cfg(board = "posix")]

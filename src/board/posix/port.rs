@@ -10,12 +10,7 @@ use std::prelude::rust_2024::*;
 #[allow(unused_imports)]
 use std::{format, thread_local, vec};
 
-use core::cell::Cell;
-use std::boxed::Box;
-use std::panic::{self, AssertUnwindSafe};
-
-use crate::rtos::console::{self, Stream};
-use crate::rtos::{ffi, task};
+use crate::rtos::ffi;
 
 pub(crate) use super::SERVICES as DEFAULT_SERVICES;
 pub(crate) use super::alloc::reclaim_deferred_frees;
@@ -27,43 +22,12 @@ pub(crate) const APPLICATION_STACK_BYTES: usize = 8 * 1024;
 /// heap block only on this port.
 pub(crate) const IP_TASK_STACK_BYTES: usize = 3 * 1024;
 
-thread_local! {
-    /// True while this thread is running the body of a FreeRTOS task.
-    static IN_TASK: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Whether the calling thread is a FreeRTOS task running Rust code (as opposed to a host
-/// thread, or `main` before the scheduler starts).
-pub(crate) fn in_task() -> bool {
-    IN_TASK.with(Cell::get)
-}
-
-/// The calling thread starts running a task's Rust code (a task spawned by the RTOS layer, or
-/// the kernel's idle task entering its hook).
-pub(crate) fn task_started() {
-    IN_TASK.with(|flag| flag.set(true));
-}
-
-/// The calling task is about to return into the trampoline that deletes it. From here on the
-/// kernel may end this thread at any switch, so anything its destructors free must take the
-/// host-thread path (see [`super::alloc`]).
-pub(crate) fn task_ending() {
-    IN_TASK.with(|flag| flag.set(false));
-}
-
-/// A task body panicked (the panic hook has printed it).
-pub(crate) struct Panicked;
-
-/// Runs a task's body, stopping a panic at the task boundary: unwinding into the kernel's C
-/// frames would abort without a word.
-pub(crate) fn run_task_body(body: Box<dyn FnOnce() + Send>) -> Result<(), Panicked> {
-    panic::catch_unwind(AssertUnwindSafe(body)).map_err(|_| Panicked)
-}
+pub(crate) use crate::board::hosted::{in_task, run_task_body, task_ending, task_started};
 
 /// Called by `run_application` in `main` before the scheduler starts: panics are reported
 /// without locks, and the kernel's threads are pinned to one host CPU (see [`super::host_cpu`]).
 pub(crate) fn before_scheduler_start() {
-    install_panic_hook();
+    crate::board::hosted::install_panic_hook();
     // Every task (and the kernel's idle task and tick thread) is created from here on by this
     // thread or by a task, so they all inherit one host CPU.
     super::host_cpu::pin_kernel_threads();
@@ -80,15 +44,4 @@ pub(crate) fn application_finished(_status: i32) {
     // SAFETY: called from the application task, as vTaskEndScheduler requires. It does not
     // unwind; on the POSIX port it blocks this thread until the process exits.
     unsafe { ffi::vTaskEndScheduler() };
-}
-
-/// Reports panics through the lock-free console (the default hook locks stderr, which a
-/// suspended task may hold).
-fn install_panic_hook() {
-    panic::set_hook(Box::new(|info| {
-        console::write_line(
-            Stream::Stderr,
-            format_args!("panic in task '{}': {info}", task::current_name()),
-        );
-    }));
 }
