@@ -481,6 +481,9 @@ impl<T: Connection> Engine<T> {
                 TlsError::ClientRejected { alert: Some(alert) }
             }
             Some(alert) => TlsError::PeerAlert(alert),
+            // The server went away while the device was still sending its flight, and left no
+            // alert to read (nginx, for one, closes at once after rejecting a certificate).
+            None if error == TlsError::Protocol(NET_SEND_FAILED) => TlsError::PeerClosed,
             None => error,
         }
     }

@@ -279,7 +279,10 @@ impl fmt::Display for TlsError {
             TlsError::PeerAlert(alert) => {
                 write!(f, "the server ended the connection with TLS alert {alert}")
             }
-            TlsError::PeerClosed => f.write_str("the server closed the connection"),
+            TlsError::PeerClosed => f.write_str(
+                "the server closed the connection during the handshake (a server that rejects \
+                 the device's certificate may do so without an alert the device can read)",
+            ),
             TlsError::Truncated => f.write_str(
                 "the server ended the TCP connection without TLS close_notify: what it sent may \
                  be cut short, so it is not taken as complete",
