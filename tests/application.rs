@@ -66,6 +66,19 @@ fn start_endpoint(dir: &Path, port: u16, behaviour: Behaviour) -> iot_server::Ru
     iot_server::start(config).expect("endpoint")
 }
 
+/// Runs the demo with `args` against an endpoint of its own that behaves as `behaviour`, with
+/// freshly generated credentials (`key` for the device).
+fn run_against(behaviour: Behaviour, key: DeviceKey, args: &[&str]) -> Output {
+    let dir = tempfile::tempdir().expect("temp dir");
+    certs::generate_into(dir.path(), key).expect("certificates");
+    let endpoint = start_endpoint(dir.path(), 0, behaviour);
+    demo()
+        .args(endpoint_args(dir.path(), endpoint.port()))
+        .args(args)
+        .output()
+        .expect("run the demo")
+}
+
 #[test]
 fn the_default_run_publishes_to_the_bundled_endpoint_and_reports_the_heap() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -238,14 +251,11 @@ fn an_untrusted_server_fails_fast_without_retries() {
 
 #[test]
 fn a_non_2xx_status_is_a_failure_naming_the_status() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    certs::generate_into(dir.path(), DeviceKey::Rsa2048).expect("certificates");
-    let endpoint = start_endpoint(dir.path(), 0, Behaviour::ForceStatus(403));
-    let output = demo()
-        .args(endpoint_args(dir.path(), endpoint.port()))
-        .args(["--json", "--attempts", "1"])
-        .output()
-        .expect("run");
+    let output = run_against(
+        Behaviour::ForceStatus(403),
+        DeviceKey::Rsa2048,
+        &["--json", "--attempts", "1"],
+    );
     assert_eq!(output.status.code(), Some(1), "{:?}", text(&output));
     let report = json_report(&output);
     assert_eq!(report["result"], "fail");
@@ -261,14 +271,11 @@ fn a_non_2xx_status_is_a_failure_naming_the_status() {
 
 #[test]
 fn after_a_failed_iteration_the_report_has_no_status_from_an_earlier_success() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    certs::generate_into(dir.path(), DeviceKey::P256).expect("certificates");
-    let endpoint = start_endpoint(dir.path(), 0, Behaviour::CloseWithoutAnswerAfter(1));
-    let output = demo()
-        .args(endpoint_args(dir.path(), endpoint.port()))
-        .args(["--json", "--iterations", "2", "--attempts", "1"])
-        .output()
-        .expect("run");
+    let output = run_against(
+        Behaviour::CloseWithoutAnswerAfter(1),
+        DeviceKey::P256,
+        &["--json", "--iterations", "2", "--attempts", "1"],
+    );
     assert_eq!(output.status.code(), Some(1), "{:?}", text(&output));
     let report = json_report(&output);
     assert_eq!(report["result"], "fail");
@@ -316,38 +323,24 @@ fn a_server_that_never_answers_ends_the_run_within_its_deadline() {
 
 #[test]
 fn a_body_ended_by_close_notify_is_complete() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    certs::generate_into(dir.path(), DeviceKey::P256).expect("certificates");
-    let endpoint = start_endpoint(
-        dir.path(),
-        0,
+    let output = run_against(
         Behaviour::CloseDelimitedBody { close_notify: true },
+        DeviceKey::P256,
+        &["--json", "--attempts", "1"],
     );
-    let output = demo()
-        .args(endpoint_args(dir.path(), endpoint.port()))
-        .args(["--json", "--attempts", "1"])
-        .output()
-        .expect("run");
     assert_eq!(output.status.code(), Some(0), "{:?}", text(&output));
     assert_eq!(json_report(&output)["http_status"], 200);
 }
 
 #[test]
 fn a_body_cut_by_a_bare_tcp_close_is_refused_as_possibly_truncated() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    certs::generate_into(dir.path(), DeviceKey::P256).expect("certificates");
-    let endpoint = start_endpoint(
-        dir.path(),
-        0,
+    let output = run_against(
         Behaviour::CloseDelimitedBody {
             close_notify: false,
         },
+        DeviceKey::P256,
+        &["--json", "--attempts", "1"],
     );
-    let output = demo()
-        .args(endpoint_args(dir.path(), endpoint.port()))
-        .args(["--json", "--attempts", "1"])
-        .output()
-        .expect("run");
     assert_eq!(output.status.code(), Some(1), "{:?}", text(&output));
     let report = json_report(&output);
     let error = report["error"].as_str().unwrap_or_default();
@@ -392,16 +385,13 @@ fn a_server_that_knows_none_of_the_alpn_protocols_gets_an_error_naming_alpn() {
 
 #[test]
 fn every_failed_attempt_gives_back_all_the_heap_it_took() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    certs::generate_into(dir.path(), DeviceKey::Rsa2048).expect("certificates");
     // No answer at all, and an answer that is a retryable error.
     for behaviour in [Behaviour::CloseWithoutAnswer, Behaviour::ForceStatus(503)] {
-        let endpoint = start_endpoint(dir.path(), 0, behaviour);
-        let output = demo()
-            .args(endpoint_args(dir.path(), endpoint.port()))
-            .args(["--json", "--attempts", "3", "--retry-delay-ms", "0"])
-            .output()
-            .expect("run");
+        let output = run_against(
+            behaviour,
+            DeviceKey::Rsa2048,
+            &["--json", "--attempts", "3", "--retry-delay-ms", "0"],
+        );
         assert_eq!(output.status.code(), Some(1), "{:?}", text(&output));
         let report = json_report(&output);
         assert_eq!(
