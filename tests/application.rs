@@ -462,6 +462,67 @@ fn two_hundred_cycles_all_succeed_with_the_same_free_heap_after_each() {
 }
 
 #[test]
+fn twenty_cycles_complete_over_a_link_that_loses_and_reorders_frames() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Every loss costs a retransmission timeout (smoltcp's and slirp's floor is 1 s), so the
+    // run gets a deadline to match; the seed makes the faults the same on every run.
+    let output = demo()
+        .arg("--certs-dir")
+        .arg(dir.path())
+        .args(["--json", "--log-level", "info", "--iterations", "20"])
+        .args(["--link-faults", "drop=5%,reorder=2%,seed=20261201"])
+        .args(["--deadline", "240", "--timeout-ms", "20000"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(0), "{:?}", text(&output));
+    let report = json_report(&output);
+    assert_eq!(report["iterations_completed"], 20);
+    assert!(
+        text(&output)
+            .0
+            .contains("Link faults on: drop=5%,reorder=2%,duplicate=0%,delay=0ms,seed=20261201."),
+        "{:?}",
+        text(&output)
+    );
+}
+
+#[test]
+fn a_cut_link_fails_cleanly_within_the_deadline() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let started = Instant::now();
+    let output = demo()
+        .arg("--certs-dir")
+        .arg(dir.path())
+        .args(["--json", "--link-faults", "drop=100%", "--deadline", "4"])
+        .output()
+        .expect("run");
+    let took = started.elapsed();
+    assert_eq!(output.status.code(), Some(1), "{:?}", text(&output));
+    assert!(
+        took < Duration::from_secs(8),
+        "a 4 s deadline took {took:?}"
+    );
+    let report = json_report(&output);
+    let error = report["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("network did not come up"),
+        "the error does not say the network never came up: {error}"
+    );
+    let output = demo()
+        .args(["--link-faults", "drop=5"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output)
+            .1
+            .contains("--link-faults: drop must be a percentage"),
+        "{:?}",
+        text(&output)
+    );
+}
+
+#[test]
 fn configuration_errors_name_the_cause_and_exit_2() {
     let output = demo().args(["--qos", "2"]).output().expect("run");
     assert_eq!(output.status.code(), Some(2));

@@ -12,6 +12,8 @@ use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::link::faults::{FaultSpec, FaultSpecError};
+
 /// Port AWS IoT serves mutual TLS on without ALPN.
 pub const DEFAULT_PORT: u16 = 8443;
 /// On this port AWS IoT wants the ALPN protocol `x-amzn-http-ca`.
@@ -68,6 +70,10 @@ pub struct DemoConfig {
     pub log_level: String,
     /// Record the device's network traffic in this pcap file. `--pcap`, `IOT_PCAP`.
     pub pcap: Option<String>,
+    /// Make the link lose, duplicate, delay or reorder frames (see
+    /// [`crate::link::faults`]), e.g. `drop=5%,reorder=2%`. `--link-faults SPEC`,
+    /// `IOT_LINK_FAULTS`.
+    pub link_faults: Option<FaultSpec>,
 }
 
 impl Default for DemoConfig {
@@ -93,6 +99,7 @@ impl Default for DemoConfig {
             certs_dir: "certs".into(),
             log_level: "info".into(),
             pcap: None,
+            link_faults: None,
         }
     }
 }
@@ -123,6 +130,8 @@ runs against it.
   --certs-dir DIR        bundled endpoint's certificates (default certs)       IOT_CERTS_DIR
   --json                 last line of stdout is a JSON report                  IOT_JSON=1
   --pcap FILE            record the device's Ethernet frames (Wireshark)       IOT_PCAP
+  --link-faults SPEC     a flaky link, e.g. drop=5%,reorder=2%,duplicate=1%,    IOT_LINK_FAULTS
+                         delay=20ms,seed=7 (drop=100% cuts it)
   --log-level LEVEL      off, error, warn, info, debug, trace                  FREERTOS_HTTPS_LOG
   -h, --help             this text";
 
@@ -146,6 +155,8 @@ pub enum ConfigError {
     },
     /// `--endpoint` without the credential files it needs.
     MissingCredential(&'static str),
+    /// A `--link-faults` spec that does not parse.
+    LinkFaults(FaultSpecError),
 }
 
 impl fmt::Display for ConfigError {
@@ -162,6 +173,7 @@ impl fmt::Display for ConfigError {
             ConfigError::MissingCredential(flag) => {
                 write!(f, "--endpoint needs {flag} (or its environment variable)")
             }
+            ConfigError::LinkFaults(error) => write!(f, "--link-faults: {error}"),
         }
     }
 }
@@ -188,6 +200,7 @@ const FLAGS: &[(&str, &str, bool)] = &[
     ("--certs-dir", "IOT_CERTS_DIR", true),
     ("--json", "IOT_JSON", false),
     ("--pcap", "IOT_PCAP", true),
+    ("--link-faults", "IOT_LINK_FAULTS", true),
     ("--log-level", "FREERTOS_HTTPS_LOG", true),
 ];
 
@@ -307,6 +320,9 @@ impl DemoConfig {
             "--certs-dir" => self.certs_dir = value,
             "--json" => self.json = truthy(&value).ok_or_else(|| invalid("1 or 0"))?,
             "--pcap" => self.pcap = Some(value),
+            "--link-faults" => {
+                self.link_faults = Some(value.parse().map_err(ConfigError::LinkFaults)?)
+            }
             _ => self.log_level = value,
         }
         Ok(())
@@ -411,6 +427,32 @@ mod tests {
         assert_eq!(
             parse(&[], &[("IOT_ALPN", "x-amzn-http-ca")]).map(|config| config.alpn()),
             Ok(vec!["x-amzn-http-ca".to_string()])
+        );
+    }
+
+    #[test]
+    fn link_faults_are_read_from_the_flag_or_the_environment() {
+        let faults = |args: &[&str], env: &[(&str, &str)]| {
+            parse(args, env).map(|config| config.link_faults.map(|spec| spec.to_string()))
+        };
+        assert_eq!(faults(&[], &[]), Ok(None));
+        assert_eq!(
+            faults(&["--link-faults", "drop=5%,reorder=2%"], &[]),
+            Ok(Some(
+                "drop=5%,reorder=2%,duplicate=0%,delay=0ms,seed=1".into()
+            ))
+        );
+        assert_eq!(
+            faults(&[], &[("IOT_LINK_FAULTS", "delay=20ms")]),
+            Ok(Some(
+                "drop=0%,reorder=0%,duplicate=0%,delay=20ms,seed=1".into()
+            ))
+        );
+        let error = parse(&["--link-faults", "drop=5"], &[]).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("--link-faults: drop must be a percentage")
         );
     }
 

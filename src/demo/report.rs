@@ -43,7 +43,9 @@ pub struct DemoReport {
     /// Free heap after each cycle's disconnect.
     pub heap_free_per_iteration: Vec<usize>,
     /// For each failed attempt, in order: the free heap before it less the free heap after it
-    /// (0 when the failure gave back everything it took).
+    /// (0 when the failure gave back everything it took). An attempt that ended with a
+    /// connection still closing (its socket not yet freed when the run's deadline left no time
+    /// to wait) is left out: what that socket holds is not lost.
     pub heap_lost_per_failed_attempt: Vec<isize>,
     /// Step timings.
     pub timings: Timings,

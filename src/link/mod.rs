@@ -12,11 +12,12 @@
 //! |---|---|
 //! | [`pcap::PcapTap`] | records every frame in a pcap capture (Wireshark), into any [`pcap::CaptureSink`] |
 //!
-//! A fault injector (drop, delay, duplicate, reorder) belongs here too, in the same shape.
+//! | [`faults::FaultyLink`] | drops, duplicates, delays and reorders frames, reproducibly from a seed (the demo's `--link-faults`) |
 //!
 //! [`ring::RingCard`] is the device end of a pair of lock-free frame rings, for cards whose
 //! "hardware" runs outside the device's driver (slirp on the simulator, DMA rings on a board).
 
+pub mod faults;
 pub mod pcap;
 pub mod ring;
 
@@ -81,6 +82,14 @@ pub trait LinkCard: Send {
     /// default.
     fn service(&mut self) {}
 
+    /// How soon the card needs [`service`](Self::service) or [`receive`](Self::receive) run
+    /// again without being asked through its interrupt line: a card that holds frames for
+    /// later (a delaying wrapper, say) names when the next one is due, and the stack's IP task
+    /// wakes by then. `None` (the default): the interrupt line says everything.
+    fn wake_within(&self) -> Option<core::time::Duration> {
+        None
+    }
+
     /// Gives the card a way to hand received frames to the stack without an interrupt: a card
     /// that receives on a task which must not block (the simulator's idle task) calls
     /// `handler` first, and raises its interrupt line only if the handler returns `false` (the
@@ -110,6 +119,10 @@ impl<C: LinkCard + ?Sized> LinkCard for Box<C> {
 
     fn service(&mut self) {
         (**self).service();
+    }
+
+    fn wake_within(&self) -> Option<core::time::Duration> {
+        (**self).wake_within()
     }
 
     fn set_receive_handler(&mut self, handler: ReceiveHandler) {

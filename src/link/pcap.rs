@@ -113,6 +113,10 @@ impl<C: LinkCard> LinkCard for PcapTap<C> {
         self.card.service();
     }
 
+    fn wake_within(&self) -> Option<Duration> {
+        self.card.wake_within()
+    }
+
     fn set_receive_handler(&mut self, handler: ReceiveHandler) {
         self.card.set_receive_handler(handler);
     }

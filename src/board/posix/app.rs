@@ -21,6 +21,7 @@ use super::files::{PcapFile, read_credentials};
 use super::{host_thread, slirp};
 use crate::demo::{self, DemoConfig, DemoReport, USAGE};
 use crate::link::LinkCard;
+use crate::link::faults::FaultyLink;
 use crate::link::pcap::PcapTap;
 use crate::net;
 use crate::rtos::console::{self, Stream};
@@ -125,12 +126,20 @@ fn error_exit(message: &str, status: u8) -> ExitCode {
     ExitCode::from(status)
 }
 
-/// The slirp card, behind a pcap tap when `--pcap` asks for one.
+/// The slirp card, behind the faults of `--link-faults` and then a pcap tap when `--pcap`
+/// asks for one (so the capture shows what the device saw and sent).
 fn start_card(config: &DemoConfig) -> Result<Box<dyn LinkCard>, String> {
     let card = slirp::start(LINK_INTERRUPT)
         .map_err(|error| format!("cannot start the simulated network: {error}"))?;
+    let card: Box<dyn LinkCard> = match config.link_faults {
+        Some(spec) => {
+            log::info!("Link faults on: {spec}.");
+            Box::new(FaultyLink::new(card, spec))
+        }
+        None => Box::new(card),
+    };
     let Some(path) = config.pcap.as_deref() else {
-        return Ok(Box::new(card));
+        return Ok(card);
     };
     let file = PcapFile::create(Path::new(path))
         .map_err(|error| format!("cannot create the pcap file {path}: {error}"))?;

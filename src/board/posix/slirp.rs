@@ -167,7 +167,7 @@ pub fn start(interrupt_line: u8) -> Result<RingCard, StartError> {
             pollfds: RefCell::new(Vec::with_capacity(16)),
             generation: AtomicU64::new(0),
             idle_generation: Cell::new(0),
-            idle_due_ms: Cell::new(0),
+            idle_due_ms: Cell::new(None),
             delivered: Cell::new(false),
         })
     });
@@ -286,8 +286,11 @@ struct SlirpCard {
     pollfds: RefCell<Vec<libc::pollfd>>,
     /// The generation the idle task's poll set was copied at.
     idle_generation: Cell<u64>,
-    /// When slirp's next timer is due, in link-clock milliseconds, as the idle task planned.
-    idle_due_ms: Cell<i64>,
+    /// When slirp's timers are next due, in link-clock milliseconds, as first planned since
+    /// slirp last ran them. Kept across the idle task's re-plans (every tick ends its sleep),
+    /// which may only move it earlier: a deadline re-armed relative to each new plan would never
+    /// come, and slirp would never retransmit a lost frame.
+    idle_due_ms: Cell<Option<i64>>,
     /// Counts every entry into slirp, so the idle task can tell whether what it polled is
     /// still what slirp knows. Atomic so that it can be read outside the exclusive section.
     generation: AtomicU64,
@@ -396,6 +399,7 @@ impl SlirpCard {
     /// Lets slirp act on the results in `pollfds`, then runs its timers.
     fn dispatch(&self, select_error: bool) {
         self.entered();
+        self.idle_due_ms.set(None);
         // SAFETY: live context, entered exclusively; `on_get_revents` reads `pollfds`.
         unsafe {
             sys::slirp_pollfds_poll(
@@ -440,9 +444,14 @@ impl SlirpCard {
         }
         self.idle_generation
             .set(self.generation.load(Ordering::SeqCst));
-        self.idle_due_ms
-            .set(self.now_ms().saturating_add(i64::from(timeout_ms)));
-        Some(i32::try_from(timeout_ms).unwrap_or(i32::MAX))
+        let now = self.now_ms();
+        let planned = now.saturating_add(i64::from(timeout_ms));
+        let due = self
+            .idle_due_ms
+            .get()
+            .map_or(planned, |due| due.min(planned));
+        self.idle_due_ms.set(Some(due));
+        Some(i32::try_from(due.saturating_sub(now).max(0)).unwrap_or(i32::MAX))
     }
 
     /// The idle task's return from `poll`: lets slirp act, unless another task entered slirp
@@ -452,7 +461,12 @@ impl SlirpCard {
         if self.generation.load(Ordering::SeqCst) != self.idle_generation.get() {
             return;
         }
-        if ready == Err(libc::EINTR) && self.now_ms() < self.idle_due_ms.get() {
+        if ready == Err(libc::EINTR)
+            && self
+                .idle_due_ms
+                .get()
+                .is_some_and(|due| self.now_ms() < due)
+        {
             // A signal (the tick, most often) ended the sleep before slirp's timers were due:
             // nothing for slirp to do yet.
             return;

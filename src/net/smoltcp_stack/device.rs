@@ -27,6 +27,11 @@ impl LinkDevice {
         self.card.service();
     }
 
+    /// When the card wants to be run again on its own (see [`LinkCard::wake_within`]).
+    pub(crate) fn wake_within(&self) -> Option<core::time::Duration> {
+        self.card.wake_within()
+    }
+
     /// The card's counters.
     pub(crate) fn counters(&self) -> LinkCounters {
         self.card.counters()

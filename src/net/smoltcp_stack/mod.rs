@@ -374,7 +374,8 @@ impl Inner {
             .flatten()
             .any(|slot| matches!(slot.state, SlotState::Closing { .. }));
         let linger = lingering.then_some(Duration::from_millis(100));
-        let wait = [smoltcp, linger, Some(MAX_IP_TASK_SLEEP)]
+        let card = self.device.wake_within();
+        let wait = [smoltcp, linger, card, Some(MAX_IP_TASK_SLEEP)]
             .into_iter()
             .flatten()
             .min()
