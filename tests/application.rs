@@ -522,6 +522,153 @@ fn a_cut_link_fails_cleanly_within_the_deadline() {
     );
 }
 
+/// What a run against a misbehaving server must end with.
+enum Expect {
+    /// Exit 0 with status 200.
+    Success,
+    /// Exit 1 with an error naming this.
+    Failure(&'static str),
+}
+
+#[test]
+fn every_server_fault_ends_in_success_or_its_own_error_in_time_without_losing_heap() {
+    use Expect::{Failure, Success};
+    use iot_server::faults::Fault;
+    let cases = [
+        (Fault::SlowAnswer(Duration::from_millis(1500)), Success),
+        (
+            Fault::NeverAnswer,
+            Failure("timed out waiting for response bytes"),
+        ),
+        (
+            Fault::CloseAfterHeaders,
+            Failure("connection closed before the response was complete"),
+        ),
+        (
+            Fault::TruncateBody,
+            Failure("connection closed before the response was complete"),
+        ),
+        (Fault::ResetMidBody, Failure("may be cut short")),
+        (Fault::MalformedStatusLine, Failure("malformed status line")),
+        (Fault::MalformedHeader, Failure("malformed response header")),
+        (Fault::EmptyHeaderName, Failure("malformed response header")),
+        (Fault::BadChunkSize, Failure("malformed chunk")),
+        (
+            Fault::ConflictingContentLength,
+            Failure("invalid Content-Length"),
+        ),
+        (
+            Fault::OverflowingContentLength,
+            Failure("invalid Content-Length"),
+        ),
+        (
+            Fault::OversizedHeader,
+            Failure("response head larger than the buffer"),
+        ),
+        (Fault::Informational, Success),
+        (Fault::Chunked, Success),
+        (Fault::OneByteAtATime, Success),
+        (
+            Fault::AlertAfterHandshake,
+            Failure("TLS alert 20 (bad_record_mac)"),
+        ),
+        (Fault::AnswerBeforeBody, Success),
+    ];
+    let deadline = 15;
+    let results: Vec<String> = thread::scope(|scope| {
+        let runs: Vec<_> = cases
+            .iter()
+            .map(|(fault, expect)| {
+                scope.spawn(move || {
+                    let started = Instant::now();
+                    let output = run_against(
+                        Behaviour::Fault(*fault),
+                        DeviceKey::P256,
+                        &[
+                            "--json",
+                            "--attempts",
+                            "1",
+                            "--deadline",
+                            &deadline.to_string(),
+                        ],
+                    );
+                    check_fault_run(*fault, expect, &output, started.elapsed(), deadline)
+                })
+            })
+            .collect();
+        runs.into_iter()
+            .map(|run| run.join().unwrap_or_else(|_| "a case panicked".into()))
+            .filter(|problem| !problem.is_empty())
+            .collect()
+    });
+    assert!(results.is_empty(), "{}", results.join("\n\n"));
+}
+
+/// An empty string when the run ended as `expect` says, within its deadline, with no panic and
+/// no heap lost; else what went wrong.
+fn check_fault_run(
+    fault: iot_server::faults::Fault,
+    expect: &Expect,
+    output: &Output,
+    took: Duration,
+    deadline: u64,
+) -> String {
+    let (stdout, stderr) = text(output);
+    let last = stdout.lines().last().unwrap_or_default();
+    let Ok(report) = serde_json::from_str::<serde_json::Value>(last) else {
+        return format!(
+            "{fault:?}: no JSON report (exit {:?})\n{stdout}\n{stderr}",
+            output.status
+        );
+    };
+    let error = report["error"].as_str().unwrap_or_default();
+    let ended_as_expected = match expect {
+        Expect::Success => output.status.code() == Some(0) && report["http_status"] == 200,
+        Expect::Failure(cause) => output.status.code() == Some(1) && error.contains(cause),
+    };
+    let lost = &report["heap_lost_per_failed_attempt"];
+    let no_heap_lost = lost
+        .as_array()
+        .is_some_and(|lost| lost.iter().all(|value| value == 0));
+    if !ended_as_expected || !no_heap_lost || took > Duration::from_secs(deadline + 3) {
+        return format!(
+            "{fault:?}: exit {:?} after {took:?}, error {error:?}, heap lost {lost}\n{stderr}",
+            output.status.code()
+        );
+    }
+    String::new()
+}
+
+#[test]
+fn a_hundred_early_answers_after_session_tickets_then_a_reset_all_arrive() {
+    // The server sends four TLS 1.3 tickets after the handshake, answers as soon as it has the
+    // request head, then reads the body and resets the connection: a client that has not read
+    // what came before the reset loses the answer.
+    let dir = tempfile::tempdir().expect("temp dir");
+    certs::generate_into(dir.path(), DeviceKey::P256).expect("certificates");
+    let paths = certs::CertPaths::in_dir(dir.path());
+    let mut config = EndpointConfig::new(&paths.server_cert, &paths.server_key, &paths.ca_cert, 0);
+    config.behaviour = Behaviour::Fault(iot_server::faults::Fault::AnswerBeforeBody);
+    config.tls13_tickets = 4;
+    let endpoint = iot_server::start(config).expect("endpoint");
+    let output = demo()
+        .args(endpoint_args(dir.path(), endpoint.port()))
+        .args([
+            "--json",
+            "--log-level",
+            "warn",
+            "--iterations",
+            "100",
+            "--attempts",
+            "1",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(0), "{:?}", text(&output));
+    assert_eq!(json_report(&output)["iterations_completed"], 100);
+    assert_eq!(endpoint.observations().requests.lock().unwrap().len(), 100);
+}
+
 #[test]
 fn configuration_errors_name_the_cause_and_exit_2() {
     let output = demo().args(["--qos", "2"]).output().expect("run");

@@ -252,6 +252,52 @@ impl TlsError {
     }
 }
 
+/// The name RFC 8446 (and RFC 5246 before it) gives a TLS alert description.
+pub fn alert_name(alert: u8) -> Option<&'static str> {
+    Some(match alert {
+        0 => "close_notify",
+        10 => "unexpected_message",
+        20 => "bad_record_mac",
+        22 => "record_overflow",
+        40 => "handshake_failure",
+        42 => "bad_certificate",
+        43 => "unsupported_certificate",
+        44 => "certificate_revoked",
+        45 => "certificate_expired",
+        46 => "certificate_unknown",
+        47 => "illegal_parameter",
+        48 => "unknown_ca",
+        49 => "access_denied",
+        50 => "decode_error",
+        51 => "decrypt_error",
+        70 => "protocol_version",
+        71 => "insufficient_security",
+        80 => "internal_error",
+        86 => "inappropriate_fallback",
+        90 => "user_canceled",
+        109 => "missing_extension",
+        110 => "unsupported_extension",
+        112 => "unrecognized_name",
+        113 => "bad_certificate_status_response",
+        115 => "unknown_psk_identity",
+        116 => "certificate_required",
+        120 => "no_application_protocol",
+        _ => return None,
+    })
+}
+
+/// `alert N (name)`, or `alert N` for a number without a name.
+struct Alert(u8);
+
+impl fmt::Display for Alert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match alert_name(self.0) {
+            Some(name) => write!(f, "TLS alert {} ({name})", self.0),
+            None => write!(f, "TLS alert {}", self.0),
+        }
+    }
+}
+
 impl fmt::Display for TlsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -263,7 +309,8 @@ impl fmt::Display for TlsError {
             TlsError::ClientRejected { alert: Some(alert) } => {
                 write!(
                     f,
-                    "the server rejected the device certificate (TLS alert {alert})"
+                    "the server rejected the device certificate ({})",
+                    Alert(*alert)
                 )
             }
             TlsError::ClientRejected { alert: None } => {
@@ -277,7 +324,7 @@ impl fmt::Display for TlsError {
                  120, no_application_protocol"
             ),
             TlsError::PeerAlert(alert) => {
-                write!(f, "the server ended the connection with TLS alert {alert}")
+                write!(f, "the server ended the connection with {}", Alert(*alert))
             }
             TlsError::PeerClosed => f.write_str(
                 "the server closed the connection during the handshake (a server that rejects \

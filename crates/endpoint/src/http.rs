@@ -46,13 +46,33 @@ pub fn read_request(
     tls: &mut StreamOwned<ServerConnection, TcpStream>,
     buffer: &mut Vec<u8>,
 ) -> io::Result<Option<Request>> {
+    let Some((mut request, length)) = read_head(tls, buffer)? else {
+        return Ok(None);
+    };
+    if request.malformed {
+        return Ok(Some(request));
+    }
+    let body = read_body(tls, buffer, length)?;
+    if !request.too_large {
+        request.body = body;
+    }
+    Ok(Some(request))
+}
+
+/// Reads the next request head from `tls` (via `buffer`), and leaves its body unread. Returns
+/// the request with an empty body and the body's length; `Ok(None)` when the client ended the
+/// connection with close_notify before a new request.
+pub fn read_head(
+    tls: &mut StreamOwned<ServerConnection, TcpStream>,
+    buffer: &mut Vec<u8>,
+) -> io::Result<Option<(Request, usize)>> {
     let head_length = loop {
         if let Some(end) = find_head_end(buffer) {
             break end;
         }
         if buffer.len() > MAX_HEAD {
             buffer.clear();
-            return Ok(Some(malformed()));
+            return Ok(Some((malformed(), 0)));
         }
         if !fill(tls, buffer)? {
             return if buffer.is_empty() {
@@ -69,7 +89,7 @@ pub fn read_request(
     let mut parsed = httparse::Request::new(&mut headers);
     let Ok(httparse::Status::Complete(_)) = parsed.parse(&buffer[..head_length]) else {
         buffer.clear();
-        return Ok(Some(malformed()));
+        return Ok(Some((malformed(), 0)));
     };
     let method = parsed.method.unwrap_or_default().to_owned();
     let path = parsed.path.unwrap_or_default().to_owned();
@@ -87,20 +107,40 @@ pub fn read_request(
         Some(Ok(length)) => length,
         Some(Err(_)) => {
             buffer.clear();
-            return Ok(Some(malformed()));
+            return Ok(Some((malformed(), 0)));
         }
     };
     buffer.drain(..head_length);
     let too_large = length > MAX_BODY;
-    let body = read_body(tls, buffer, length)?;
-    Ok(Some(Request {
+    let request = Request {
         method,
         path,
-        body: if too_large { Vec::new() } else { body },
+        body: Vec::new(),
         too_large,
         wants_close: wants_close || too_large,
         malformed: false,
-    }))
+    };
+    Ok(Some((request, length)))
+}
+
+/// Reads and drops `length` body bytes.
+pub fn skip_body(
+    tls: &mut StreamOwned<ServerConnection, TcpStream>,
+    buffer: &mut Vec<u8>,
+    length: usize,
+) -> io::Result<()> {
+    let mut remaining = length;
+    loop {
+        let take = remaining.min(buffer.len());
+        buffer.drain(..take);
+        remaining -= take;
+        if remaining == 0 {
+            return Ok(());
+        }
+        if !fill(tls, buffer)? {
+            return Err(io::Error::new(ErrorKind::UnexpectedEof, "body cut short"));
+        }
+    }
 }
 
 fn malformed() -> Request {
@@ -224,7 +264,8 @@ fn route(request: &Request, behaviour: Behaviour) -> (u16, String) {
         Behaviour::Normal
         | Behaviour::CloseWithoutAnswer
         | Behaviour::CloseWithoutAnswerAfter(_)
-        | Behaviour::CloseDelimitedBody { .. } => (200, "OK".into()),
+        | Behaviour::CloseDelimitedBody { .. }
+        | Behaviour::Fault(_) => (200, "OK".into()),
     }
 }
 

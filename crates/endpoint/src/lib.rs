@@ -6,6 +6,8 @@
 //!   keep-alive; `POST /topics/{topic}?qos=0|1` answers `200 {"message":"OK","traceId":...}`,
 //!   and bad qos, paths, methods and sizes get the 4xx AWS IoT gives. Each request is logged
 //!   with the client certificate's subject.
+//! - [`faults`]: answers that are late, wrong or cut short on purpose (`--behaviour NAME`),
+//!   for testing how a device copes.
 //! - [`certs`]: development certificates made with rcgen (CA, server, devices with RSA or EC
 //!   keys, and broken certificates for tests).
 #![forbid(unsafe_code)]
@@ -13,6 +15,7 @@
 
 pub mod certs;
 mod der;
+pub mod faults;
 pub mod http;
 pub mod server;
 

@@ -1,7 +1,7 @@
 //! `iot-server`: the bundled AWS-IoT-like mTLS endpoint, on its own.
 //!
 //! ```text
-//! iot-server [serve] [--port N] [--bind ADDR] [--certs DIR]
+//! iot-server [serve] [--port N] [--bind ADDR] [--certs DIR] [--behaviour NAME] [--tickets N]
 //! iot-server gen-certs [--dir DIR] [--device-key rsa|ec]
 //! ```
 
@@ -10,12 +10,17 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use iot_server::certs::{self, DeviceKey};
-use iot_server::{EndpointConfig, start};
+use iot_server::faults::BEHAVIOUR_NAMES;
+use iot_server::{Behaviour, EndpointConfig, start};
 
 const USAGE: &str = "usage:
   iot-server [serve] [--port N] [--bind ADDR] [--certs DIR]   serve on ADDR:N (default 127.0.0.1:8443),
                                                             certificates from DIR (default certs/,
                                                             generated there on first run)
+        [--behaviour NAME]                                  answer publishes like this, to test a
+                                                            client (default normal; list in --help)
+        [--tickets N]                                       TLS 1.3 session tickets after each
+                                                            handshake (default 2)
   iot-server gen-certs [--dir DIR] [--device-key rsa|ec]    (re)generate the CA, server and device
                                                             certificates (default certs/, ec)";
 
@@ -23,7 +28,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("-h" | "--help") => {
-            println!("{USAGE}");
+            println!("{USAGE}\n\nbehaviours: {BEHAVIOUR_NAMES}");
             return ExitCode::SUCCESS;
         }
         Some("gen-certs") => gen_certs(&args[1..]),
@@ -82,8 +87,23 @@ fn serve(args: &[String]) -> Result<(), String> {
     let mut port = 8443u16;
     let mut bind = "127.0.0.1".to_owned();
     let mut dir = PathBuf::from("certs");
-    for (name, value) in options(args, &["--port", "--bind", "--certs"])? {
+    let mut behaviour = Behaviour::Normal;
+    let mut tickets = None;
+    let known = ["--port", "--bind", "--certs", "--behaviour", "--tickets"];
+    for (name, value) in options(args, &known)? {
         match name {
+            "--behaviour" => {
+                behaviour = value
+                    .parse()
+                    .map_err(|error| format!("--behaviour: {error}"))?
+            }
+            "--tickets" => {
+                tickets = Some(
+                    value
+                        .parse::<usize>()
+                        .map_err(|_| format!("--tickets: {value:?} is not a count of tickets"))?,
+                )
+            }
             "--port" => {
                 port = value
                     .parse()
@@ -97,10 +117,17 @@ fn serve(args: &[String]) -> Result<(), String> {
     let paths = certs::ensure_in(&dir).map_err(|error| error.to_string())?;
     let mut config =
         EndpointConfig::new(&paths.server_cert, &paths.server_key, &paths.ca_cert, port);
+    config.behaviour = behaviour;
+    if let Some(tickets) = tickets {
+        config.tls13_tickets = tickets;
+    }
     config.bind = format!("{bind}:{port}")
         .parse::<SocketAddr>()
         .map_err(|_| format!("--bind: {bind:?} is not an IP address"))?;
     let endpoint = start(config).map_err(|error| error.to_string())?;
+    if behaviour != Behaviour::Normal {
+        println!("iot-server: answering every publish with the test behaviour {behaviour:?}");
+    }
     println!(
         "iot-server: listening on https://{} ; trust {} ; device credentials {} and {}",
         endpoint.local_addr(),

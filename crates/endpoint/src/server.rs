@@ -14,6 +14,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, ServerConnection, StreamOwned};
 
+use crate::faults::{self, Fault};
 use crate::http::{self, Exchange};
 
 /// Which TLS versions the endpoint accepts.
@@ -46,6 +47,8 @@ pub enum Behaviour {
         /// Whether close_notify ends the body.
         close_notify: bool,
     },
+    /// Every publish is answered with a fault (see [`crate::faults`]).
+    Fault(Fault),
 }
 
 /// Endpoint configuration. Defaults: `127.0.0.1:8443`, both TLS versions, no ALPN required.
@@ -69,6 +72,9 @@ pub struct EndpointConfig {
     pub max_connections: usize,
     /// Longest silence from a client before its connection is dropped. Default 30 s.
     pub idle_timeout: Duration,
+    /// TLS 1.3 session tickets sent after each handshake, before any answer. Default 2
+    /// (rustls's); AWS IoT sends some too, and a device must cope with more.
+    pub tls13_tickets: usize,
 }
 
 impl EndpointConfig {
@@ -89,6 +95,7 @@ impl EndpointConfig {
             behaviour: Behaviour::Normal,
             max_connections: 16,
             idle_timeout: Duration::from_secs(30),
+            tls13_tickets: 2,
         }
     }
 }
@@ -152,6 +159,22 @@ pub struct Observations {
     pub close_notifies: AtomicUsize,
     /// Connections that ended without one.
     pub abrupt_closes: AtomicUsize,
+}
+
+impl Observations {
+    /// Notes a request answered with `status`.
+    fn record(&self, client: &str, request: &http::Request, status: u16) {
+        self.requests
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(RequestRecord {
+                client: client.to_owned(),
+                method: request.method.clone(),
+                path: request.path.clone(),
+                status,
+                body: request.body.clone(),
+            });
+    }
 }
 
 /// A running endpoint. Dropping it stops accepting connections.
@@ -240,6 +263,7 @@ fn tls_config(config: &EndpointConfig) -> Result<Arc<ServerConfig>, StartError> 
         .with_single_cert(chain, key)
         .map_err(StartError::Tls)?;
     server.alpn_protocols = vec![ALPN_AWS_IOT.to_vec(), b"http/1.1".to_vec()];
+    server.send_tls13_tickets = config.tls13_tickets;
     Ok(Arc::new(server))
 }
 
@@ -394,6 +418,10 @@ fn serve_requests(
     observations: &Observations,
 ) {
     let mut buffer = Vec::with_capacity(4096);
+    if config.behaviour == Behaviour::Fault(Fault::AnswerBeforeBody) {
+        answer_before_body(tls, &mut buffer, client, observations);
+        return;
+    }
     loop {
         match http::read_request(tls, &mut buffer) {
             Ok(Some(request)) => {
@@ -407,7 +435,8 @@ fn serve_requests(
                     Behaviour::CloseWithoutAnswerAfter(normal) => answered >= normal,
                     Behaviour::Normal
                     | Behaviour::ForceStatus(_)
-                    | Behaviour::CloseDelimitedBody { .. } => false,
+                    | Behaviour::CloseDelimitedBody { .. }
+                    | Behaviour::Fault(_) => false,
                 };
                 if close {
                     log::info!(
@@ -424,17 +453,14 @@ fn serve_requests(
                     request.path,
                     exchange.status
                 );
-                observations
-                    .requests
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .push(RequestRecord {
-                        client: client.to_owned(),
-                        method: request.method.clone(),
-                        path: request.path.clone(),
-                        status: exchange.status,
-                        body: request.body.clone(),
-                    });
+                observations.record(client, &request, exchange.status);
+                if let Behaviour::Fault(fault) = config.behaviour {
+                    log::info!("{client}: answered with the fault {fault:?} (test knob)");
+                    if faults::answer(tls, &exchange, fault) {
+                        continue;
+                    }
+                    return;
+                }
                 if let Behaviour::CloseDelimitedBody { close_notify } = config.behaviour {
                     answer_close_delimited(tls, &exchange, close_notify);
                     return;
@@ -468,6 +494,27 @@ fn serve_requests(
                 return;
             }
         }
+    }
+}
+
+/// [`Fault::AnswerBeforeBody`] on one connection.
+fn answer_before_body(
+    tls: &mut StreamOwned<ServerConnection, TcpStream>,
+    buffer: &mut Vec<u8>,
+    client: &str,
+    observations: &Observations,
+) {
+    match faults::answer_before_body(tls, buffer) {
+        Ok(Some((request, status))) => {
+            log::info!(
+                "{client}: {} {} -> {status} before the body, then a reset (test knob)",
+                request.method,
+                request.path
+            );
+            observations.record(client, &request, status);
+        }
+        Ok(None) => log::info!("{client}: closed with close_notify"),
+        Err(error) => log::info!("{client}: connection ended: {error}"),
     }
 }
 
