@@ -641,7 +641,7 @@ fn check_fault_run(
 
 #[test]
 fn a_hundred_early_answers_after_session_tickets_then_a_reset_all_arrive() {
-    // The server sends four TLS 1.3 tickets after the handshake, answers as soon as it has the
+    // The server sends eight TLS 1.3 tickets after the handshake, answers as soon as it has the
     // request head, then reads the body and resets the connection: a client that has not read
     // what came before the reset loses the answer.
     let dir = tempfile::tempdir().expect("temp dir");
@@ -649,7 +649,7 @@ fn a_hundred_early_answers_after_session_tickets_then_a_reset_all_arrive() {
     let paths = certs::CertPaths::in_dir(dir.path());
     let mut config = EndpointConfig::new(&paths.server_cert, &paths.server_key, &paths.ca_cert, 0);
     config.behaviour = Behaviour::Fault(iot_server::faults::Fault::AnswerBeforeBody);
-    config.tls13_tickets = 4;
+    config.tls13_tickets = 8;
     let endpoint = iot_server::start(config).expect("endpoint");
     let output = demo()
         .args(endpoint_args(dir.path(), endpoint.port()))
@@ -667,6 +667,80 @@ fn a_hundred_early_answers_after_session_tickets_then_a_reset_all_arrive() {
     assert_eq!(output.status.code(), Some(0), "{:?}", text(&output));
     assert_eq!(json_report(&output)["iterations_completed"], 100);
     assert_eq!(endpoint.observations().requests.lock().unwrap().len(), 100);
+}
+
+/// `openssl s_server` on 127.0.0.1:`port` speaking only `version` (`-tls1`, `-tls1_1`,
+/// `-tls1_2`), requiring a device certificate from the PKI in `dir`. Killed on drop.
+struct OpensslServer(std::process::Child);
+
+impl OpensslServer {
+    fn start(dir: &Path, port: u16, version: &str) -> OpensslServer {
+        let paths = certs::CertPaths::in_dir(dir);
+        let child = Command::new("openssl")
+            .args(["s_server", "-quiet", "-www", "-Verify", "1"])
+            .arg("-accept")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg(version)
+            // OpenSSL 3 refuses TLS 1.0 and 1.1 at its default security level.
+            .args(["-cipher", "DEFAULT:@SECLEVEL=0"])
+            .arg("-cert")
+            .arg(&paths.server_cert)
+            .arg("-key")
+            .arg(&paths.server_key)
+            .arg("-CAfile")
+            .arg(&paths.ca_cert)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect(
+                "openssl s_server (Debian package openssl; scripts/ensure-deps.sh installs it)",
+            );
+        // Ready once it accepts.
+        let until = Instant::now() + Duration::from_secs(5);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && Instant::now() < until {
+            thread::sleep(Duration::from_millis(20));
+        }
+        OpensslServer(child)
+    }
+}
+
+impl Drop for OpensslServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn servers_that_speak_only_tls_1_0_or_1_1_are_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    certs::generate_into(dir.path(), DeviceKey::P256).expect("certificates");
+    for version in ["-tls1", "-tls1_1"] {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let _server = OpensslServer::start(dir.path(), port, version);
+        let output = demo()
+            .args(endpoint_args(dir.path(), port))
+            .args(["--json", "--attempts", "1", "--deadline", "10"])
+            .output()
+            .expect("run");
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{version}: {:?}",
+            text(&output)
+        );
+        let error = json_report(&output)["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            error.contains("TLS alert 70 (protocol_version)"),
+            "{version}: the error does not say the versions did not match: {error}"
+        );
+    }
 }
 
 #[test]
