@@ -1,0 +1,32 @@
+/*
+ * Helpers for the FreeRTOS+TCP backend that read a socket's private structure (see
+ * plus_tcp_shim.h). Everything else of the backend, the network interface included, is Rust.
+ */
+
+#include "plus_tcp_shim.h"
+
+BaseType_t xShimPlusTcpPeerSentFin( Socket_t xSocket )
+{
+    const FreeRTOS_Socket_t * pxSocket = ( const FreeRTOS_Socket_t * ) xSocket;
+
+    if( ( pxSocket == NULL ) || ( pxSocket == FREERTOS_INVALID_SOCKET ) ||
+        ( pxSocket->ucProtocol != ( uint8_t ) FREERTOS_IPPROTO_TCP ) )
+    {
+        return pdFALSE;
+    }
+
+    return ( pxSocket->u.xTCP.bits.bFinRecv != 0U ) ? pdTRUE : pdFALSE;
+}
+
+BaseType_t xShimPlusTcpState( Socket_t xSocket )
+{
+    const FreeRTOS_Socket_t * pxSocket = ( const FreeRTOS_Socket_t * ) xSocket;
+
+    if( ( pxSocket == NULL ) || ( pxSocket == FREERTOS_INVALID_SOCKET ) ||
+        ( pxSocket->ucProtocol != ( uint8_t ) FREERTOS_IPPROTO_TCP ) )
+    {
+        return -1;
+    }
+
+    return ( BaseType_t ) pxSocket->u.xTCP.eTCPState;
+}
