@@ -715,6 +715,10 @@ fn generate_plus_tcp_bindings(
         "ipconfig.*",
         "eNetwork.*",
         "eResolution.*",
+        "eCLOSED",
+        "eCONNECT_SYN",
+        "eESTABLISHED",
+        "eCLOSE_WAIT",
     ] {
         builder = builder.allowlist_var(var);
     }

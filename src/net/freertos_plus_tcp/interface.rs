@@ -19,9 +19,13 @@
 //!     card's lock while it waits.
 //! * **Link status** (`pfGetPhyLinkStatus`): always up; a card has no link state to report.
 //!
-//! ARP: the interface tells a task waiting in [`super::Stack::resolve_next_hop`] when an ARP
-//! frame came in, so a first connection does not sit out FreeRTOS+TCP's 500 ms resolution
-//! retry.
+//! Frames that change what a waiting task waits for wake it ([`Interest`]): an ARP frame
+//! wakes a task in [`super::Stack::resolve_next_hop`] (so a first connection does not sit out
+//! FreeRTOS+TCP's 500 ms resolution retry), and a TCP segment with SYN or RST wakes a task
+//! waiting for its connection to be accepted or refused (FreeRTOS+TCP sets no socket event
+//! when a reset refuses a connection, so `FreeRTOS_connect` alone would wait out its timeout).
+//! The IP task runs above every socket user, so by the time a woken task runs, the IP task has
+//! processed the frame that woke it.
 
 use core::cell::{RefCell, UnsafeCell};
 use core::ffi::c_char;
@@ -44,6 +48,36 @@ use crate::rtos::time::Ticks;
 const RECEIVE_WAIT_MS: u64 = 200;
 /// EtherType of ARP.
 const ETHERTYPE_ARP: [u8; 2] = [0x08, 0x06];
+/// EtherType of IPv4.
+const ETHERTYPE_IPV4: [u8; 2] = [0x08, 0x00];
+/// Most tasks waiting for frames at once.
+const MAX_WAITERS: usize = 8;
+
+/// What a task waits for (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Interest {
+    /// Any ARP frame.
+    Arp,
+    /// A TCP segment with SYN or RST.
+    TcpControl,
+}
+
+impl Interest {
+    /// The interest `frame` satisfies, if any.
+    fn of(frame: &[u8]) -> Option<Interest> {
+        let ethertype = frame.get(12..14)?;
+        if ethertype == ETHERTYPE_ARP {
+            return Some(Interest::Arp);
+        }
+        if ethertype != ETHERTYPE_IPV4 || *frame.get(23)? != 6 {
+            return None;
+        }
+        let header_len = usize::from(frame.get(14)? & 0x0f) * 4;
+        let flags = *frame.get(14 + header_len + 13)?;
+        // SYN 0x02, RST 0x04.
+        (flags & 0x06 != 0).then_some(Interest::TcpControl)
+    }
+}
 
 /// The card and a frame taken from it that is not yet with the IP task.
 struct Link {
@@ -61,11 +95,11 @@ pub(super) struct Interface {
     /// before `FreeRTOS_IPInit_Multi`, then owned by FreeRTOS+TCP.
     descriptor: UnsafeCell<ffi::NetworkInterface_t>,
     end_point: UnsafeCell<ffi::NetworkEndPoint_t>,
-    /// A task waiting for an ARP reply (see [`super::Stack::resolve_next_hop`]).
-    arp_waiter: critical_section::Mutex<RefCell<Option<TaskHandle>>>,
+    /// Tasks waiting for a kind of frame (see [`Interest`]).
+    waiters: critical_section::Mutex<RefCell<heapless::Vec<(TaskHandle, Interest), MAX_WAITERS>>>,
 }
 
-// SAFETY: `link` is behind a kernel mutex and `arp_waiter` behind a critical section.
+// SAFETY: `link` is behind a kernel mutex and `waiters` behind a critical section.
 // `descriptor` and `end_point` are written only in `launch`, before FreeRTOS+TCP knows them,
 // and afterwards only FreeRTOS+TCP (its IP task, under its own rules) reads and writes them;
 // this module only passes their addresses.
@@ -103,7 +137,7 @@ impl Interface {
             descriptor: UnsafeCell::new(unsafe { MaybeUninit::zeroed().assume_init() }),
             // SAFETY: as above.
             end_point: UnsafeCell::new(unsafe { MaybeUninit::zeroed().assume_init() }),
-            arp_waiter: critical_section::Mutex::new(RefCell::new(None)),
+            waiters: critical_section::Mutex::new(RefCell::new(heapless::Vec::new())),
         }));
         if INTERFACE.set(Box::new(interface)).is_err() {
             return Err(StartError::AlreadyStarted);
@@ -177,25 +211,56 @@ impl Interface {
         counters
     }
 
-    /// Registers the calling task to be woken by the next ARP frame.
-    pub(super) fn expect_arp_reply(&self) {
-        let me = TaskHandle::current();
-        critical_section::with(|cs| *self.arp_waiter.borrow_ref_mut(cs) = me);
-    }
-
-    /// Takes the calling task off (its wait is over).
-    pub(super) fn forget_arp_waiter(&self) {
-        let waiter = critical_section::with(|cs| self.arp_waiter.borrow_ref_mut(cs).take());
-        drop(waiter);
-    }
-
-    /// Called for every frame that reached the IP task.
-    fn frame_delivered(&self, frame: &[u8]) {
-        if frame.get(12..14) == Some(&ETHERTYPE_ARP[..]) {
-            let waiter = critical_section::with(|cs| self.arp_waiter.borrow_ref_mut(cs).take());
-            if let Some(waiter) = waiter {
-                waiter.notify_slot(NotifySlot::Network);
+    /// Registers the calling task to be woken (on [`NotifySlot::Network`]) by the next frame
+    /// of `interest`. `false` if too many tasks wait already (the caller then waits for its
+    /// timeout only).
+    pub(super) fn expect(&self, interest: Interest) -> bool {
+        let Some(me) = TaskHandle::current() else {
+            return false;
+        };
+        critical_section::with(|cs| {
+            let mut waiters = self.waiters.borrow_ref_mut(cs);
+            if waiters.iter().any(|(task, _)| *task == me) {
+                return true;
             }
+            waiters.push((me, interest)).is_ok()
+        })
+    }
+
+    /// Takes the calling task off the list (its wait is over).
+    pub(super) fn forget(&self) {
+        let Some(me) = TaskHandle::current() else {
+            return;
+        };
+        let removed = critical_section::with(|cs| {
+            let mut waiters = self.waiters.borrow_ref_mut(cs);
+            let index = waiters.iter().position(|(task, _)| *task == me)?;
+            Some(waiters.swap_remove(index))
+        });
+        // Dropped out of the critical section.
+        drop(removed);
+    }
+
+    /// Called for every frame that reached the IP task: wakes the tasks waiting for its kind.
+    fn frame_delivered(&self, frame: &[u8]) {
+        let Some(interest) = Interest::of(frame) else {
+            return;
+        };
+        let mut woken: heapless::Vec<TaskHandle, MAX_WAITERS> = heapless::Vec::new();
+        critical_section::with(|cs| {
+            let mut waiters = self.waiters.borrow_ref_mut(cs);
+            let mut index = 0;
+            while index < waiters.len() {
+                if waiters[index].1 == interest {
+                    let (task, _) = waiters.swap_remove(index);
+                    let _ = woken.push(task);
+                } else {
+                    index += 1;
+                }
+            }
+        });
+        for task in woken {
+            task.notify_slot(NotifySlot::Network);
         }
     }
 
@@ -335,7 +400,7 @@ unsafe extern "C" fn output(
 /// The next hop towards `address` (itself on the link, else the gateway) if it is not in the
 /// ARP cache yet; `None` if it is, or if ARP cannot help (no route).
 pub(super) fn arp_lookup(address: Ipv4Addr) -> Option<Ipv4Addr> {
-    let settings = super::STACK.get()?.ipv4_now()?;
+    let settings = super::STACK.get()?.ipv4()?;
     let mask = u32::MAX
         .checked_shl(32 - u32::from(settings.prefix_len.min(32)))
         .unwrap_or(0);

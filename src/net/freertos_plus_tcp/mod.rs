@@ -118,11 +118,6 @@ impl Stack {
         self.interface.counters()
     }
 
-    /// The settings in force (the hook's last report).
-    fn ipv4_now(&self) -> Option<Ipv4Settings> {
-        self.state.lock().ipv4
-    }
-
     /// Records the settings the network-event hook reports, and wakes the waiters.
     fn set_ipv4(&self, ipv4: Option<Ipv4Settings>) {
         let mut state = self.state.lock();
@@ -154,27 +149,23 @@ impl Stack {
                 // A reply went by and the cache still misses: let FreeRTOS+TCP carry on alone.
                 return;
             }
-            self.interface.expect_arp_reply();
+            self.interface.expect(interface::Interest::Arp);
             interface::send_arp_request(next_hop);
             asked = true;
             task::wait_for_notification_on(NotifySlot::Network, remaining);
-            self.interface.forget_arp_waiter();
+            self.interface.forget();
         }
     }
 }
 
-impl TcpIpStack for Stack {
-    type Socket = TcpSocket;
-
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn ipv4(&self) -> Option<Ipv4Settings> {
+impl Stack {
+    /// The IPv4 settings in force, or `None` until the network is up.
+    pub fn ipv4(&self) -> Option<Ipv4Settings> {
         self.state.lock().ipv4
     }
 
-    fn wait_until_up(&self, timeout: Duration) -> Option<Ipv4Settings> {
+    /// Waits until the network-event hook reports the end-point up.
+    pub fn wait_until_up(&self, timeout: Duration) -> Option<Ipv4Settings> {
         let deadline = Deadline::after(timeout);
         let me = TaskHandle::current();
         loop {
@@ -200,7 +191,8 @@ impl TcpIpStack for Stack {
         }
     }
 
-    fn connect(
+    /// Connects to `address:port`; see [`TcpIpStack::connect`].
+    pub fn connect(
         &'static self,
         address: Ipv4Addr,
         port: u16,
@@ -209,7 +201,7 @@ impl TcpIpStack for Stack {
         if address.is_unspecified() || address.is_broadcast() || port == 0 {
             return Err(ConnectError::InvalidAddress);
         }
-        if self.ipv4().is_none() {
+        if Stack::ipv4(self).is_none() {
             return Err(ConnectError::NetworkDown);
         }
         if self.sockets.load(Ordering::SeqCst) >= self.config.max_sockets {
@@ -221,22 +213,58 @@ impl TcpIpStack for Stack {
         socket::connect(self, address, port, options, remaining)
     }
 
-    fn resolve(&'static self, host: &str, timeout: Duration) -> Result<Ipv4Addr, DnsError> {
+    /// The IPv4 address of `host`: `localhost` and literals directly, other names with
+    /// `FreeRTOS_getaddrinfo` (the DNS server the network gave).
+    pub fn resolve(&'static self, host: &str, timeout: Duration) -> Result<Ipv4Addr, DnsError> {
         if let Some(address) = guest_address(host, self.config.host_alias) {
             return Ok(address);
         }
         if !is_host_name(host) {
             return Err(DnsError::InvalidName);
         }
-        let settings = self.ipv4().ok_or(DnsError::NetworkDown)?;
+        let settings = Stack::ipv4(self).ok_or(DnsError::NetworkDown)?;
         let server = settings.dns.ok_or(DnsError::NoServer)?;
         self.resolve_next_hop(server, Deadline::after(timeout));
         let name = CString::new(host).map_err(|_| DnsError::InvalidName)?;
         socket::getaddrinfo(&name)
     }
 
-    fn tcp_sockets_in_use(&self) -> usize {
+    /// How many sockets are open (not yet given to `FreeRTOS_closesocket`).
+    pub fn tcp_sockets_in_use(&self) -> usize {
         self.sockets.load(Ordering::SeqCst)
+    }
+}
+
+impl TcpIpStack for Stack {
+    type Socket = TcpSocket;
+
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn ipv4(&self) -> Option<Ipv4Settings> {
+        Stack::ipv4(self)
+    }
+
+    fn wait_until_up(&self, timeout: Duration) -> Option<Ipv4Settings> {
+        Stack::wait_until_up(self, timeout)
+    }
+
+    fn connect(
+        &'static self,
+        address: Ipv4Addr,
+        port: u16,
+        options: TcpOptions,
+    ) -> Result<TcpSocket, ConnectError> {
+        Stack::connect(self, address, port, options)
+    }
+
+    fn resolve(&'static self, host: &str, timeout: Duration) -> Result<Ipv4Addr, DnsError> {
+        Stack::resolve(self, host, timeout)
+    }
+
+    fn tcp_sockets_in_use(&self) -> usize {
+        Stack::tcp_sockets_in_use(self)
     }
 }
 
@@ -301,7 +329,7 @@ extern "C" fn vApplicationIPNetworkEventHook_Multi(
         }
         stack.set_ipv4(Some(settings));
     } else if event == ffi::eNetworkDown {
-        if stack.ipv4().is_some() {
+        if Stack::ipv4(stack).is_some() {
             log::warn!("network down (FreeRTOS+TCP)");
         }
         stack.set_ipv4(None);

@@ -7,10 +7,12 @@ use core::ptr;
 use core::sync::atomic::Ordering;
 use core::time::Duration;
 
+use super::interface::Interest;
 use super::{Stack, ffi, from_plus, to_plus};
 use crate::net::{
     ConnectError, DnsError, RecvError, RecvEvent, SendError, TcpConnection, TcpOptions,
 };
+use crate::rtos::task::{self, NotifySlot};
 use crate::rtos::time::{Deadline, Ticks};
 
 /// How long a gracefully closed socket waits for the peer to answer its FIN before it is freed
@@ -96,9 +98,9 @@ pub(super) fn connect(
     };
     set_size(raw, ffi::FREERTOS_SO_RCVBUF, stack.config.tcp_rx_buffer);
     set_size(raw, ffi::FREERTOS_SO_SNDBUF, stack.config.tcp_tx_buffer);
-    // FreeRTOS_connect waits for as long as the receive timeout says.
-    let wait = ffi::TickType_t::try_from(wait.as_u64()).unwrap_or(ffi::TickType_t::MAX);
-    set_timeout(raw, ffi::FREERTOS_SO_RCVTIMEO, wait.max(1));
+    // Started without waiting (a zero receive timeout makes FreeRTOS_connect return at once);
+    // the wait is below, woken by the segments that decide it.
+    set_timeout(raw, ffi::FREERTOS_SO_RCVTIMEO, 0);
     set_timeout(raw, ffi::FREERTOS_SO_SNDTIMEO, ticks(options.send_timeout));
     // SAFETY: a zeroed sockaddr is valid; the fields are then set.
     let mut peer: ffi::freertos_sockaddr = unsafe { MaybeUninit::zeroed().assume_init() };
@@ -110,26 +112,78 @@ pub(super) fn connect(
     let result = unsafe {
         ffi::FreeRTOS_connect(raw, &peer, mem::size_of::<ffi::freertos_sockaddr>() as u32)
     };
-    if result != 0 {
+    let started = result == 0 || result.unsigned_abs() as u32 == ffi::pdFREERTOS_ERRNO_EWOULDBLOCK;
+    if !started {
         socket.release();
-        let code = result.unsigned_abs() as u32;
-        return Err(match code {
-            ffi::pdFREERTOS_ERRNO_ETIMEDOUT | ffi::pdFREERTOS_ERRNO_EWOULDBLOCK => {
-                ConnectError::TimedOut
-            }
-            ffi::pdFREERTOS_ERRNO_ENOTCONN => ConnectError::Refused,
+        return Err(match result.unsigned_abs() as u32 {
             ffi::pdFREERTOS_ERRNO_ENOMEM | ffi::pdFREERTOS_ERRNO_ENOBUFS => {
                 ConnectError::OutOfMemory
             }
             ffi::pdFREERTOS_ERRNO_EINVAL => ConnectError::InvalidAddress,
-            _ => ConnectError::TimedOut,
+            _ => ConnectError::Refused,
         });
+    }
+    if let Err(error) = wait_connected(stack, &socket, Deadline::after(wait.as_duration())) {
+        socket.release();
+        return Err(error);
     }
     set_timeout(raw, ffi::FREERTOS_SO_RCVTIMEO, ticks(options.recv_timeout));
     Ok(socket)
 }
 
+/// Waits until the handshake of `socket` is decided: established, refused (a reset took it to
+/// `eCLOSED`), given up by FreeRTOS+TCP (its SYN retries ran out: `eCLOSE_WAIT`), or
+/// `deadline`. Woken by SYN and RST segments (see [`super::interface::Interest`]).
+fn wait_connected(
+    stack: &'static Stack,
+    socket: &TcpSocket,
+    deadline: Deadline,
+) -> Result<(), ConnectError> {
+    loop {
+        // Registered before the state is read, so a segment in between still wakes us.
+        let registered = stack.interface.expect(Interest::TcpControl);
+        let state = socket.state();
+        let decided = if state == ffi::eESTABLISHED as ffi::BaseType_t {
+            Some(Ok(()))
+        } else if state == ffi::eCLOSED as ffi::BaseType_t || state < 0 {
+            Some(Err(ConnectError::Refused))
+        } else if state == ffi::eCONNECT_SYN as ffi::BaseType_t {
+            None
+        } else if state == ffi::eCLOSE_WAIT as ffi::BaseType_t && !socket.peer_sent_fin() {
+            Some(Err(ConnectError::TimedOut))
+        } else {
+            // Past the handshake already (the peer may have sent data and FIN at once).
+            Some(Ok(()))
+        };
+        let remaining = deadline.remaining();
+        if decided.is_some() || remaining.is_none() {
+            stack.interface.forget();
+            return decided.unwrap_or(Err(ConnectError::TimedOut));
+        }
+        let remaining = remaining.unwrap_or(Ticks::ZERO);
+        // Without a registration (too many waiters) only FreeRTOS+TCP's own pace is left:
+        // look again every 10 ms.
+        let wait = if registered {
+            remaining
+        } else {
+            Ticks::from_u64_saturating(
+                remaining
+                    .as_u64()
+                    .min(Ticks::from_duration(Duration::from_millis(10)).as_u64()),
+            )
+        };
+        task::wait_for_notification_on(NotifySlot::Network, wait);
+        stack.interface.forget();
+    }
+}
+
 impl TcpSocket {
+    /// The socket's TCP state (`eIPTCPState_t`), or -1 if it is not a TCP socket.
+    fn state(&self) -> ffi::BaseType_t {
+        // SAFETY: `raw` is a valid socket; the shim only reads its state.
+        unsafe { ffi::xShimPlusTcpState(self.raw) }
+    }
+
     /// Whether the peer has ended its stream with a FIN (as opposed to a reset).
     fn peer_sent_fin(&self) -> bool {
         // SAFETY: `raw` is a valid socket; the shim only reads a flag of it.

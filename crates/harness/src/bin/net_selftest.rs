@@ -7,7 +7,9 @@
 use freertos_https_harness as selftest_support;
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream, UdpSocket};
+#[cfg(not(feature = "freertos-plus-tcp"))]
+use std::net::UdpSocket;
+use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as HostMutex};
@@ -19,11 +21,14 @@ use freertos_https::board::posix::slirp;
 use freertos_https::link::LinkCard;
 use freertos_https::link::pcap::PcapTap;
 use freertos_https::link::ring::RingCard;
+#[cfg(not(feature = "freertos-plus-tcp"))]
+use freertos_https::net::DnsError;
 use freertos_https::net::{
-    self, ConnectError, DefaultSocket as TcpSocket, DefaultStack as Stack, DnsError, Ipv4Setup,
-    NetConfig, RecvError, RecvEvent, TcpConnection, TcpOptions, TcpTransport,
+    self, ConnectError, DefaultSocket as TcpSocket, DefaultStack as Stack, Ipv4Setup, NetConfig,
+    RecvError, RecvEvent, TcpConnection, TcpOptions, TcpTransport,
 };
 use freertos_https::rtos::heap::HeapStats;
+#[cfg(not(feature = "freertos-plus-tcp"))]
 use freertos_https::rtos::sync::Queue;
 use freertos_https::rtos::task::{self, Priority};
 use freertos_https::rtos::time;
@@ -42,9 +47,11 @@ const SCENARIOS: &[Scenario<RingCard>] = &[
     ("sequential_500", sequential_500),
     ("two_tasks", two_tasks),
     ("busy_device", busy_device),
+    #[cfg(not(feature = "freertos-plus-tcp"))]
     ("dns_lookup", dns_lookup),
     ("transport", transport),
     ("pcap", pcap),
+    #[cfg(not(feature = "freertos-plus-tcp"))]
     (
         "timed_out_waiter_is_forgotten",
         timed_out_waiter_is_forgotten,
@@ -537,7 +544,9 @@ fn busy_device(port: RingCard) -> Outcome {
     ))
 }
 
-/// Lookups through the stack against a fake DNS server on the host's loopback.
+/// Lookups through the stack against a fake DNS server on the host's loopback. smoltcp only:
+/// it needs a DNS server on a port other than 53, which FreeRTOS+TCP cannot be told.
+#[cfg(not(feature = "freertos-plus-tcp"))]
 fn dns_lookup(port: RingCard) -> Outcome {
     let server = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| e.to_string())?;
     let dns_port = server.local_addr().map_err(|e| e.to_string())?.port();
@@ -585,6 +594,7 @@ fn dns_lookup(port: RingCard) -> Outcome {
 
 /// Answers A queries: `device.test` is 192.0.2.42, every other name does not exist. Notes
 /// each query's id in `ids`.
+#[cfg(not(feature = "freertos-plus-tcp"))]
 fn fake_dns(server: UdpSocket, ids: &HostMutex<Vec<u16>>) {
     let mut buffer = [0u8; 512];
     while let Ok((length, from)) = server.recv_from(&mut buffer) {
@@ -600,6 +610,7 @@ fn fake_dns(server: UdpSocket, ids: &HostMutex<Vec<u16>>) {
     }
 }
 
+#[cfg(not(feature = "freertos-plus-tcp"))]
 fn fake_dns_answer(query: &[u8]) -> Option<Vec<u8>> {
     let question_end = 12 + query.get(12..)?.iter().position(|&byte| byte == 0)? + 1 + 4;
     let name = query.get(12..question_end - 5)?;
@@ -696,6 +707,8 @@ fn pcap(port: RingCard) -> Outcome {
 /// A task whose wait in a socket call timed out is no longer registered as a waiter, so news
 /// that arrives later does not notify it. Before the fix the stale registration stayed, and
 /// the next change notified whatever task then lived in the ended task's control block.
+/// smoltcp only: the waiter list is the smoltcp backend's (FreeRTOS+TCP keeps its own).
+#[cfg(not(feature = "freertos-plus-tcp"))]
 fn timed_out_waiter_is_forgotten(port: RingCard) -> Outcome {
     let echo = echo_server()?;
     let stack = start_stack(port, NetConfig::default())?;
