@@ -30,3 +30,15 @@ BaseType_t xShimPlusTcpState( Socket_t xSocket )
 
     return ( BaseType_t ) pxSocket->u.xTCP.eTCPState;
 }
+
+BaseType_t xShimPlusTcpReserveSegments( void )
+{
+    /* FreeRTOS+TCP allocates its pool of sliding-window segment descriptors
+     * (ipconfigTCP_WIN_SEG_COUNT of them) the first time a TCP window is created, and keeps it
+     * for good. Creating and destroying a window here makes that happen at start-up. */
+    static TCPWindow_t xWindow;
+    BaseType_t xResult = xTCPWindowCreate( &xWindow, ipconfigTCP_MSS, ipconfigTCP_MSS, 0U, 0U, ipconfigTCP_MSS );
+
+    vTCPWindowDestroy( &xWindow );
+    return xResult;
+}

@@ -16,6 +16,7 @@
 #include "FreeRTOS_Routing.h"
 #include "NetworkBufferManagement.h"
 #include "NetworkInterface.h"
+#include "FreeRTOS_TCP_WIN.h"
 
 /* Whether the peer of a TCP socket has sent its FIN (an orderly end of its stream, as opposed
  * to a reset). The flag lives in the socket's private structure. */
@@ -23,5 +24,10 @@ BaseType_t xShimPlusTcpPeerSentFin( Socket_t xSocket );
 
 /* The TCP state of a socket (eIPTCPState_t), or -1 for an invalid socket. */
 BaseType_t xShimPlusTcpState( Socket_t xSocket );
+
+/* Allocates FreeRTOS+TCP's pool of TCP segment descriptors now (it is otherwise allocated by
+ * the first connection and kept for good). Call once, before FreeRTOS_IPInit_Multi. pdPASS,
+ * or pdFAIL if the heap had no room. */
+BaseType_t xShimPlusTcpReserveSegments( void );
 
 #endif /* PLUS_TCP_SHIM_H */

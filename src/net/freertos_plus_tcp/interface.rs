@@ -196,6 +196,13 @@ impl Interface {
             if matches!(config.ipv4, Ipv4Setup::Dhcp) {
                 (*end_point).bits.set_bWantDHCP(1);
             }
+            // The segment pool every TCP connection shares, allocated now rather than by the
+            // first connection, so the heap a connection takes is given back when it closes.
+            if ffi::xShimPlusTcpReserveSegments() == 0 {
+                return Err(StartError::Kernel(
+                    crate::rtos::sync::CreateError::OutOfMemory,
+                ));
+            }
             if ffi::FreeRTOS_IPInit_Multi() == 0 {
                 return Err(StartError::IpTask(task::SpawnError::OutOfMemory));
             }
