@@ -706,6 +706,7 @@ fn generate_plus_tcp_bindings(
         "freertos_sockaddr",
         "eResolutionLookupResult_t",
         "eIPTCPState_t",
+        "WinProperties_t",
     ] {
         builder = builder.allowlist_type(item);
     }

@@ -7,16 +7,20 @@
  *
  * Sizing, for one TLS connection on a 1500-byte MTU (MSS 1460):
  * - Socket buffers: 8 KiB receive and 8 KiB send, as the smoltcp backend's defaults
- *   (net::NetConfig). The server's TLS flight (certificate chain, up to ~5 KiB) fits the
- *   receive buffer whole, and the device's own chain (~2 KiB) plus its handshake records fit
- *   the send buffer. The advertised window is the receive buffer: 5 full segments and a part (6 in flight).
- * - Network buffer descriptors: 16. At most one receive window of segments (6) is in flight
- *   towards the device, a send window (6) may wait in the driver, and DHCP, DNS and ARP need
+ *   (net::NetConfig; the Rust layer sets each socket's from there). The server's TLS flight
+ *   (certificate chain, up to ~5 KiB) fits the receive buffer whole, and the device's own
+ *   chain (~2 KiB) plus its handshake records fit the send buffer.
+ * - Windows: as many full segments as the buffer holds (5 for 8 KiB), at most 8 each way (the
+ *   Rust layer sets them with FREERTOS_SO_WIN_PROPERTIES; upstream's default is half the
+ *   buffer: 2 segments here).
+ * - Network buffer descriptors: 16. At most one receive window of segments (5) is in flight
+ *   towards the device, a send window (5) may wait in the driver, and DHCP, DNS and ARP need
  *   one each at a time; the rest is headroom for a closing socket's last segments. With
  *   BufferAllocation_2 a descriptor is ~60 bytes: the frames themselves are allocated from the
  *   FreeRTOS heap only while in use, each the size of its frame.
- * - Sliding-window segment descriptors: 16, shared by every TCP socket (a socket needs about
- *   one per MSS of each of its buffers: 6 + 6), so a second, closing socket still has some.
+ * - Sliding-window segment descriptors: 16, shared by every TCP socket (a socket needs one
+ *   per segment of each of its windows: 5 + 5), so a second, closing socket still has some.
+ *   Allocated once, at start (c_shim/plus_tcp/plus_tcp_shim.c).
  * - IP task event queue: the descriptors plus 5, so that every buffer can be announced to the
  *   IP task at once and the queue is never what drops a frame.
  * - ARP cache: 4 entries (the gateway, the DNS server, a host on the link).

@@ -56,17 +56,33 @@ fn set_timeout(raw: ffi::Socket_t, option: u32, value: ffi::TickType_t) {
     }
 }
 
-/// Sets a buffer-size option (`FREERTOS_SO_RCVBUF` / `FREERTOS_SO_SNDBUF`).
-fn set_size(raw: ffi::Socket_t, option: u32, value: usize) {
-    let value: ffi::BaseType_t = ffi::BaseType_t::try_from(value).unwrap_or(ffi::BaseType_t::MAX);
-    // SAFETY: `raw` is a valid, unconnected socket; the option value is read as a BaseType_t.
+/// The TCP window, in segments, for a buffer of `bytes`: as many full segments as the buffer
+/// holds, at least one, and at most half the segment descriptors FreeRTOS+TCP shares between
+/// all sockets (`ipconfigTCP_WIN_SEG_COUNT`), so that the send and receive windows of one
+/// connection can both be full at once.
+fn window_segments(bytes: usize) -> i32 {
+    let mss = ffi::ipconfigTCP_MSS as usize;
+    let most = (ffi::ipconfigTCP_WIN_SEG_COUNT as usize / 2).max(1);
+    (bytes / mss).clamp(1, most) as i32
+}
+
+/// Sets the socket's buffers (from the stack's configuration) and its windows
+/// (`FREERTOS_SO_WIN_PROPERTIES`, see [`window_segments`]). Before connecting.
+fn set_buffers(raw: ffi::Socket_t, rx_bytes: usize, tx_bytes: usize) {
+    let properties = ffi::WinProperties_t {
+        lTxBufSize: i32::try_from(tx_bytes).unwrap_or(i32::MAX),
+        lTxWinSize: window_segments(tx_bytes),
+        lRxBufSize: i32::try_from(rx_bytes).unwrap_or(i32::MAX),
+        lRxWinSize: window_segments(rx_bytes),
+    };
+    // SAFETY: `raw` is a valid, unconnected socket; the option value is a WinProperties_t.
     unsafe {
         ffi::FreeRTOS_setsockopt(
             raw,
             0,
-            option as i32,
-            ptr::from_ref(&value).cast(),
-            mem::size_of::<ffi::BaseType_t>(),
+            ffi::FREERTOS_SO_WIN_PROPERTIES as i32,
+            ptr::from_ref(&properties).cast(),
+            mem::size_of::<ffi::WinProperties_t>(),
         );
     }
 }
@@ -96,8 +112,7 @@ pub(super) fn connect(
         stack,
         shut: false,
     };
-    set_size(raw, ffi::FREERTOS_SO_RCVBUF, stack.config.tcp_rx_buffer);
-    set_size(raw, ffi::FREERTOS_SO_SNDBUF, stack.config.tcp_tx_buffer);
+    set_buffers(raw, stack.config.tcp_rx_buffer, stack.config.tcp_tx_buffer);
     // Started without waiting (a zero receive timeout makes FreeRTOS_connect return at once);
     // the wait is below, woken by the segments that decide it.
     set_timeout(raw, ffi::FREERTOS_SO_RCVTIMEO, 0);
