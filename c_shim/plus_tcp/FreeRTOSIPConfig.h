@@ -38,7 +38,13 @@
 #define ipconfigUSE_DHCP                           1
 #define ipconfigUSE_DNS                            1
 #define ipconfigDNS_USE_CALLBACKS                  0
-#define ipconfigUSE_DNS_CACHE                      0
+/* The DNS cache is on: besides sparing lookups (answers are kept for their TTL), it is what
+ * makes FreeRTOS_getaddrinfo return its results in V4.4.1 (without the cache, callbacks,
+ * LLMNR or mDNS, the answer parser builds no address list, and getaddrinfo reports ENOMEM
+ * for a name that was found). Two names of up to 253 characters, statically allocated. */
+#define ipconfigUSE_DNS_CACHE                      1
+#define ipconfigDNS_CACHE_ENTRIES                  2
+#define ipconfigDNS_CACHE_ADDRESSES_PER_ENTRY      1
 #define ipconfigUSE_LLMNR                          0
 #define ipconfigUSE_NBNS                           0
 #define ipconfigUSE_MDNS                           0

@@ -7,9 +7,7 @@
 use freertos_https_harness as selftest_support;
 
 use std::io::{Read, Write};
-#[cfg(not(feature = "freertos-plus-tcp"))]
-use std::net::UdpSocket;
-use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream, UdpSocket};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as HostMutex};
@@ -21,11 +19,9 @@ use freertos_https::board::posix::slirp;
 use freertos_https::link::LinkCard;
 use freertos_https::link::pcap::PcapTap;
 use freertos_https::link::ring::RingCard;
-#[cfg(not(feature = "freertos-plus-tcp"))]
-use freertos_https::net::DnsError;
 use freertos_https::net::{
-    self, ConnectError, DefaultSocket as TcpSocket, DefaultStack as Stack, Ipv4Setup, NetConfig,
-    RecvError, RecvEvent, TcpConnection, TcpOptions, TcpTransport,
+    self, ConnectError, DefaultSocket as TcpSocket, DefaultStack as Stack, DnsError, Ipv4Setup,
+    NetConfig, RecvError, RecvEvent, TcpConnection, TcpOptions, TcpTransport,
 };
 use freertos_https::rtos::heap::HeapStats;
 #[cfg(not(feature = "freertos-plus-tcp"))]
@@ -49,6 +45,8 @@ const SCENARIOS: &[Scenario<RingCard>] = &[
     ("busy_device", busy_device),
     #[cfg(not(feature = "freertos-plus-tcp"))]
     ("dns_lookup", dns_lookup),
+    #[cfg(feature = "freertos-plus-tcp")]
+    ("dns_lookup_port_53", dns_lookup_port_53),
     ("transport", transport),
     ("pcap", pcap),
     #[cfg(not(feature = "freertos-plus-tcp"))]
@@ -592,9 +590,76 @@ fn dns_lookup(port: RingCard) -> Outcome {
     ))
 }
 
+/// Lookups with `FreeRTOS_getaddrinfo` against a fake DNS server on the host's
+/// `127.0.0.1:53` (FreeRTOS+TCP always asks port 53, so this needs root or
+/// CAP_NET_BIND_SERVICE), reached as the static DNS server `10.0.2.2`.
+#[cfg(feature = "freertos-plus-tcp")]
+fn dns_lookup_port_53(port: RingCard) -> Outcome {
+    let server = UdpSocket::bind((Ipv4Addr::LOCALHOST, 53)).map_err(|e| {
+        format!(
+            "cannot bind the fake DNS server to 127.0.0.1:53 (needs root, and the port free): {e}"
+        )
+    })?;
+    let ids: Arc<HostMutex<Vec<u16>>> = Arc::new(HostMutex::new(Vec::new()));
+    let server_ids = ids.clone();
+    host_thread::spawn("fake-dns", move || fake_dns(server, &server_ids))
+        .map_err(|e| e.to_string())?;
+    let mut settings = slirp::static_settings();
+    settings.dns = Some(host());
+    let config = NetConfig {
+        ipv4: Ipv4Setup::Static(settings),
+        ..NetConfig::default()
+    };
+    let stack = start_stack(port, config)?;
+    let wait = Duration::from_secs(3);
+    let found = stack.resolve("device.test", wait);
+    check(found == Ok(Ipv4Addr::new(192, 0, 2, 42)), || {
+        format!("device.test resolved to {found:?}")
+    })?;
+    let missing = stack.resolve("missing.test", wait);
+    check(missing == Err(DnsError::NotFound), || {
+        format!("missing.test gave {missing:?}")
+    })?;
+    let invalid = stack.resolve("bad name", wait);
+    check(invalid == Err(DnsError::InvalidName), || {
+        format!("'bad name' gave {invalid:?}")
+    })?;
+    let local = stack.resolve("localhost", Duration::from_secs(1));
+    check(local == Ok(Ipv4Addr::new(10, 0, 2, 2)), || {
+        format!("localhost gave {local:?}")
+    })?;
+    // A found name is cached for its TTL; a name that does not exist is asked every time
+    // (FreeRTOS+TCP re-sends an unanswered or NXDOMAIN query with the same id, so ids are
+    // counted per lookup, not per datagram).
+    let cached = stack.resolve("device.test", wait);
+    check(cached == found, || {
+        format!("a repeated lookup gave {cached:?}")
+    })?;
+    for _ in 0..8 {
+        let again = stack.resolve("missing.test", wait);
+        check(again == Err(DnsError::NotFound), || {
+            format!("a repeated lookup gave {again:?}")
+        })?;
+    }
+    let lookups = 10; // device.test once, missing.test nine times
+    let mut seen = ids.lock().map_err(|_| "id list poisoned")?.clone();
+    let queries = seen.len();
+    seen.sort_unstable();
+    seen.dedup();
+    check(seen.len() >= lookups, || {
+        format!(
+            "{lookups} lookups ({queries} queries) carried only {} distinct ids",
+            seen.len()
+        )
+    })?;
+    Ok(format!(
+        "A record found (then cached), NXDOMAIN reported, invalid name refused, localhost \
+         mapped, {lookups} lookups with distinct ids ({queries} queries)"
+    ))
+}
+
 /// Answers A queries: `device.test` is 192.0.2.42, every other name does not exist. Notes
 /// each query's id in `ids`.
-#[cfg(not(feature = "freertos-plus-tcp"))]
 fn fake_dns(server: UdpSocket, ids: &HostMutex<Vec<u16>>) {
     let mut buffer = [0u8; 512];
     while let Ok((length, from)) = server.recv_from(&mut buffer) {
@@ -610,7 +675,6 @@ fn fake_dns(server: UdpSocket, ids: &HostMutex<Vec<u16>>) {
     }
 }
 
-#[cfg(not(feature = "freertos-plus-tcp"))]
 fn fake_dns_answer(query: &[u8]) -> Option<Vec<u8>> {
     let question_end = 12 + query.get(12..)?.iter().position(|&byte| byte == 0)? + 1 + 4;
     let name = query.get(12..question_end - 5)?;
