@@ -688,6 +688,8 @@ fn generate_plus_tcp_bindings(
         "FreeRTOS_FirstEndPoint",
         "eARPGetCacheEntry",
         "xSendEventStructToIPTask",
+        "xIsCallingFromIPTask",
+        "xTaskGetSchedulerState",
         "pxGetNetworkBufferWithDescriptor",
         "vReleaseNetworkBufferAndDescriptor",
         "xShimPlusTcp.*",

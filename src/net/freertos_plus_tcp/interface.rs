@@ -360,7 +360,7 @@ fn deliver(interface: &Interface, frame: &[u8], wait: Ticks) -> bool {
 
 /// `pfInitialise`: the card is running already (its board started it). Called by the IP task.
 unsafe extern "C" fn initialise(_descriptor: *mut ffi::NetworkInterface_t) -> ffi::BaseType_t {
-    crate::board::port::task_started();
+    super::entered_from_c();
     1
 }
 
@@ -375,7 +375,7 @@ unsafe extern "C" fn output(
     buffer: *mut ffi::NetworkBufferDescriptor_t,
     release_after_send: ffi::BaseType_t,
 ) -> ffi::BaseType_t {
-    crate::board::port::task_started();
+    super::entered_from_c();
     if buffer.is_null() {
         return 0;
     }

@@ -16,9 +16,9 @@
 //! FreeRTOS+TCP keeps its state in globals, so there is one stack per program:
 //! [`Stack::start`] a second time is an error.
 //!
-//! Every Rust function the IP task calls (the interface's functions and the hooks) marks its
-//! thread as a task first (`board::port::task_started`): the IP task is created by C, not by
-//! [`crate::rtos::task`].
+//! Every Rust function FreeRTOS+TCP calls back (the interface's functions and the hooks) first
+//! marks the IP task's thread as a task (`board::port::task_started`, see `entered_from_c`): the
+//! IP task is created by C, not by [`crate::rtos::task`].
 #![allow(unsafe_code)]
 
 mod ffi;
@@ -285,6 +285,24 @@ fn is_host_name(name: &str) -> bool {
         })
 }
 
+/// Called first by every function FreeRTOS+TCP calls back: on the IP task (created by C, not by
+/// [`crate::rtos::task`]), marks its thread as a task for the RTOS layer (on the simulators a
+/// thread-local flag that the allocator and the kernel API checks read). Callbacks on other
+/// threads (an application task, or `main` before the scheduler starts) are left as they are.
+fn entered_from_c() {
+    /// `taskSCHEDULER_NOT_STARTED` (task.h).
+    const SCHEDULER_NOT_STARTED: ffi::BaseType_t = 1;
+    // SAFETY: two reads of kernel state, callable from any thread: the scheduler's state, and
+    // FreeRTOS+TCP's comparison of the running task's handle with the IP task's (meaningful
+    // only once the scheduler runs, hence the first check).
+    let on_ip_task = unsafe {
+        ffi::xTaskGetSchedulerState() != SCHEDULER_NOT_STARTED && ffi::xIsCallingFromIPTask() != 0
+    };
+    if on_ip_task {
+        crate::board::port::task_started();
+    }
+}
+
 /// The end-point's settings, as FreeRTOS+TCP holds them.
 ///
 /// # Safety
@@ -310,7 +328,7 @@ extern "C" fn vApplicationIPNetworkEventHook_Multi(
     event: ffi::eIPCallbackEvent_t,
     end_point: *mut ffi::NetworkEndPoint_t,
 ) {
-    crate::board::port::task_started();
+    entered_from_c();
     let Some(stack) = STACK.get() else { return };
     if event == ffi::eNetworkUp && !end_point.is_null() {
         // SAFETY: FreeRTOS+TCP passes its live end-point.
@@ -345,7 +363,7 @@ fn display_option(address: Option<Ipv4Addr>) -> alloc::string::String {
 /// board's entropy source. Returns pdFALSE if the source failed.
 #[unsafe(no_mangle)]
 extern "C" fn xApplicationGetRandomNumber(number: *mut u32) -> ffi::BaseType_t {
-    crate::board::port::task_started();
+    entered_from_c();
     let mut bytes = [0u8; 4];
     if number.is_null() || crate::board::fill_entropy(&mut bytes).is_err() {
         return 0;
@@ -365,7 +383,7 @@ extern "C" fn ulApplicationGetNextSequenceNumber(
     _destination_address: u32,
     _destination_port: u16,
 ) -> u32 {
-    crate::board::port::task_started();
+    entered_from_c();
     let mut bytes = [0u8; 4];
     match crate::board::fill_entropy(&mut bytes) {
         Ok(()) => u32::from_ne_bytes(bytes).max(1),
