@@ -10,6 +10,10 @@
 //!
 //! Other knobs: `FREERTOS_HEAP_SIZE` (bytes of heap_4, default 512 KiB).
 //!
+//! With the cargo feature `freertos-plus-tcp`, FreeRTOS+TCP is compiled in as well (see
+//! [`PlusTcp`]), from `FREERTOS_PLUS_TCP_PATH` or the `FreeRTOS-Plus-TCP/` submodule. Without
+//! the feature its sources are never looked at.
+//!
 //! Bindings are generated with bindgen at build time, not kept by hand: the kernel's
 //! types change width per port (`TickType_t` is 64-bit on the POSIX port, 32-bit on
 //! Cortex-M), and a hand-written block would silently go wrong on the next port. It costs
@@ -135,6 +139,109 @@ const EMBEDDED_CREDENTIALS: &[(&str, &str)] = &[
     ("IOT_CLIENT_KEY", "FREERTOS_HTTPS_CLIENT_KEY_FILE"),
 ];
 
+/// The FreeRTOS+TCP release the backend is written and tested against (the submodule's pin).
+const PLUS_TCP_RELEASE: &str = "V4.4.1";
+const PLUS_TCP_COMMIT: &str = "c12361095aca68aeed858f45d14395fbffa92c0d";
+
+/// FreeRTOS+TCP, when the `freertos-plus-tcp` feature is on: where its tree is, and what of it
+/// is compiled.
+///
+/// * Every `source/FreeRTOS_*.c` (the IPv6, RA and ND files compile to nothing with
+///   `ipconfigUSE_IPv6 0`).
+/// * Its GCC compiler port (`source/portable/Compiler/GCC`: the packed-struct macros).
+/// * BufferAllocation_2: each frame's buffer is taken from the FreeRTOS heap when a frame
+///   needs one, sized to that frame, and given back when the frame is done. Only the
+///   descriptors are static. BufferAllocation_1 would instead need a fixed pool of
+///   `ipconfigNUM_NETWORK_BUFFER_DESCRIPTORS` full-size buffers (16 x 1.5 KiB here, reserved for
+///   good and invisible to the heap report); with _2 the heap report shows what frames really
+///   cost, and an idle device holds none.
+/// * `c_shim/plus_tcp/FreeRTOSIPConfig.h` (this application's configuration, with its sizing)
+///   and `c_shim/plus_tcp/plus_tcp_shim.c`.
+///
+/// No network interface or driver of upstream's is compiled: the interface is Rust
+/// (`src/net/freertos_plus_tcp/interface.rs`), over the project's link cards.
+struct PlusTcp {
+    tree: PathBuf,
+}
+
+impl PlusTcp {
+    /// The tree, if the feature is on. An explicit `FREERTOS_PLUS_TCP_PATH` that is wrong, or
+    /// no sources at all, is an error with the commands that fix it: never a silent fallback.
+    fn locate(manifest_dir: &Path, port: &Port) -> Result<Option<PlusTcp>, String> {
+        if env::var_os("CARGO_FEATURE_FREERTOS_PLUS_TCP").is_none() {
+            return Ok(None);
+        }
+        if !matches!(port, Port::Posix) {
+            return Err(
+                "the `freertos-plus-tcp` feature is supported on the POSIX simulator only for \
+                 now (Linux/macOS targets); build this target without it (smoltcp)"
+                    .to_owned(),
+            );
+        }
+        let is_tree = |path: &Path| path.join("source/FreeRTOS_IP.c").is_file();
+        if let Some(path) = env::var_os("FREERTOS_PLUS_TCP_PATH").map(PathBuf::from) {
+            if is_tree(&path) {
+                return Ok(Some(PlusTcp { tree: path }));
+            }
+            return Err(format!(
+                "FREERTOS_PLUS_TCP_PATH={} is not a FreeRTOS-Plus-TCP tree (no \
+                 source/FreeRTOS_IP.c there). Get one with:\n    git clone \
+                 https://github.com/FreeRTOS/FreeRTOS-Plus-TCP.git {} && git -C {} checkout \
+                 {PLUS_TCP_RELEASE}",
+                path.display(),
+                path.display(),
+                path.display()
+            ));
+        }
+        let submodule = manifest_dir.join("FreeRTOS-Plus-TCP");
+        if is_tree(&submodule) {
+            return Ok(Some(PlusTcp { tree: submodule }));
+        }
+        Err(format!(
+            "the `freertos-plus-tcp` feature needs the FreeRTOS+TCP sources ({PLUS_TCP_RELEASE}, \
+             commit {PLUS_TCP_COMMIT}), and {} has none. Get them with one of:\n    \
+             git submodule update --init FreeRTOS-Plus-TCP\n    \
+             git clone https://github.com/FreeRTOS/FreeRTOS-Plus-TCP.git /some/dir && git -C \
+             /some/dir checkout {PLUS_TCP_RELEASE} && export FREERTOS_PLUS_TCP_PATH=/some/dir\n\
+             or build without the feature (the default smoltcp backend).",
+            submodule.display()
+        ))
+    }
+
+    fn include_dirs(&self, manifest_dir: &Path) -> Vec<PathBuf> {
+        vec![
+            manifest_dir.join("c_shim/plus_tcp"),
+            self.tree.join("source/include"),
+            self.tree.join("source/portable/Compiler/GCC"),
+        ]
+    }
+
+    /// The C files to compile, in a stable order.
+    fn sources(&self, manifest_dir: &Path) -> Result<Vec<PathBuf>, String> {
+        let dir = self.tree.join("source");
+        let entries = std::fs::read_dir(&dir)
+            .map_err(|error| format!("cannot list {}: {error}", dir.display()))?;
+        let mut sources: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| {
+                path.extension().is_some_and(|ext| ext == "c")
+                    && path
+                        .file_name()
+                        .and_then(|name| name.to_str())
+                        .is_some_and(|name| name.starts_with("FreeRTOS_"))
+            })
+            .collect();
+        sources.sort();
+        sources.push(
+            self.tree
+                .join("source/portable/BufferManagement/BufferAllocation_2.c"),
+        );
+        sources.push(manifest_dir.join("c_shim/plus_tcp/plus_tcp_shim.c"));
+        Ok(sources)
+    }
+}
+
 /// Portable kernel sources, relative to the kernel tree.
 /// Event groups, stream buffers and software timers are not used, so their sources are not
 /// compiled (they would cost flash on a board).
@@ -148,9 +255,21 @@ fn main() {
     let kernel = locate_kernel(&manifest_dir).unwrap_or_else(|message| fail(&message));
     let heap_size = heap_size().unwrap_or_else(|message| fail(&message));
 
-    let include_dirs = include_dirs(&manifest_dir, &kernel, &port);
-    let defines = defines(&port, heap_size);
-    compile_kernel_and_shim(&manifest_dir, &kernel, &port, &include_dirs, &defines);
+    let plus_tcp = PlusTcp::locate(&manifest_dir, &port).unwrap_or_else(|message| fail(&message));
+
+    let mut include_dirs = include_dirs(&manifest_dir, &kernel, &port);
+    if let Some(plus_tcp) = &plus_tcp {
+        include_dirs.extend(plus_tcp.include_dirs(&manifest_dir));
+    }
+    let defines = defines(&port, heap_size, plus_tcp.is_some());
+    compile_kernel_and_shim(
+        &manifest_dir,
+        &kernel,
+        &port,
+        plus_tcp.as_ref(),
+        &include_dirs,
+        &defines,
+    );
     let system_include_dirs = if port.is_bare_metal() {
         cross_compiler_include_dirs().unwrap_or_else(|message| fail(&message))
     } else {
@@ -163,6 +282,19 @@ fn main() {
         &system_include_dirs,
         &defines,
     );
+    if let Some(plus_tcp) = &plus_tcp {
+        generate_plus_tcp_bindings(
+            &manifest_dir,
+            &target,
+            &include_dirs,
+            &system_include_dirs,
+            &defines,
+        );
+        println!(
+            "cargo:rerun-if-changed={}",
+            plus_tcp.tree.join("source").display()
+        );
+    }
 
     println!(
         "cargo::rustc-check-cfg=cfg(board, values({}))",
@@ -183,6 +315,7 @@ fn main() {
     }
     println!("cargo:rerun-if-env-changed=FREERTOS_KERNEL_PATH");
     println!("cargo:rerun-if-env-changed=FREERTOS_HEAP_SIZE");
+    println!("cargo:rerun-if-env-changed=FREERTOS_PLUS_TCP_PATH");
     println!(
         "cargo:rustc-env=FREERTOS_KERNEL_SOURCE={}",
         kernel.display()
@@ -335,7 +468,7 @@ fn include_dirs(manifest_dir: &Path, kernel: &Path, port: &Port) -> Vec<PathBuf>
 
 /// The preprocessor definitions, given to the C compiler and to bindgen alike (one list, so
 /// the bindings always describe the kernel that is compiled).
-fn defines(port: &Port, heap_size: usize) -> Vec<(String, Option<String>)> {
+fn defines(port: &Port, heap_size: usize, plus_tcp: bool) -> Vec<(String, Option<String>)> {
     let mut defines = vec![
         (port.config_define().to_owned(), None),
         (
@@ -345,6 +478,10 @@ fn defines(port: &Port, heap_size: usize) -> Vec<(String, Option<String>)> {
     ];
     if matches!(port, Port::Posix) {
         defines.push(("_GNU_SOURCE".to_owned(), None));
+    }
+    if plus_tcp {
+        // FreeRTOSConfig.h turns on what FreeRTOS+TCP needs of the kernel.
+        defines.push(("FREERTOS_HTTPS_PLUS_TCP".to_owned(), None));
     }
     defines
 }
@@ -384,6 +521,7 @@ fn compile_kernel_and_shim(
     manifest_dir: &Path,
     kernel: &Path,
     port: &Port,
+    plus_tcp: Option<&PlusTcp>,
     include_dirs: &[PathBuf],
     defines: &[(String, Option<String>)],
 ) {
@@ -402,6 +540,14 @@ fn compile_kernel_and_shim(
     build.file(manifest_dir.join("c_shim/freertos_shim.c"));
     for source in port.shim_sources() {
         build.file(manifest_dir.join(source));
+    }
+    if let Some(plus_tcp) = plus_tcp {
+        // FreeRTOS+TCP's sockets wait on event groups.
+        build.file(kernel.join("event_groups.c"));
+        let sources = plus_tcp
+            .sources(manifest_dir)
+            .unwrap_or_else(|message| fail(&message));
+        build.files(sources);
     }
     build.compile("freertos_kernel");
 
@@ -483,6 +629,109 @@ fn generate_bindings(
         .unwrap_or_else(|error| fail(&format!("bindgen failed on the FreeRTOS headers: {error}")));
     let out =
         PathBuf::from(env::var("OUT_DIR").expect("set by cargo")).join("freertos_bindings.rs");
+    bindings
+        .write_to_file(&out)
+        .unwrap_or_else(|error| fail(&format!("cannot write {}: {error}", out.display())));
+}
+
+/// Bindings to FreeRTOS+TCP (`plus_tcp_bindings.rs`): the sockets and IP APIs, and what the
+/// network interface needs (buffers, events to the IP task, end-points, ARP).
+fn generate_plus_tcp_bindings(
+    manifest_dir: &Path,
+    target: &str,
+    include_dirs: &[PathBuf],
+    system_include_dirs: &[PathBuf],
+    defines: &[(String, Option<String>)],
+) {
+    let mut builder = bindgen::Builder::default()
+        .header(
+            manifest_dir
+                .join("c_shim/plus_tcp/plus_tcp_shim.h")
+                .to_string_lossy(),
+        )
+        .clang_arg(format!("--target={target}"))
+        .use_core()
+        .layout_tests(false)
+        .generate_comments(false)
+        .default_enum_style(bindgen::EnumVariation::Consts)
+        .prepend_enum_name(false)
+        .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()));
+    for (name, value) in defines {
+        builder = builder.clang_arg(match value {
+            Some(value) => format!("-D{name}={value}"),
+            None => format!("-D{name}"),
+        });
+    }
+    for dir in include_dirs {
+        builder = builder.clang_arg(format!("-I{}", dir.display()));
+    }
+    for dir in system_include_dirs {
+        builder = builder.clang_arg(format!("-isystem{}", dir.display()));
+    }
+    for function in [
+        "FreeRTOS_socket",
+        "FreeRTOS_connect",
+        "FreeRTOS_send",
+        "FreeRTOS_recv",
+        "FreeRTOS_shutdown",
+        "FreeRTOS_closesocket",
+        "FreeRTOS_setsockopt",
+        "FreeRTOS_getaddrinfo",
+        "FreeRTOS_freeaddrinfo",
+        "FreeRTOS_IPInit_Multi",
+        "FreeRTOS_FillEndPoint",
+        "FreeRTOS_AddNetworkInterface",
+        "FreeRTOS_GetEndPointConfiguration",
+        "FreeRTOS_IsNetworkUp",
+        "FreeRTOS_MatchingEndpoint",
+        "FreeRTOS_OutputARPRequest",
+        "FreeRTOS_FirstEndPoint",
+        "eARPGetCacheEntry",
+        "xSendEventStructToIPTask",
+        "xIsCallingFromIPTask",
+        "xTaskGetSchedulerState",
+        "pxGetNetworkBufferWithDescriptor",
+        "vReleaseNetworkBufferAndDescriptor",
+        "xShimPlusTcp.*",
+    ] {
+        builder = builder.allowlist_function(function);
+    }
+    for item in [
+        "NetworkInterface_t",
+        "NetworkEndPoint_t",
+        "NetworkBufferDescriptor_t",
+        "IPStackEvent_t",
+        "eIPCallbackEvent_t",
+        "eIPEvent_t",
+        "eDHCPCallbackPhase_t",
+        "freertos_addrinfo",
+        "freertos_sockaddr",
+        "eResolutionLookupResult_t",
+        "eIPTCPState_t",
+        "WinProperties_t",
+    ] {
+        builder = builder.allowlist_type(item);
+    }
+    for var in [
+        "FREERTOS_.*",
+        "pdFREERTOS_ERRNO_.*",
+        "ipconfig.*",
+        "eNetwork.*",
+        "eResolution.*",
+        "eCLOSED",
+        "eCONNECT_SYN",
+        "eESTABLISHED",
+        "eCLOSE_WAIT",
+    ] {
+        builder = builder.allowlist_var(var);
+    }
+    let bindings = builder.generate().unwrap_or_else(|error| {
+        fail(&format!(
+            "bindgen failed on the FreeRTOS+TCP headers: {error}"
+        ))
+    });
+    let out =
+        PathBuf::from(env::var("OUT_DIR").expect("set by cargo")).join("plus_tcp_bindings.rs");
     bindings
         .write_to_file(&out)
         .unwrap_or_else(|error| fail(&format!("cannot write {}: {error}", out.display())));

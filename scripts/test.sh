@@ -19,6 +19,9 @@ cargo clippy --locked --release --target thumbv7em-none-eabihf -p freertos-https
 step "tests (unit, and end to end through the FreeRTOS kernel)"
 cargo test --workspace --locked
 
+step "the network, TLS and demo tests on the FreeRTOS+TCP backend (if its sources are here)"
+./scripts/test-plus-tcp.sh
+
 step "portable crates build for Cortex-M4F (thumbv7em-none-eabihf)"
 cargo build --locked --target thumbv7em-none-eabihf --no-default-features \
     -p iot-transport -p iot-http -p iot-backoff

@@ -145,7 +145,12 @@ fn the_json_report_has_every_field_and_they_agree() {
         );
     }
     assert!(report["timings_ms"]["total"].as_f64() >= report["timings_ms"]["handshake"].as_f64());
-    assert_eq!(report["tcpip_stack"], "smoltcp");
+    let stack = if cfg!(feature = "freertos-plus-tcp") {
+        "FreeRTOS+TCP"
+    } else {
+        "smoltcp"
+    };
+    assert_eq!(report["tcpip_stack"], stack);
     assert!(
         report["tls"]["version"]
             .as_str()

@@ -22,9 +22,10 @@
 //! | backend | module | chosen |
 //! |---|---|---|
 //! | smoltcp 0.14, in an IP task | [`smoltcp_stack`] | the default |
+//! | FreeRTOS+TCP V4 (C, from the `FreeRTOS-Plus-TCP/` submodule) | `freertos_plus_tcp` | cargo feature `freertos-plus-tcp` |
 //!
-//! The backend in force is chosen in one place, [`DefaultStack`] and [`start`] below, so that a
-//! second one (FreeRTOS+TCP) can be selected at build time without touching TLS or the demo.
+//! The backend in force is chosen in one place, [`DefaultStack`] and [`start`] below, at build
+//! time, without touching TLS or the demo.
 //! A backend runs over any [`crate::link::LinkCard`].
 //!
 //! ```no_run
@@ -44,6 +45,8 @@
 //! # }
 //! ```
 
+#[cfg(feature = "freertos-plus-tcp")]
+pub mod freertos_plus_tcp;
 pub mod smoltcp_stack;
 mod transport;
 
@@ -61,13 +64,21 @@ use crate::rtos::sync::CreateError;
 use crate::rtos::task::{PriorityError, SpawnError};
 
 /// The TCP/IP backend in force (see the module docs).
+#[cfg(not(feature = "freertos-plus-tcp"))]
 pub type DefaultStack = smoltcp_stack::Stack;
+/// The TCP/IP backend in force (see the module docs).
+#[cfg(feature = "freertos-plus-tcp")]
+pub type DefaultStack = freertos_plus_tcp::Stack;
 
 /// The socket type of the backend in force.
 pub type DefaultSocket = <DefaultStack as TcpIpStack>::Socket;
 
 /// Its name, as [`TcpIpStack::name`] reports it.
+#[cfg(not(feature = "freertos-plus-tcp"))]
 pub const DEFAULT_STACK_NAME: &str = smoltcp_stack::NAME;
+/// Its name, as [`TcpIpStack::name`] reports it.
+#[cfg(feature = "freertos-plus-tcp")]
+pub const DEFAULT_STACK_NAME: &str = freertos_plus_tcp::NAME;
 
 /// Starts the backend in force on `card`, with its IP task. Call from a task (or from `main`
 /// before the scheduler starts). The stack lives for the rest of the program.
@@ -75,7 +86,7 @@ pub fn start(
     card: Box<dyn LinkCard>,
     config: NetConfig,
 ) -> Result<&'static DefaultStack, StartError> {
-    smoltcp_stack::Stack::start(card, config)
+    DefaultStack::start(card, config)
 }
 
 /// Where the machine running a simulator or QEMU is reached from the device on every
@@ -152,6 +163,8 @@ pub enum StartError {
     InterruptLine(InvalidLine),
     /// The board's entropy source failed (it seeds sequence numbers and ports).
     Entropy,
+    /// A stack that allows one per program (FreeRTOS+TCP) was started already.
+    AlreadyStarted,
 }
 
 impl fmt::Display for StartError {
@@ -165,6 +178,9 @@ impl fmt::Display for StartError {
                 "network stack: the board's entropy source failed (needed for TCP sequence \
                  numbers, ports and DNS ids)",
             ),
+            StartError::AlreadyStarted => {
+                f.write_str("network stack: started already (one per program)")
+            }
         }
     }
 }

@@ -437,9 +437,10 @@ fn render_report(host: &Figures, device: &Figures) -> String {
     let _ = writeln!(
         report,
         "One run, same machine, same echo/sink/source servers on 127.0.0.1. Device: FreeRTOS POSIX \
-         port, smoltcp in the IP task, slirp link, TCP buffers {} KiB. Host: std sockets. Round \
+         port, {} in the IP task, slirp link, TCP buffers {} KiB. Host: std sockets. Round \
          trips: {BATCHES} batches of {BATCH} per side, device and host taking turns while the \
          kernel runs.\n",
+        net::DEFAULT_STACK_NAME,
         DEVICE_BUFFER / 1024
     );
     let _ = writeln!(

@@ -24,6 +24,7 @@ use freertos_https::net::{
     NetConfig, RecvError, RecvEvent, TcpConnection, TcpOptions, TcpTransport,
 };
 use freertos_https::rtos::heap::HeapStats;
+#[cfg(not(feature = "freertos-plus-tcp"))]
 use freertos_https::rtos::sync::Queue;
 use freertos_https::rtos::task::{self, Priority};
 use freertos_https::rtos::time;
@@ -42,9 +43,13 @@ const SCENARIOS: &[Scenario<RingCard>] = &[
     ("sequential_500", sequential_500),
     ("two_tasks", two_tasks),
     ("busy_device", busy_device),
+    #[cfg(not(feature = "freertos-plus-tcp"))]
     ("dns_lookup", dns_lookup),
+    #[cfg(feature = "freertos-plus-tcp")]
+    ("dns_lookup_port_53", dns_lookup_port_53),
     ("transport", transport),
     ("pcap", pcap),
+    #[cfg(not(feature = "freertos-plus-tcp"))]
     (
         "timed_out_waiter_is_forgotten",
         timed_out_waiter_is_forgotten,
@@ -537,7 +542,9 @@ fn busy_device(port: RingCard) -> Outcome {
     ))
 }
 
-/// Lookups through the stack against a fake DNS server on the host's loopback.
+/// Lookups through the stack against a fake DNS server on the host's loopback. smoltcp only:
+/// it needs a DNS server on a port other than 53, which FreeRTOS+TCP cannot be told.
+#[cfg(not(feature = "freertos-plus-tcp"))]
 fn dns_lookup(port: RingCard) -> Outcome {
     let server = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| e.to_string())?;
     let dns_port = server.local_addr().map_err(|e| e.to_string())?.port();
@@ -580,6 +587,74 @@ fn dns_lookup(port: RingCard) -> Outcome {
     Ok(format!(
         "A record found, NXDOMAIN reported, invalid name refused, localhost mapped, \
          {queries} queries with distinct ids"
+    ))
+}
+
+/// Lookups with `FreeRTOS_getaddrinfo` against a fake DNS server on the host's
+/// `127.0.0.1:53` (FreeRTOS+TCP always asks port 53, so this needs root or
+/// CAP_NET_BIND_SERVICE), reached as the static DNS server `10.0.2.2`.
+#[cfg(feature = "freertos-plus-tcp")]
+fn dns_lookup_port_53(port: RingCard) -> Outcome {
+    let server = UdpSocket::bind((Ipv4Addr::LOCALHOST, 53)).map_err(|e| {
+        format!(
+            "cannot bind the fake DNS server to 127.0.0.1:53 (needs root, and the port free): {e}"
+        )
+    })?;
+    let ids: Arc<HostMutex<Vec<u16>>> = Arc::new(HostMutex::new(Vec::new()));
+    let server_ids = ids.clone();
+    host_thread::spawn("fake-dns", move || fake_dns(server, &server_ids))
+        .map_err(|e| e.to_string())?;
+    let mut settings = slirp::static_settings();
+    settings.dns = Some(host());
+    let config = NetConfig {
+        ipv4: Ipv4Setup::Static(settings),
+        ..NetConfig::default()
+    };
+    let stack = start_stack(port, config)?;
+    let wait = Duration::from_secs(3);
+    let found = stack.resolve("device.test", wait);
+    check(found == Ok(Ipv4Addr::new(192, 0, 2, 42)), || {
+        format!("device.test resolved to {found:?}")
+    })?;
+    let missing = stack.resolve("missing.test", wait);
+    check(missing == Err(DnsError::NotFound), || {
+        format!("missing.test gave {missing:?}")
+    })?;
+    let invalid = stack.resolve("bad name", wait);
+    check(invalid == Err(DnsError::InvalidName), || {
+        format!("'bad name' gave {invalid:?}")
+    })?;
+    let local = stack.resolve("localhost", Duration::from_secs(1));
+    check(local == Ok(Ipv4Addr::new(10, 0, 2, 2)), || {
+        format!("localhost gave {local:?}")
+    })?;
+    // A found name is cached for its TTL; a name that does not exist is asked every time
+    // (FreeRTOS+TCP re-sends an unanswered or NXDOMAIN query with the same id, so ids are
+    // counted per lookup, not per datagram).
+    let cached = stack.resolve("device.test", wait);
+    check(cached == found, || {
+        format!("a repeated lookup gave {cached:?}")
+    })?;
+    for _ in 0..8 {
+        let again = stack.resolve("missing.test", wait);
+        check(again == Err(DnsError::NotFound), || {
+            format!("a repeated lookup gave {again:?}")
+        })?;
+    }
+    let lookups = 10; // device.test once, missing.test nine times
+    let mut seen = ids.lock().map_err(|_| "id list poisoned")?.clone();
+    let queries = seen.len();
+    seen.sort_unstable();
+    seen.dedup();
+    check(seen.len() >= lookups, || {
+        format!(
+            "{lookups} lookups ({queries} queries) carried only {} distinct ids",
+            seen.len()
+        )
+    })?;
+    Ok(format!(
+        "A record found (then cached), NXDOMAIN reported, invalid name refused, localhost \
+         mapped, {lookups} lookups with distinct ids ({queries} queries)"
     ))
 }
 
@@ -696,6 +771,8 @@ fn pcap(port: RingCard) -> Outcome {
 /// A task whose wait in a socket call timed out is no longer registered as a waiter, so news
 /// that arrives later does not notify it. Before the fix the stale registration stayed, and
 /// the next change notified whatever task then lived in the ended task's control block.
+/// smoltcp only: the waiter list is the smoltcp backend's (FreeRTOS+TCP keeps its own).
+#[cfg(not(feature = "freertos-plus-tcp"))]
 fn timed_out_waiter_is_forgotten(port: RingCard) -> Outcome {
     let echo = echo_server()?;
     let stack = start_stack(port, NetConfig::default())?;
