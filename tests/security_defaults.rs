@@ -27,7 +27,11 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
 fn certificate_verification_cannot_be_turned_off_or_bypassed() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let files = rust_files(&src);
-    assert!(files.len() > 20, "the source tree was not found at {}", src.display());
+    assert!(
+        files.len() > 20,
+        "the source tree was not found at {}",
+        src.display()
+    );
     let mut required = 0;
     for file in &files {
         let text = fs::read_to_string(file).expect("readable file");
@@ -46,7 +50,10 @@ fn certificate_verification_cannot_be_turned_off_or_bypassed() {
         }
         required += text.matches("MBEDTLS_SSL_VERIFY_REQUIRED").count();
     }
-    assert_eq!(required, 1, "one place sets the authentication mode, to required");
+    assert_eq!(
+        required, 1,
+        "one place sets the authentication mode, to required"
+    );
 }
 
 #[test]

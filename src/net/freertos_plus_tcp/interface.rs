@@ -97,6 +97,9 @@ pub(super) struct Interface {
     end_point: UnsafeCell<ffi::NetworkEndPoint_t>,
     /// Tasks waiting for a kind of frame (see [`Interest`]).
     waiters: critical_section::Mutex<RefCell<heapless::Vec<(TaskHandle, Interest), MAX_WAITERS>>>,
+    /// The receive task, told when the card holds frames for later (see
+    /// [`LinkCard::wake_within`]).
+    receive_task: once_cell::race::OnceBox<TaskHandle>,
 }
 
 // SAFETY: `link` is behind a kernel mutex and `waiters` behind a critical section.
@@ -138,17 +141,19 @@ impl Interface {
             // SAFETY: as above.
             end_point: UnsafeCell::new(unsafe { MaybeUninit::zeroed().assume_init() }),
             waiters: critical_section::Mutex::new(RefCell::new(heapless::Vec::new())),
+            receive_task: once_cell::race::OnceBox::new(),
         }));
         if INTERFACE.set(Box::new(interface)).is_err() {
             return Err(StartError::AlreadyStarted);
         }
         let priority = Priority::new(super::IP_TASK_PRIORITY.saturating_add(1))
             .map_err(StartError::Priority)?;
-        task::TaskBuilder::new("EMAC")
+        let receive_task = task::TaskBuilder::new("EMAC")
             .priority(priority)
             .stack_bytes(crate::board::port::IP_TASK_STACK_BYTES)
             .spawn(move || run_receive_task(interface, interrupt_line))
             .map_err(StartError::IpTask)?;
+        let _ = interface.receive_task.set(Box::new(receive_task));
         let handler: &'static (dyn Fn() -> bool + Sync) =
             Box::leak(Box::new(move || interface.receive_without_waiting()));
         interface.link.lock().card.set_receive_handler(handler);
@@ -286,7 +291,18 @@ impl Interface {
                 return false;
             }
         }
-        true
+        // Frames the card holds for later: the receive task (woken by the card's line) plans
+        // its next round for them.
+        link.card.wake_within().is_none()
+    }
+
+    /// Wakes the receive task if the card holds frames for later, so that it plans for them.
+    fn plan_for_held_frames(&self, link: &Link) {
+        if link.card.wake_within().is_some() {
+            if let Some(receive_task) = self.receive_task.get() {
+                receive_task.notify();
+            }
+        }
     }
 
     /// The receive task's round: the card's deferred work, then every frame to the IP task,
@@ -317,7 +333,9 @@ fn run_receive_task(interface: &'static Interface, interrupt_line: u8) {
     }
     loop {
         interface.receive_waiting();
-        task::wait_for_notification(Ticks::FOREVER);
+        // A card that holds frames for later (a delaying wrapper) names when to come back.
+        let wake = interface.link.lock().card.wake_within();
+        task::wait_for_notification(wake.map_or(Ticks::FOREVER, Ticks::from_duration));
     }
 }
 
@@ -394,6 +412,7 @@ unsafe extern "C" fn output(
             } else {
                 link.dropped += 1;
             }
+            interface.plan_for_held_frames(&link);
         }
     }
     if release_after_send != 0 {
