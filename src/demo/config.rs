@@ -68,6 +68,9 @@ pub struct DemoConfig {
     pub log_level: String,
     /// Record the device's network traffic in this pcap file. `--pcap`, `IOT_PCAP`.
     pub pcap: Option<String>,
+    /// The simulated network card, by name (`slirp` or `gateway`); `None` is the board's
+    /// default. Checked by the board, which knows its cards. `--card`, `FREERTOS_HTTPS_CARD`.
+    pub card: Option<String>,
 }
 
 impl Default for DemoConfig {
@@ -93,6 +96,7 @@ impl Default for DemoConfig {
             certs_dir: "certs".into(),
             log_level: "info".into(),
             pcap: None,
+            card: None,
         }
     }
 }
@@ -102,8 +106,8 @@ pub const USAGE: &str = "\
 usage: http-mutual-auth-demo [options]
 
 Publishes a message to an AWS IoT topic over HTTPS with mutual TLS, from a Rust task on the
-FreeRTOS kernel (POSIX simulator). Without --endpoint it starts the bundled local endpoint and
-runs against it.
+FreeRTOS kernel (POSIX or Windows simulator). Without --endpoint it starts the bundled local
+endpoint and runs against it.
 
   --endpoint HOST        server name (localhost/127.0.0.1 mean this machine)   IOT_ENDPOINT
   --port N               TCP port (default 8443; 443 adds ALPN x-amzn-http-ca) IOT_PORT
@@ -124,6 +128,8 @@ runs against it.
   --json                 last line of stdout is a JSON report                  IOT_JSON=1
   --pcap FILE            record the device's Ethernet frames (Wireshark)       IOT_PCAP
   --log-level LEVEL      off, error, warn, info, debug, trace                  FREERTOS_HTTPS_LOG
+  --card slirp|gateway   simulated network card (default: slirp on Linux,      FREERTOS_HTTPS_CARD
+                         gateway on Windows, which has only the gateway)
   -h, --help             this text";
 
 /// A setting that could not be used.
@@ -189,6 +195,7 @@ const FLAGS: &[(&str, &str, bool)] = &[
     ("--json", "IOT_JSON", false),
     ("--pcap", "IOT_PCAP", true),
     ("--log-level", "FREERTOS_HTTPS_LOG", true),
+    ("--card", "FREERTOS_HTTPS_CARD", true),
 ];
 
 impl DemoConfig {
@@ -307,6 +314,13 @@ impl DemoConfig {
             "--certs-dir" => self.certs_dir = value,
             "--json" => self.json = truthy(&value).ok_or_else(|| invalid("1 or 0"))?,
             "--pcap" => self.pcap = Some(value),
+            "--card" => {
+                self.card = Some(
+                    Some(value.clone())
+                        .filter(|name| !name.is_empty())
+                        .ok_or_else(|| invalid("a card name"))?,
+                )
+            }
             _ => self.log_level = value,
         }
         Ok(())
@@ -412,6 +426,25 @@ mod tests {
             parse(&[], &[("IOT_ALPN", "x-amzn-http-ca")]).map(|config| config.alpn()),
             Ok(vec!["x-amzn-http-ca".to_string()])
         );
+    }
+
+    #[test]
+    fn the_card_comes_from_the_flag_or_the_environment_and_the_flag_wins() {
+        assert_eq!(parse(&[], &[]).map(|config| config.card), Ok(None));
+        let from_env = parse(&[], &[("FREERTOS_HTTPS_CARD", "gateway")]);
+        assert_eq!(
+            from_env.map(|config| config.card),
+            Ok(Some("gateway".into()))
+        );
+        let both = parse(&["--card", "slirp"], &[("FREERTOS_HTTPS_CARD", "gateway")]);
+        assert_eq!(both.map(|config| config.card), Ok(Some("slirp".into())));
+        assert!(matches!(
+            parse(&["--card", ""], &[]),
+            Err(ConfigError::InvalidValue {
+                setting: "--card",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -24,14 +24,14 @@ use std::prelude::rust_2024::*;
 use std::{format, thread_local, vec};
 
 pub mod alloc;
-pub mod app;
 mod critical_section_impl;
-pub mod files;
 pub mod host_cpu;
 pub mod host_thread;
 pub mod idle;
 pub(crate) mod port;
 pub mod slirp;
+
+pub use super::hosted::{app, files};
 
 use core::time::Duration;
 use std::sync::OnceLock;

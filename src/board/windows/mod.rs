@@ -36,6 +36,8 @@ mod critical_section_impl;
 pub mod host_thread;
 pub(crate) mod port;
 
+pub use super::hosted::{app, files};
+
 use core::mem::ManuallyDrop;
 use core::time::Duration;
 use std::fs::File;
