@@ -18,6 +18,19 @@ use std::{format, thread_local, vec};
 use core::fmt;
 
 use crate::link::ring::RingCard;
+use crate::net::Ipv4Settings;
+
+/// The fixed settings of the virtual network both cards serve: `10.0.2.15/24`, gateway
+/// `10.0.2.2`, DNS `10.0.2.3` (what their DHCP servers hand out).
+pub fn static_settings() -> Ipv4Settings {
+    use crate::board::gateway::{DEVICE_ADDRESS, DNS_ADDRESS, GATEWAY_ADDRESS, NETWORK};
+    Ipv4Settings {
+        address: DEVICE_ADDRESS,
+        prefix_len: NETWORK.1,
+        gateway: Some(GATEWAY_ADDRESS),
+        dns: Some(DNS_ADDRESS),
+    }
+}
 
 /// The environment variable naming the card: `slirp` or `gateway`.
 pub const CARD_ENV: &str = "FREERTOS_HTTPS_CARD";
@@ -134,7 +147,11 @@ mod tests {
 
     #[cfg(board = "posix")]
     #[test]
-    fn slirp_stays_the_default_on_linux() {
+    fn slirp_stays_the_default_on_linux_and_both_cards_share_one_network() {
         assert_eq!(CardKind::DEFAULT, CardKind::Slirp);
+        assert_eq!(
+            static_settings(),
+            crate::board::posix::slirp::static_settings()
+        );
     }
 }

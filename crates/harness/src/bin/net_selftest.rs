@@ -1,4 +1,5 @@
-//! `net-selftest`: checks the network layer through the real kernel, smoltcp and slirp, one
+//! `net-selftest`: checks the network layer through the real kernel, smoltcp and the card
+//! (`FREERTOS_HTTPS_CARD`: slirp, the POSIX default, or the gateway, the Windows one), one
 //! scenario per process, against servers this process runs on the host's `127.0.0.1`.
 //!
 //! `net-selftest <scenario>` prints `PASS <scenario> ...` and exits 0, or `FAIL <scenario>:
@@ -13,9 +14,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as HostMutex};
 use std::time::{Duration, Instant};
 
-use freertos_https::board::posix::files::PcapFile;
-use freertos_https::board::posix::host_thread;
-use freertos_https::board::posix::slirp;
+use freertos_https::board::hosted::card::{self, CardKind};
+use freertos_https::board::hosted::files::PcapFile;
+use freertos_https::board::hosted::host_thread;
 use freertos_https::link::LinkCard;
 use freertos_https::link::pcap::PcapTap;
 use freertos_https::link::ring::RingCard;
@@ -38,11 +39,14 @@ const SCENARIOS: &[Scenario<RingCard>] = &[
     ("connect_timeout", connect_timeout),
     ("recv_timeout", recv_timeout),
     ("end_of_stream", end_of_stream),
+    #[cfg(unix)]
     ("reset", reset),
     ("sequential_500", sequential_500),
     ("two_tasks", two_tasks),
     ("busy_device", busy_device),
     ("dns_lookup", dns_lookup),
+    ("half_close", half_close),
+    ("gateway_dns_forwarder", gateway_dns_forwarder),
     ("transport", transport),
     ("pcap", pcap),
     (
@@ -58,8 +62,11 @@ const UP_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn main() -> ExitCode {
     // The simulated network card exists before the kernel boots.
+    // The card: FREERTOS_HTTPS_CARD (slirp or gateway), else the board's default.
     selftest_support::run("net-selftest", SCENARIOS, APP_PRIORITY, || {
-        slirp::start(LINK_INTERRUPT).map_err(|error| error.to_string())
+        let kind = CardKind::from_env().map_err(|error| error.to_string())?;
+        kind.start(LINK_INTERRUPT)
+            .map_err(|error| format!("{} card: {error}", kind.name()))
     })
 }
 
@@ -171,7 +178,7 @@ fn round_trip(port: RingCard) -> Outcome {
 fn static_address(port: RingCard) -> Outcome {
     let echo = echo_server()?;
     let config = NetConfig {
-        ipv4: Ipv4Setup::Static(slirp::static_settings()),
+        ipv4: Ipv4Setup::Static(card::static_settings()),
         ..NetConfig::default()
     };
     let stack = start_stack(port, config)?;
@@ -362,6 +369,7 @@ fn end_of_stream(port: RingCard) -> Outcome {
 }
 
 /// A server that resets the connection gives an error, not an end of stream.
+#[cfg(unix)]
 fn reset(port: RingCard) -> Outcome {
     let server = host_server("resetter", |stream| {
         let mut stream = stream;
@@ -382,6 +390,7 @@ fn reset(port: RingCard) -> Outcome {
 }
 
 /// Host-socket options std does not offer.
+#[cfg(unix)]
 mod host_socket {
     #![allow(unsafe_code)]
 
@@ -613,6 +622,62 @@ fn fake_dns_answer(query: &[u8]) -> Option<Vec<u8>> {
         answer[3] |= 3; // NXDOMAIN
     }
     Some(answer)
+}
+
+/// Each direction closes on its own: the device shuts its sending side, the host sees the end
+/// of the request and still answers on the open half, then closes; the device reads the
+/// answer, then the end of stream.
+fn half_close(port: RingCard) -> Outcome {
+    let server = host_server("half-closer", |mut stream| {
+        let mut request = Vec::new();
+        if stream.read_to_end(&mut request).is_err() {
+            return;
+        }
+        let reply = format!("got {} bytes after your FIN", request.len());
+        let _ = stream.write_all(reply.as_bytes());
+        let _ = stream.shutdown(Shutdown::Write);
+    })?;
+    let stack = start_stack(port, NetConfig::default())?;
+    let mut socket = connect(stack, server)?;
+    socket
+        .send_all(b"request ends here")
+        .map_err(|e| e.to_string())?;
+    socket.shutdown();
+    let want = b"got 17 bytes after your FIN";
+    let data = read_exactly(&mut socket, want.len())?;
+    check(data == want, || {
+        format!("got {:?}", String::from_utf8_lossy(&data))
+    })?;
+    let outcome = socket.recv(&mut [0u8; 16]);
+    check(outcome == Ok(RecvEvent::EndOfStream), || {
+        format!("expected EndOfStream, got {outcome:?}")
+    })?;
+    Ok("request, FIN, answer on the open half, end of stream".into())
+}
+
+/// The gateway card's DNS forwarder at 10.0.2.3 answers from the host's resolver, with
+/// loopback mapped to the gateway. Only over the gateway: slirp forwards DNS to the host's
+/// configured server, which may be off this machine.
+fn gateway_dns_forwarder(port: RingCard) -> Outcome {
+    let kind = CardKind::from_env().map_err(|error| error.to_string())?;
+    check(kind == CardKind::Gateway, || {
+        format!("runs over the gateway card only, not {}", kind.name())
+    })?;
+    let stack = start_stack(port, NetConfig::default())?;
+    let dns = stack.ipv4().and_then(|settings| settings.dns);
+    check(dns == Some(Ipv4Addr::new(10, 0, 2, 3)), || {
+        format!("DHCP gave DNS server {dns:?}")
+    })?;
+    let found = stack.resolve_with(
+        "localhost",
+        Ipv4Addr::new(10, 0, 2, 3),
+        53,
+        Duration::from_secs(3),
+    );
+    check(found == Ok(host()), || {
+        format!("localhost through the forwarder gave {found:?}")
+    })?;
+    Ok("localhost resolved by the host, answered as 10.0.2.2".into())
 }
 
 /// The plaintext transport tells data, would-block and end of stream apart.
