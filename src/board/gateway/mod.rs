@@ -48,7 +48,7 @@ pub(crate) use super::windows::host_thread;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -239,7 +239,7 @@ impl Gateway {
                     self.device.take(frame);
                 }
             }
-            Classified::Udp(datagram) => self.from_device_udp(&datagram),
+            Classified::Udp(datagram) => self.device_udp(&datagram),
             Classified::Syn(key) => match self.proxy.on_syn(key, host_target(key.dst), frame) {
                 tcp::SynAction::Held => {}
                 // A reset comes back from the interface when no socket listens.
@@ -249,7 +249,7 @@ impl Gateway {
         }
     }
 
-    fn from_device_udp(&mut self, datagram: &DeviceDatagram<'_>) {
+    fn device_udp(&mut self, datagram: &DeviceDatagram<'_>) {
         if datagram.dst.1 == smoltcp::wire::DHCP_SERVER_PORT {
             if let Some(reply) = dhcp::answer_frame(GATEWAY_MAC, datagram.payload) {
                 self.device.outbox.push(reply);
@@ -328,11 +328,8 @@ impl Gateway {
     /// Does all the work that is ready: host events, data both ways, the interface. Returns
     /// how long the gateway may sleep before it is due again.
     pub fn step(&mut self) -> Duration {
-        loop {
-            match self.events.try_recv() {
-                Ok(event) => self.on_host_event(event),
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-            }
+        while let Ok(event) = self.events.try_recv() {
+            self.on_host_event(event);
         }
         // Data in, interface out, until nothing moves (bounded, to answer the device's new
         // frames and the host events in between).

@@ -87,7 +87,7 @@ struct Connection {
 enum Phase {
     /// Dialling the host; the device's SYN waits here (its retransmissions are dropped).
     Connecting {
-        syn: Frame,
+        syn: Box<Frame>,
     },
     Open(Box<Open>),
 }
@@ -161,6 +161,7 @@ impl Proxy {
         let Ok(syn) = Frame::from_slice(syn) else {
             return SynAction::Refuse;
         };
+        let syn = Box::new(syn);
         if self.connections.len() >= MAX_CONNECTIONS {
             log::warn!("gateway: {MAX_CONNECTIONS} connections open; refusing another");
             return SynAction::Refuse;
@@ -221,7 +222,7 @@ impl Proxy {
         }));
         let held = core::mem::replace(&mut self.connections[index].phase, phase);
         match held {
-            Phase::Connecting { syn } => Some(syn),
+            Phase::Connecting { syn } => Some(*syn),
             Phase::Open(_) => None,
         }
     }
@@ -287,7 +288,7 @@ impl Proxy {
 
 fn held_syn(connection: Connection) -> Option<Frame> {
     match connection.phase {
-        Phase::Connecting { syn } => Some(syn),
+        Phase::Connecting { syn } => Some(*syn),
         Phase::Open(_) => None,
     }
 }

@@ -39,7 +39,6 @@ const SCENARIOS: &[Scenario<RingCard>] = &[
     ("connect_timeout", connect_timeout),
     ("recv_timeout", recv_timeout),
     ("end_of_stream", end_of_stream),
-    #[cfg(unix)]
     ("reset", reset),
     ("sequential_500", sequential_500),
     ("two_tasks", two_tasks),
@@ -369,7 +368,6 @@ fn end_of_stream(port: RingCard) -> Outcome {
 }
 
 /// A server that resets the connection gives an error, not an end of stream.
-#[cfg(unix)]
 fn reset(port: RingCard) -> Outcome {
     let server = host_server("resetter", |stream| {
         let mut stream = stream;
@@ -411,6 +409,53 @@ mod host_socket {
                 libc::SO_LINGER,
                 (&linger as *const libc::linger).cast(),
                 size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        if result == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    }
+}
+
+/// Host-socket options std does not offer (Winsock).
+#[cfg(windows)]
+mod host_socket {
+    #![allow(unsafe_code)]
+
+    use std::net::TcpStream;
+    use std::os::windows::io::AsRawSocket;
+
+    /// Winsock's `LINGER`.
+    #[repr(C)]
+    struct Linger {
+        l_onoff: u16,
+        l_linger: u16,
+    }
+
+    const SOL_SOCKET: i32 = 0xffff;
+    const SO_LINGER: i32 = 0x0080;
+
+    #[link(name = "ws2_32")]
+    unsafe extern "system" {
+        fn setsockopt(socket: usize, level: i32, name: i32, value: *const u8, length: i32) -> i32;
+    }
+
+    /// SO_LINGER with a zero timeout: closing the socket then sends RST instead of FIN.
+    pub(super) fn set_linger_zero(stream: &TcpStream) -> std::io::Result<()> {
+        let linger = Linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: passes a live `Linger` of the size given, on a socket the stream owns.
+        let result = unsafe {
+            setsockopt(
+                stream.as_raw_socket() as usize,
+                SOL_SOCKET,
+                SO_LINGER,
+                (&linger as *const Linger).cast(),
+                size_of::<Linger>() as i32,
             )
         };
         if result == 0 {
