@@ -603,3 +603,194 @@ fn run(
         doorbell.wait(sleep);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smoltcp::phy::ChecksumCapabilities;
+    use smoltcp::wire::{
+        ArpOperation, ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, EthernetRepr, IpAddress,
+        IpProtocol, Ipv4Packet, Ipv4Repr, TcpControl, TcpPacket, TcpRepr, TcpSeqNumber,
+    };
+    use std::sync::Mutex as HostMutex;
+    use std::time::Instant;
+
+    const DEVICE_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 0x15]);
+
+    /// An outbox the test reads.
+    struct Collected(Arc<HostMutex<VecDeque<Frame>>>);
+
+    impl Outbox for Collected {
+        fn has_room(&self) -> bool {
+            true
+        }
+        fn push(&mut self, frame: Frame) -> bool {
+            self.0.lock().unwrap().push_back(frame);
+            true
+        }
+    }
+
+    fn gateway() -> (Gateway, Arc<HostMutex<VecDeque<Frame>>>) {
+        let frames = Arc::new(HostMutex::new(VecDeque::new()));
+        let gateway = Gateway::new(
+            Box::new(Collected(frames.clone())),
+            Arc::new(Doorbell::default()),
+        );
+        (gateway, frames)
+    }
+
+    /// A gateway that knows the device's MAC address (from the device's own ARP request).
+    fn introduced_gateway() -> (Gateway, Arc<HostMutex<VecDeque<Frame>>>) {
+        let (mut gateway, frames) = gateway();
+        gateway.from_device(&arp_request(GATEWAY_ADDRESS));
+        gateway.step();
+        frames.lock().unwrap().clear();
+        (gateway, frames)
+    }
+
+    fn arp_request(target: Ipv4Addr) -> Vec<u8> {
+        let repr = ArpRepr::EthernetIpv4 {
+            operation: ArpOperation::Request,
+            source_hardware_addr: DEVICE_MAC,
+            source_protocol_addr: DEVICE_ADDRESS,
+            target_hardware_addr: EthernetAddress([0; 6]),
+            target_protocol_addr: target,
+        };
+        let mut bytes = vec![0u8; 14 + repr.buffer_len()];
+        let mut frame = EthernetFrame::new_unchecked(&mut bytes[..]);
+        EthernetRepr {
+            src_addr: DEVICE_MAC,
+            dst_addr: EthernetAddress::BROADCAST,
+            ethertype: EthernetProtocol::Arp,
+        }
+        .emit(&mut frame);
+        repr.emit(&mut ArpPacket::new_unchecked(frame.payload_mut()));
+        bytes
+    }
+
+    fn syn(dst: (Ipv4Addr, u16)) -> Vec<u8> {
+        let tcp = TcpRepr {
+            src_port: 40000,
+            dst_port: dst.1,
+            control: TcpControl::Syn,
+            seq_number: TcpSeqNumber(1000),
+            ack_number: None,
+            window_len: 8192,
+            window_scale: None,
+            max_seg_size: Some(1460),
+            sack_permitted: false,
+            sack_ranges: [None; 3],
+            timestamp: None,
+            payload: &[],
+        };
+        let ip = Ipv4Repr {
+            src_addr: DEVICE_ADDRESS,
+            dst_addr: dst.0,
+            next_header: IpProtocol::Tcp,
+            payload_len: tcp.buffer_len(),
+            hop_limit: 64,
+        };
+        let mut bytes = vec![0u8; 14 + 20 + tcp.buffer_len()];
+        let mut frame = EthernetFrame::new_unchecked(&mut bytes[..]);
+        EthernetRepr {
+            src_addr: DEVICE_MAC,
+            dst_addr: GATEWAY_MAC,
+            ethertype: EthernetProtocol::Ipv4,
+        }
+        .emit(&mut frame);
+        let checksums = ChecksumCapabilities::default();
+        let mut packet = Ipv4Packet::new_unchecked(frame.payload_mut());
+        ip.emit(&mut packet, &checksums);
+        tcp.emit(
+            &mut TcpPacket::new_unchecked(packet.payload_mut()),
+            &IpAddress::Ipv4(DEVICE_ADDRESS),
+            &IpAddress::Ipv4(dst.0),
+            &checksums,
+        );
+        bytes
+    }
+
+    /// The flags of the first TCP segment for the device, waiting up to 5 s for the host.
+    fn tcp_reply(gateway: &mut Gateway, frames: &HostMutex<VecDeque<Frame>>) -> (bool, bool) {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(5) {
+            gateway.step();
+            while let Some(frame) = frames.lock().unwrap().pop_front() {
+                let ethernet = EthernetFrame::new_checked(&frame[..]).unwrap();
+                if ethernet.ethertype() != EthernetProtocol::Ipv4 {
+                    continue; // the gateway asking the device's MAC address
+                }
+                let ip = Ipv4Packet::new_checked(ethernet.payload()).unwrap();
+                let tcp = TcpPacket::new_checked(ip.payload()).unwrap();
+                return (tcp.syn() && tcp.ack(), tcp.rst());
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        std::panic!("no TCP answer within 5 s");
+    }
+
+    #[test]
+    fn arp_is_answered_for_the_gateway_and_the_dns_forwarder_only() {
+        let (mut gateway, frames) = gateway();
+        for (target, answered) in [
+            (GATEWAY_ADDRESS, true),
+            (DNS_ADDRESS, true),
+            (Ipv4Addr::new(10, 0, 2, 99), false),
+        ] {
+            gateway.from_device(&arp_request(target));
+            gateway.step();
+            let reply = frames.lock().unwrap().pop_front();
+            assert_eq!(reply.is_some(), answered, "ARP for {target}");
+            if let Some(reply) = reply {
+                let ethernet = EthernetFrame::new_checked(&reply[..]).unwrap();
+                let arp = ArpRepr::parse(&ArpPacket::new_checked(ethernet.payload()).unwrap());
+                assert!(matches!(
+                    arp,
+                    Ok(ArpRepr::EthernetIpv4 {
+                        operation: ArpOperation::Reply,
+                        source_protocol_addr,
+                        ..
+                    }) if source_protocol_addr == target
+                ));
+            }
+        }
+    }
+
+    #[test]
+    fn a_syn_is_answered_once_the_host_accepts_and_reset_when_it_refuses() {
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let open = listener.local_addr().unwrap().port();
+        let closed = {
+            let probe = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+            probe.local_addr().unwrap().port()
+        };
+        let (mut gateway, frames) = introduced_gateway();
+        gateway.from_device(&syn((GATEWAY_ADDRESS, open)));
+        assert_eq!(tcp_reply(&mut gateway, &frames), (true, false));
+        assert_eq!(gateway.connections(), 1);
+        let (mut gateway, frames) = introduced_gateway();
+        gateway.from_device(&syn((GATEWAY_ADDRESS, closed)));
+        assert_eq!(tcp_reply(&mut gateway, &frames), (false, true));
+        assert_eq!(gateway.connections(), 0);
+        // The DNS forwarder takes no TCP: reset at once, no host dialled.
+        gateway.from_device(&syn((DNS_ADDRESS, 53)));
+        assert_eq!(tcp_reply(&mut gateway, &frames), (false, true));
+    }
+
+    #[test]
+    fn destinations_map_to_the_host_as_on_slirp() {
+        let target = |address, port| host_target((address, port));
+        assert_eq!(
+            target(GATEWAY_ADDRESS, 8443),
+            Some("127.0.0.1:8443".parse().unwrap())
+        );
+        assert_eq!(target(DNS_ADDRESS, 53), None);
+        assert_eq!(target(Ipv4Addr::new(10, 0, 2, 99), 80), None);
+        assert_eq!(target(Ipv4Addr::BROADCAST, 80), None);
+        assert_eq!(target(Ipv4Addr::LOCALHOST, 80), None);
+        assert_eq!(
+            target(Ipv4Addr::new(192, 0, 2, 1), 443),
+            Some("192.0.2.1:443".parse().unwrap())
+        );
+    }
+}
