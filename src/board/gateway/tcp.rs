@@ -263,7 +263,8 @@ impl Proxy {
             if !open.finished(socket) {
                 return true;
             }
-            let _ = open.link.control.shutdown(Shutdown::Both);
+            // An orderly end leaves the writer to finish what is queued (then the host's
+            // shutdown(Write)); the paths that end abruptly shut the stream themselves.
             sockets.remove(open.handle);
             false
         });

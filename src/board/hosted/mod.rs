@@ -1,7 +1,7 @@
 //! What the two simulators share (the POSIX port and the Windows port): on both, every task is
 //! a host thread, and the process has other threads too (*host threads*: `main`, the bundled
 //! endpoint, test harnesses, the Windows port's interrupt thread). The kernel's task API may
-//! only be used from tasks, so the RTOS layer asks [`in_task`] before it enters the kernel.
+//! only be used from tasks, so the RTOS layer asks `in_task` before it enters the kernel.
 //! Each simulator's `port` module re-exports these.
 //!
 //! The simulators also share their application side: the demo's `main` ([`app`]), credentials
