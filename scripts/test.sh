@@ -22,6 +22,10 @@ cargo test --workspace --locked
 step "the network, TLS and demo tests on the FreeRTOS+TCP backend (if its sources are here)"
 ./scripts/test-plus-tcp.sh
 
+step "network, TLS and demo tests again, over the gateway card (FREERTOS_HTTPS_CARD=gateway)"
+FREERTOS_HTTPS_CARD=gateway cargo test --locked -p freertos-https-harness --test net --test tls \
+    -p freertos-https --test application
+
 step "portable crates build for Cortex-M4F (thumbv7em-none-eabihf)"
 cargo build --locked --target thumbv7em-none-eabihf --no-default-features \
     -p iot-transport -p iot-http -p iot-backoff
@@ -33,7 +37,7 @@ cargo build --locked --release --target thumbv7em-none-eabihf --lib -p freertos-
 step "the demo as a Cortex-M4F image under QEMU (mps2-an386, LAN9118, mutual TLS to the bundled endpoint)"
 ./scripts/test-cortex-m.sh
 
-step "the Windows simulator: kernel self-tests under wine (x86_64-pc-windows-gnu)"
+step "the Windows simulator under wine (x86_64-pc-windows-gnu): kernel self-tests, network tests over the gateway card, the demo"
 ./scripts/test-windows.sh
 
 step "fuzzing the HTTP response parser and chunked decoder (${FUZZ_SECONDS:=30} s per target)"

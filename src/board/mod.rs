@@ -42,7 +42,9 @@ use once_cell::race::OnceRef;
 use crate::rtos::console::Stream;
 
 #[cfg(any(board = "posix", board = "windows"))]
-mod hosted;
+pub mod gateway;
+#[cfg(any(board = "posix", board = "windows"))]
+pub mod hosted;
 #[cfg(board = "posix")]
 pub mod posix;
 #[cfg(board = "posix")]

@@ -74,6 +74,9 @@ pub struct DemoConfig {
     /// [`crate::link::faults`]), e.g. `drop=5%,reorder=2%`. `--link-faults SPEC`,
     /// `IOT_LINK_FAULTS`.
     pub link_faults: Option<FaultSpec>,
+    /// The simulated network card, by name (`slirp` or `gateway`); `None` is the board's
+    /// default. Checked by the board, which knows its cards. `--card`, `FREERTOS_HTTPS_CARD`.
+    pub card: Option<String>,
 }
 
 impl Default for DemoConfig {
@@ -100,6 +103,7 @@ impl Default for DemoConfig {
             log_level: "info".into(),
             pcap: None,
             link_faults: None,
+            card: None,
         }
     }
 }
@@ -109,8 +113,8 @@ pub const USAGE: &str = "\
 usage: http-mutual-auth-demo [options]
 
 Publishes a message to an AWS IoT topic over HTTPS with mutual TLS, from a Rust task on the
-FreeRTOS kernel (POSIX simulator). Without --endpoint it starts the bundled local endpoint and
-runs against it.
+FreeRTOS kernel (POSIX or Windows simulator). Without --endpoint it starts the bundled local
+endpoint and runs against it.
 
   --endpoint HOST        server name (localhost/127.0.0.1 mean this machine)   IOT_ENDPOINT
   --port N               TCP port (default 8443; 443 adds ALPN x-amzn-http-ca) IOT_PORT
@@ -133,6 +137,8 @@ runs against it.
   --link-faults SPEC     a flaky link, e.g. drop=5%,reorder=2%,duplicate=1%,    IOT_LINK_FAULTS
                          delay=20ms,seed=7 (drop=100% cuts it)
   --log-level LEVEL      off, error, warn, info, debug, trace                  FREERTOS_HTTPS_LOG
+  --card slirp|gateway   simulated network card (default: slirp on Linux,      FREERTOS_HTTPS_CARD
+                         gateway on Windows, which has only the gateway)
   -h, --help             this text";
 
 /// A setting that could not be used.
@@ -202,6 +208,7 @@ const FLAGS: &[(&str, &str, bool)] = &[
     ("--pcap", "IOT_PCAP", true),
     ("--link-faults", "IOT_LINK_FAULTS", true),
     ("--log-level", "FREERTOS_HTTPS_LOG", true),
+    ("--card", "FREERTOS_HTTPS_CARD", true),
 ];
 
 impl DemoConfig {
@@ -322,6 +329,13 @@ impl DemoConfig {
             "--pcap" => self.pcap = Some(value),
             "--link-faults" => {
                 self.link_faults = Some(value.parse().map_err(ConfigError::LinkFaults)?)
+            }
+            "--card" => {
+                self.card = Some(
+                    Some(value.clone())
+                        .filter(|name| !name.is_empty())
+                        .ok_or_else(|| invalid("a card name"))?,
+                )
             }
             _ => self.log_level = value,
         }
@@ -454,6 +468,25 @@ mod tests {
                 .to_string()
                 .starts_with("--link-faults: drop must be a percentage")
         );
+    }
+
+    #[test]
+    fn the_card_comes_from_the_flag_or_the_environment_and_the_flag_wins() {
+        assert_eq!(parse(&[], &[]).map(|config| config.card), Ok(None));
+        let from_env = parse(&[], &[("FREERTOS_HTTPS_CARD", "gateway")]);
+        assert_eq!(
+            from_env.map(|config| config.card),
+            Ok(Some("gateway".into()))
+        );
+        let both = parse(&["--card", "slirp"], &[("FREERTOS_HTTPS_CARD", "gateway")]);
+        assert_eq!(both.map(|config| config.card), Ok(Some("slirp".into())));
+        assert!(matches!(
+            parse(&["--card", ""], &[]),
+            Err(ConfigError::InvalidValue {
+                setting: "--card",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! A network card is a [`LinkCard`]: frames in, frames out, and an interrupt line that it
 //! raises when frames have arrived or room to send has come back (see
 //! [`crate::rtos::interrupt`]; the TCP/IP stack attaches its IP task to that line). Boards
-//! bring the cards: the simulator's is libslirp (`board::posix::slirp`); a Cortex-M board's is
-//! its Ethernet controller.
+//! bring the cards: the simulators' are libslirp (`board::posix::slirp`) and the pure-Rust
+//! gateway (`board::gateway`); a Cortex-M board's is its Ethernet controller.
 //!
 //! Wrappers that take any card and are one themselves sit here, beside the cards:
 //!

@@ -226,17 +226,21 @@ fn apply_validity(params: &mut CertificateParams, validity: Validity) {
     }
 }
 
-/// Writes `contents` to `path`; keys (`private` true) get mode 0600.
+/// Writes `contents` to `path`; on Unix, keys (`private` true) get mode 0600. (On Windows a
+/// file takes its directory's access control list; these are development keys.)
 fn write_file(path: &Path, contents: &str, private: bool) -> Result<(), CertError> {
     let io_error = |error| CertError::Io {
         path: path.to_owned(),
         error,
     };
     fs::write(path, contents).map_err(io_error)?;
+    #[cfg(unix)]
     if private {
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(io_error)?;
     }
+    #[cfg(not(unix))]
+    let _ = private;
     Ok(())
 }
 

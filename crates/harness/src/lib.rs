@@ -44,11 +44,8 @@ pub fn run<C: Send + 'static>(
         eprintln!("error: unknown scenario {name:?}; try --list");
         return ExitCode::from(2);
     };
-    #[cfg(unix)]
-    let level = freertos_https::board::posix::level_from_env(LevelFilter::Info);
-    #[cfg(windows)]
-    let level = freertos_https::board::windows::level_from_env(LevelFilter::Info);
-    let level = level.unwrap_or(LevelFilter::Info);
+    let level = freertos_https::board::hosted::level_from_env(LevelFilter::Info)
+        .unwrap_or(LevelFilter::Info);
     if let Err(error) = rtos_log::init(level, Stream::Stdout) {
         eprintln!("error: {error}");
         return ExitCode::FAILURE;

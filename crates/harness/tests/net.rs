@@ -1,5 +1,7 @@
-//! The network layer through the real kernel, smoltcp and slirp, against servers on the
-//! host's 127.0.0.1: each scenario of `net-selftest` in a process of its own.
+//! The network layer through the real kernel, smoltcp and the card, against servers on the
+//! host's 127.0.0.1: each scenario of `net-selftest` in a process of its own. The card is the
+//! one `FREERTOS_HTTPS_CARD` names (slirp by default; `scripts/test.sh` runs these tests over
+//! each card).
 
 mod common;
 
@@ -78,6 +80,24 @@ fn dns_lookups_go_through_the_stack_to_a_fake_server() {
 #[cfg(feature = "freertos-plus-tcp")]
 fn dns_lookups_go_through_the_stack_to_a_fake_server() {
     expect_pass("dns_lookup_port_53");
+}
+
+#[test]
+fn each_direction_closes_on_its_own() {
+    expect_pass("half_close");
+}
+
+#[test]
+#[cfg_attr(
+    feature = "freertos-plus-tcp",
+    ignore = "smoltcp only: it asks the forwarder with resolve_with (FreeRTOS+TCP asks only the DHCP-given server)"
+)]
+fn the_gateway_cards_dns_forwarder_answers_from_the_host_resolver() {
+    common::expect_pass_with_env(
+        SELFTEST,
+        "gateway_dns_forwarder",
+        &[("FREERTOS_HTTPS_CARD", "gateway")],
+    );
 }
 
 #[test]

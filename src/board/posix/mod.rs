@@ -8,9 +8,9 @@
 //! | [`host_thread`] | host (non-task) threads that keep out of the kernel's way |
 //! | [`host_cpu`] | all tasks on one host CPU, as on a single-core board |
 //! | [`idle`] | the idle task's wait for interrupt, on host descriptors |
-//! | [`slirp`] | the network card: libslirp user-mode networking |
-//! | [`files`] | credentials read from files, pcap captures written to files |
-//! | [`app`] | the demo's `main`: command line, bundled endpoint, exit status |
+//! | [`slirp`] | the default network card: libslirp user-mode networking (the other is the gateway card, `board::gateway`) |
+//! | [`files`] | credentials read from files, pcap captures written to files (shared with Windows: `board::hosted`) |
+//! | [`app`] | the demo's `main`: command line, bundled endpoint, card, exit status (shared with Windows) |
 //!
 //! [`PosixBoard`] provides the [`BoardServices`]: the host's CSPRNG, its calendar and
 //! monotonic clocks, standard output and error through `write(2)`, and `_exit`.
@@ -24,14 +24,14 @@ use std::prelude::rust_2024::*;
 use std::{format, thread_local, vec};
 
 pub mod alloc;
-pub mod app;
 mod critical_section_impl;
-pub mod files;
 pub mod host_cpu;
 pub mod host_thread;
 pub mod idle;
 pub(crate) mod port;
 pub mod slirp;
+
+pub use super::hosted::{app, files};
 
 use core::time::Duration;
 use std::sync::OnceLock;

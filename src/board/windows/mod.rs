@@ -7,6 +7,7 @@
 //! | `alloc` | the global allocator: tasks on the FreeRTOS heap, other threads on the host's (the POSIX board's, shared) |
 //! | `critical_section_impl` | `critical_section` for tasks and host threads alike (the POSIX board's, shared) |
 //! | [`host_thread`] | host (non-task) threads, which wake tasks through interrupt lines |
+//! | [`app`], [`files`] | the demo's `main` and its files, shared with the POSIX simulator (`board::hosted`); the network card is the gateway (`board::gateway`) |
 //!
 //! On this port every task is a Windows thread, and the port's own "simulated interrupt"
 //! thread runs the tick and every simulated interrupt while the running task's thread is
@@ -35,6 +36,8 @@ pub mod alloc;
 mod critical_section_impl;
 pub mod host_thread;
 pub(crate) mod port;
+
+pub use super::hosted::{app, files};
 
 use core::mem::ManuallyDrop;
 use core::time::Duration;

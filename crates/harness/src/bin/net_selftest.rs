@@ -1,4 +1,5 @@
-//! `net-selftest`: checks the network layer through the real kernel, smoltcp and slirp, one
+//! `net-selftest`: checks the network layer through the real kernel, smoltcp and the card
+//! (`FREERTOS_HTTPS_CARD`: slirp, the POSIX default, or the gateway, the Windows one), one
 //! scenario per process, against servers this process runs on the host's `127.0.0.1`.
 //!
 //! `net-selftest <scenario>` prints `PASS <scenario> ...` and exits 0, or `FAIL <scenario>:
@@ -13,9 +14,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as HostMutex};
 use std::time::{Duration, Instant};
 
-use freertos_https::board::posix::files::PcapFile;
-use freertos_https::board::posix::host_thread;
-use freertos_https::board::posix::slirp;
+use freertos_https::board::hosted::card::{self, CardKind};
+use freertos_https::board::hosted::files::PcapFile;
+use freertos_https::board::hosted::host_thread;
 use freertos_https::link::LinkCard;
 use freertos_https::link::pcap::PcapTap;
 use freertos_https::link::ring::RingCard;
@@ -47,6 +48,9 @@ const SCENARIOS: &[Scenario<RingCard>] = &[
     ("dns_lookup", dns_lookup),
     #[cfg(feature = "freertos-plus-tcp")]
     ("dns_lookup_port_53", dns_lookup_port_53),
+    ("half_close", half_close),
+    #[cfg(not(feature = "freertos-plus-tcp"))]
+    ("gateway_dns_forwarder", gateway_dns_forwarder),
     ("transport", transport),
     ("pcap", pcap),
     #[cfg(not(feature = "freertos-plus-tcp"))]
@@ -63,8 +67,11 @@ const UP_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn main() -> ExitCode {
     // The simulated network card exists before the kernel boots.
+    // The card: FREERTOS_HTTPS_CARD (slirp or gateway), else the board's default.
     selftest_support::run("net-selftest", SCENARIOS, APP_PRIORITY, || {
-        slirp::start(LINK_INTERRUPT).map_err(|error| error.to_string())
+        let kind = CardKind::from_env().map_err(|error| error.to_string())?;
+        kind.start(LINK_INTERRUPT)
+            .map_err(|error| format!("{} card: {error}", kind.name()))
     })
 }
 
@@ -176,7 +183,7 @@ fn round_trip(port: RingCard) -> Outcome {
 fn static_address(port: RingCard) -> Outcome {
     let echo = echo_server()?;
     let config = NetConfig {
-        ipv4: Ipv4Setup::Static(slirp::static_settings()),
+        ipv4: Ipv4Setup::Static(card::static_settings()),
         ..NetConfig::default()
     };
     let stack = start_stack(port, config)?;
@@ -387,6 +394,7 @@ fn reset(port: RingCard) -> Outcome {
 }
 
 /// Host-socket options std does not offer.
+#[cfg(unix)]
 mod host_socket {
     #![allow(unsafe_code)]
 
@@ -407,6 +415,53 @@ mod host_socket {
                 libc::SO_LINGER,
                 (&linger as *const libc::linger).cast(),
                 size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        if result == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    }
+}
+
+/// Host-socket options std does not offer (Winsock).
+#[cfg(windows)]
+mod host_socket {
+    #![allow(unsafe_code)]
+
+    use std::net::TcpStream;
+    use std::os::windows::io::AsRawSocket;
+
+    /// Winsock's `LINGER`.
+    #[repr(C)]
+    struct Linger {
+        l_onoff: u16,
+        l_linger: u16,
+    }
+
+    const SOL_SOCKET: i32 = 0xffff;
+    const SO_LINGER: i32 = 0x0080;
+
+    #[link(name = "ws2_32")]
+    unsafe extern "system" {
+        fn setsockopt(socket: usize, level: i32, name: i32, value: *const u8, length: i32) -> i32;
+    }
+
+    /// SO_LINGER with a zero timeout: closing the socket then sends RST instead of FIN.
+    pub(super) fn set_linger_zero(stream: &TcpStream) -> std::io::Result<()> {
+        let linger = Linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: passes a live `Linger` of the size given, on a socket the stream owns.
+        let result = unsafe {
+            setsockopt(
+                stream.as_raw_socket() as usize,
+                SOL_SOCKET,
+                SO_LINGER,
+                (&linger as *const Linger).cast(),
+                size_of::<Linger>() as i32,
             )
         };
         if result == 0 {
@@ -604,7 +659,7 @@ fn dns_lookup_port_53(port: RingCard) -> Outcome {
     let server_ids = ids.clone();
     host_thread::spawn("fake-dns", move || fake_dns(server, &server_ids))
         .map_err(|e| e.to_string())?;
-    let mut settings = slirp::static_settings();
+    let mut settings = card::static_settings();
     settings.dns = Some(host());
     let config = NetConfig {
         ipv4: Ipv4Setup::Static(settings),
@@ -688,6 +743,63 @@ fn fake_dns_answer(query: &[u8]) -> Option<Vec<u8>> {
         answer[3] |= 3; // NXDOMAIN
     }
     Some(answer)
+}
+
+/// Each direction closes on its own: the device shuts its sending side, the host sees the end
+/// of the request and still answers on the open half, then closes; the device reads the
+/// answer, then the end of stream.
+fn half_close(port: RingCard) -> Outcome {
+    let server = host_server("half-closer", |mut stream| {
+        let mut request = Vec::new();
+        if stream.read_to_end(&mut request).is_err() {
+            return;
+        }
+        let reply = format!("got {} bytes after your FIN", request.len());
+        let _ = stream.write_all(reply.as_bytes());
+        let _ = stream.shutdown(Shutdown::Write);
+    })?;
+    let stack = start_stack(port, NetConfig::default())?;
+    let mut socket = connect(stack, server)?;
+    socket
+        .send_all(b"request ends here")
+        .map_err(|e| e.to_string())?;
+    socket.shutdown();
+    let want = b"got 17 bytes after your FIN";
+    let data = read_exactly(&mut socket, want.len())?;
+    check(data == want, || {
+        format!("got {:?}", String::from_utf8_lossy(&data))
+    })?;
+    let outcome = socket.recv(&mut [0u8; 16]);
+    check(outcome == Ok(RecvEvent::EndOfStream), || {
+        format!("expected EndOfStream, got {outcome:?}")
+    })?;
+    Ok("request, FIN, answer on the open half, end of stream".into())
+}
+
+/// The gateway card's DNS forwarder at 10.0.2.3 answers from the host's resolver, with
+/// loopback mapped to the gateway. Only over the gateway: slirp forwards DNS to the host's
+/// configured server, which may be off this machine.
+#[cfg(not(feature = "freertos-plus-tcp"))]
+fn gateway_dns_forwarder(port: RingCard) -> Outcome {
+    let kind = CardKind::from_env().map_err(|error| error.to_string())?;
+    check(kind == CardKind::Gateway, || {
+        format!("runs over the gateway card only, not {}", kind.name())
+    })?;
+    let stack = start_stack(port, NetConfig::default())?;
+    let dns = stack.ipv4().and_then(|settings| settings.dns);
+    check(dns == Some(Ipv4Addr::new(10, 0, 2, 3)), || {
+        format!("DHCP gave DNS server {dns:?}")
+    })?;
+    let found = stack.resolve_with(
+        "localhost",
+        Ipv4Addr::new(10, 0, 2, 3),
+        53,
+        Duration::from_secs(3),
+    );
+    check(found == Ok(host()), || {
+        format!("localhost through the forwarder gave {found:?}")
+    })?;
+    Ok("localhost resolved by the host, answered as 10.0.2.2".into())
 }
 
 /// The plaintext transport tells data, would-block and end of stream apart.

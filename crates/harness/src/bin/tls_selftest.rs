@@ -1,4 +1,5 @@
-//! `tls-selftest`: mutual TLS through the real kernel, smoltcp, slirp and Mbed TLS, against
+//! `tls-selftest`: mutual TLS through the real kernel, smoltcp, the card (slirp, or the gateway
+//! with `FREERTOS_HTTPS_CARD=gateway`) and Mbed TLS, against
 //! the bundled endpoint (rustls) on the host's 127.0.0.1, one scenario per process.
 //!
 //! Before the kernel starts, `main` generates a test PKI in a temporary directory (rcgen) and
@@ -12,8 +13,8 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use freertos_https::board::hosted::card::CardKind;
 use freertos_https::board::posix::files::read_credentials;
-use freertos_https::board::posix::slirp;
 use freertos_https::demo;
 use freertos_https::link::ring::RingCard;
 use freertos_https::net::{
@@ -90,7 +91,10 @@ fn setup() -> Result<Context, String> {
         wrong_name: endpoint(&pki.server_wrong_name, TlsVersions::Both, false)?,
         untrusted: endpoint(&pki.server_untrusted, TlsVersions::Both, false)?,
         alpn_required: endpoint(&pki.server, TlsVersions::Both, true)?,
-        port: slirp::start(0).map_err(|e| e.to_string())?,
+        port: CardKind::from_env()
+            .map_err(|e| e.to_string())?
+            .start(0)
+            .map_err(|e| e.to_string())?,
         pki,
         _dir: dir,
     })

@@ -1,10 +1,12 @@
-//! The demo's `main` on the simulator: the board's side of the application.
+//! The demo's `main` on both simulators (POSIX and Windows): the board's side of the
+//! application.
 //!
 //! It reads the configuration (command line, then environment), starts the bundled endpoint
 //! when no `--endpoint` is given, reads the credentials from files, starts the simulated
-//! network card (libslirp, with a pcap tap if asked), then boots the kernel with the portable
-//! demo ([`crate::demo::run`]) as its application task. Exit status: 0 when every cycle
-//! succeeded, 1 when the demo failed, 2 for a configuration error.
+//! network card (`--card`: libslirp or the gateway, see [`super::card`]; with a pcap tap if
+//! asked), then boots the kernel with the portable demo ([`crate::demo::run`]) as its
+//! application task. Exit status: 0 when every cycle succeeded, 1 when the demo failed, 2 for
+//! a configuration error.
 
 #[allow(unused_imports)]
 use std::prelude::rust_2024::*;
@@ -17,8 +19,8 @@ use std::process::ExitCode;
 use std::string::String;
 use std::sync::{Arc, Mutex};
 
+use super::card::CardKind;
 use super::files::{PcapFile, read_credentials};
-use super::{host_thread, slirp};
 use crate::demo::{self, DemoConfig, DemoReport, USAGE};
 use crate::link::LinkCard;
 use crate::link::faults::FaultyLink;
@@ -63,13 +65,18 @@ pub fn main() -> ExitCode {
     if let Err(error) = rtos_log::init(level, Stream::Stdout) {
         return error_exit(&format!("cannot install the logger: {error}"), 1);
     }
+    let card_kind = match CardKind::parse_or_default(config.card.as_deref()) {
+        Ok(kind) => kind,
+        Err(error) => return usage_error(&error.to_string()),
+    };
     // Host threads started from here on (the endpoint's) inherit this mask.
-    host_thread::block_kernel_signals();
+    #[cfg(board = "posix")]
+    super::host_thread::block_kernel_signals();
     let target = match prepare_target(&mut config) {
         Ok(target) => target,
         Err(error) => return error_exit(&error, 2),
     };
-    let card = match start_card(&config) {
+    let card = match start_card(card_kind, &config) {
         Ok(card) => card,
         Err(error) => return error_exit(&error, 1),
     };
@@ -126,11 +133,16 @@ fn error_exit(message: &str, status: u8) -> ExitCode {
     ExitCode::from(status)
 }
 
-/// The slirp card, behind the faults of `--link-faults` and then a pcap tap when `--pcap`
+/// The chosen card, behind the faults of `--link-faults` and then a pcap tap when `--pcap`
 /// asks for one (so the capture shows what the device saw and sent).
-fn start_card(config: &DemoConfig) -> Result<Box<dyn LinkCard>, String> {
-    let card = slirp::start(LINK_INTERRUPT)
-        .map_err(|error| format!("cannot start the simulated network: {error}"))?;
+fn start_card(kind: CardKind, config: &DemoConfig) -> Result<Box<dyn LinkCard>, String> {
+    let card = kind.start(LINK_INTERRUPT).map_err(|error| {
+        format!(
+            "cannot start the simulated network ({} card): {error}",
+            kind.name()
+        )
+    })?;
+    log::debug!("Network card: {}.", kind.name());
     let card: Box<dyn LinkCard> = match config.link_faults {
         Some(spec) => {
             log::info!("Link faults on: {spec}.");

@@ -1,8 +1,22 @@
 //! What the two simulators share (the POSIX port and the Windows port): on both, every task is
 //! a host thread, and the process has other threads too (*host threads*: `main`, the bundled
 //! endpoint, test harnesses, the Windows port's interrupt thread). The kernel's task API may
-//! only be used from tasks, so the RTOS layer asks [`in_task`] before it enters the kernel.
+//! only be used from tasks, so the RTOS layer asks `in_task` before it enters the kernel.
 //! Each simulator's `port` module re-exports these.
+//!
+//! The simulators also share their application side: the demo's `main` ([`app`]), credentials
+//! and captures in files ([`files`]), and the choice of network card ([`card`]). This module
+//! re-exports the board's [`host_thread`] and [`level_from_env`], so that harnesses name one
+//! path on both simulators.
+
+pub mod app;
+pub mod card;
+pub mod files;
+
+#[cfg(board = "posix")]
+pub use super::posix::{host_thread, level_from_env};
+#[cfg(board = "windows")]
+pub use super::windows::{host_thread, level_from_env};
 
 #[allow(unused_imports)]
 use std::prelude::rust_2024::*;
