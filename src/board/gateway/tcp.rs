@@ -17,15 +17,16 @@
 //! **Close**: the host's end of stream becomes a FIN to the device once everything before it
 //! was sent, and the device's FIN becomes `shutdown(Write)` on the host stream once
 //! everything before it was written: each direction closes on its own (half-close). A host
-//! error resets the device's connection; a reset from the device (or a smoltcp timeout)
-//! closes the host stream.
+//! error resets the device's connection, once the device has acknowledged what the host sent
+//! before it (a server that answers and then resets must not lose its answer); a reset from
+//! the device (or a smoltcp timeout) closes the host stream.
 
 use std::boxed::Box;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use std::vec;
 use std::vec::Vec;
 
@@ -105,7 +106,15 @@ struct Open {
     shutdown_sent: bool,
     /// Reset (or being reset): the socket stays one more poll so its RST goes out.
     aborted: bool,
+    /// The host stream failed (a reset, say) at this time: what the host sent before is still
+    /// delivered, and the device's connection is reset once it has all been acknowledged (or
+    /// [`RESET_DRAIN_LIMIT`] has passed). Resetting at once would throw away an answer the
+    /// server had already sent, which a client on the host itself would have read.
+    host_failed_at: Option<Instant>,
 }
+
+/// Longest wait for the device to take what a failed host stream had sent before its reset.
+const RESET_DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
 /// Every connection of the device.
 pub struct Proxy {
@@ -219,6 +228,7 @@ impl Proxy {
             device_finished: false,
             shutdown_sent: false,
             aborted: false,
+            host_failed_at: None,
         }));
         let held = core::mem::replace(&mut self.connections[index].phase, phase);
         match held {
@@ -299,6 +309,16 @@ impl Open {
         if self.aborted {
             return false;
         }
+        if let Some(failed_at) = self.host_failed_at {
+            // Nothing more goes to the host; the device gets what came before the failure.
+            let delivered = socket.send_queue() == 0 && self.from_host.is_none();
+            if delivered || !socket.may_send() || failed_at.elapsed() > RESET_DRAIN_LIMIT {
+                self.abort(socket);
+                return true;
+            }
+            // Only the chunk in hand can still move: the channel holds nothing after a failure.
+            return self.from_host.is_some() && self.host_to_device(socket);
+        }
         let mut moved = self.host_to_device(socket);
         moved |= self.device_to_host(socket);
         moved
@@ -318,8 +338,11 @@ impl Open {
                     Ok(FromHost::Data(chunk)) => self.from_host = Some((chunk, 0)),
                     Ok(FromHost::EndOfStream) => self.host_finished = true,
                     Ok(FromHost::Failed) | Err(TryRecvError::Disconnected) => {
-                        self.abort(socket);
-                        return true;
+                        let first = self.host_failed_at.is_none();
+                        if first {
+                            self.host_failed_at = Some(Instant::now());
+                        }
+                        return moved || first;
                     }
                     Err(TryRecvError::Empty) => {}
                 }
