@@ -58,7 +58,7 @@ boot() {
     IOT_ENDPOINT=$1 IOT_PORT="$port" IOT_ATTEMPTS=1 IOT_JSON=1 IOT_ITERATIONS=${3:-1} \
         IOT_ROOT_CA="$2/ca.pem" IOT_CLIENT_CERT="$2/device.pem" \
         IOT_CLIENT_KEY="$2/device.key" QEMU_TIMEOUT=60 \
-        cargo run --quiet --release --locked --target thumbv7em-none-eabihf \
+        cargo run --quiet --profile board --locked --target thumbv7em-none-eabihf \
         >"$work/guest.out" 2>"$work/guest.err" || status=$?
     last=$(tail -n 1 "$work/guest.out")
 }
@@ -96,7 +96,7 @@ connect_ms=$(printf '%s' "$last" | sed -n 's/.*"connect":\([0-9]*\).*/\1/p')
     fail "connecting took ${connect_ms:-?} ms: the card's interrupt is not waking the IP task"
 say "pass: connected in $connect_ms ms (interrupt-driven receive)"
 
-image=target/thumbv7em-none-eabihf/release/http-mutual-auth-demo
+image=target/thumbv7em-none-eabihf/board/http-mutual-auth-demo
 ./scripts/check-float-abi.sh "$image"
 if command -v arm-none-eabi-size >/dev/null 2>&1; then
     arm-none-eabi-size -A "$image" | awk '
@@ -127,7 +127,7 @@ say "pass: exit 0 with an RSA device key, 5 POSTs, free heap the same after each
 
 say "4. the RTOS layer's portable scenarios on the board"
 status=0
-QEMU_TIMEOUT=60 cargo run --quiet --release --locked --target thumbv7em-none-eabihf \
+QEMU_TIMEOUT=60 cargo run --quiet --profile board --locked --target thumbv7em-none-eabihf \
     --example board_rtos_scenarios >"$work/scenarios.out" 2>"$work/scenarios.err" || status=$?
 cat "$work/scenarios.out"
 total=$(grep -c '^\(PASS\|FAIL\) ' "$work/scenarios.out" || true)
@@ -140,7 +140,7 @@ say "5. the fault paths: a task panic (exit 101), a stack overflow (exit 70)"
 # fault SCENARIO STATUS TEXT: the scenario alone must end the boot with STATUS and print TEXT.
 fault() {
     status=0
-    BOARD_SCENARIO=$1 QEMU_TIMEOUT=60 cargo run --quiet --release --locked \
+    BOARD_SCENARIO=$1 QEMU_TIMEOUT=60 cargo run --quiet --profile board --locked \
         --target thumbv7em-none-eabihf --example board_rtos_scenarios \
         >"$work/fault.out" 2>&1 || status=$?
     [ "$status" -eq "$2" ] && grep -qF "$3" "$work/fault.out" ||

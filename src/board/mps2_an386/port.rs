@@ -23,6 +23,13 @@ pub(crate) const APPLICATION_STACK_BYTES: usize = 24 * 1024;
 /// frames by value), 14.1 KB in a run where it retransmitted a segment; 20 KiB leaves ~30%.
 pub(crate) const IP_TASK_STACK_BYTES: usize = 20 * 1024;
 
+/// Stack of the kernel's idle task, in bytes (`configMINIMAL_STACK_SIZE` words).
+pub(crate) fn idle_stack_bytes() -> usize {
+    // SAFETY: returns a configuration constant.
+    let words = unsafe { ffi::uxShimMinimalStackSize() };
+    words * core::mem::size_of::<ffi::StackType_t>()
+}
+
 /// All Rust allocations come from the FreeRTOS heap (heap_4).
 #[global_allocator]
 static GLOBAL: FreeRtosHeap = FreeRtosHeap;
