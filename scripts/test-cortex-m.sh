@@ -97,6 +97,16 @@ connect_ms=$(printf '%s' "$last" | sed -n 's/.*"connect":\([0-9]*\).*/\1/p')
     fail "connecting took ${connect_ms:-?} ms: the card's interrupt is not waking the IP task"
 say "pass: connected in $connect_ms ms (interrupt-driven receive)"
 
+# The board counts the handshake's processor time (the kernel's run-time statistics on the
+# CMSDK timer, for scripts/bench-cortex-m.sh): it must be there, non-zero, and no more than the
+# handshake took on the uptime clock (1 ms ticks, so one tick of slack).
+busy_ns=$(printf '%s' "$last" | sed -n 's/.*"handshake_busy_ns":\([0-9]*\).*/\1/p')
+handshake_ms=$(printf '%s' "$last" | sed -n 's/.*"handshake":\([0-9]*\)\..*/\1/p')
+[ -n "$busy_ns" ] && [ "$busy_ns" -gt 0 ] && [ -n "$handshake_ms" ] &&
+    [ "$busy_ns" -le $(((handshake_ms + 1) * 1000000)) ] ||
+    fail "handshake_busy_ns is ${busy_ns:-missing} for a handshake of ${handshake_ms:-?} ms"
+say "pass: the handshake cost $busy_ns ns of processor time in $handshake_ms ms"
+
 image=target/thumbv7em-none-eabihf/board/http-mutual-auth-demo
 ./scripts/check-float-abi.sh "$image"
 if command -v arm-none-eabi-size >/dev/null 2>&1; then
