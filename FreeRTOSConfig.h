@@ -120,7 +120,22 @@
 /* ---- Diagnostics ------------------------------------------------------------------- */
 #define configUSE_TRACE_FACILITY                   0
 #define configUSE_STATS_FORMATTING_FUNCTIONS       0
-#define configGENERATE_RUN_TIME_STATS              0
+#ifdef FREERTOS_HTTPS_PORT_ARM_CM4F
+    /* Run-time statistics on the board: the counter is a free-running timer at the CPU clock
+     * (the board's vBoardRunTimeCounterStart and ulBoardRunTimeCounter), so the time spent
+     * outside the idle task can be measured (ulShimBusyCounter). Under QEMU with -icount
+     * shift=0 a count is 40 instructions. */
+    #define configGENERATE_RUN_TIME_STATS          1
+    #ifndef __ASSEMBLER__
+        void vBoardRunTimeCounterStart( void );
+        unsigned long ulBoardRunTimeCounter( void );
+    #endif
+    #define portCONFIGURE_TIMER_FOR_RUN_TIME_STATS()    vBoardRunTimeCounterStart()
+    #define portGET_RUN_TIME_COUNTER_VALUE()            ulBoardRunTimeCounter()
+    #define INCLUDE_xTaskGetIdleTaskHandle         1
+#else
+    #define configGENERATE_RUN_TIME_STATS          0
+#endif
 
 /* A failed kernel assertion prints "FreeRTOS assert failed: <file>:<line>" on stderr and
  * ends the process with exit status 70 (EX_SOFTWARE). It does not return: continuing

@@ -153,6 +153,20 @@ void vApplicationMallocFailedHook( void )
     xMallocFailedCount = xMallocFailedCount + 1;
 }
 
+#if ( configGENERATE_RUN_TIME_STATS == 1 ) && ( INCLUDE_xTaskGetIdleTaskHandle == 1 )
+uint32_t ulShimBusyCounter( void )
+{
+    configRUN_TIME_COUNTER_TYPE xTotal;
+    configRUN_TIME_COUNTER_TYPE xIdle;
+
+    taskENTER_CRITICAL();
+    xTotal = portGET_RUN_TIME_COUNTER_VALUE();
+    xIdle = ulTaskGetIdleRunTimeCounter();
+    taskEXIT_CRITICAL();
+    return ( uint32_t ) ( xTotal - xIdle );
+}
+#endif
+
 #if ( INCLUDE_xTaskGetHandle == 1 ) && ( INCLUDE_uxTaskGetStackHighWaterMark == 1 )
 size_t xShimStackUnusedBytes( const char * pcTaskName )
 {

@@ -159,4 +159,9 @@ size_t xShimStackUnusedBytes( const char * pcTaskName );
  * the fill pattern at the stack's far end is gone, i.e. the stack overflowed. */
 size_t xShimCurrentStackUnusedBytes( void );
 
+/* Run-time counter counts spent outside the idle task since the scheduler started (idle's
+ * counter subtracted from the total, read together). Only on ports that generate run-time
+ * statistics (configGENERATE_RUN_TIME_STATS); it wraps with the counter. */
+uint32_t ulShimBusyCounter( void );
+
 #endif /* FREERTOS_SHIM_H */

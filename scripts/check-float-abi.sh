@@ -3,16 +3,17 @@
 # ABI: hard float (arguments in VFP registers). A soft-float object links into a hard-float
 # image without any error and then passes floats in the wrong registers (mbedtls-rs-sys's
 # `use-gcc` build did exactly that). Run after the image is built.
-#   usage: scripts/check-float-abi.sh [IMAGE]   (default: the release demo image)
+#   usage: scripts/check-float-abi.sh [IMAGE]   (default: the board profile's demo image)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-image=${1:-target/thumbv7em-none-eabihf/release/http-mutual-auth-demo}
+image=${1:-target/thumbv7em-none-eabihf/board/http-mutual-auth-demo}
 say() { printf '[check-float-abi] %s\n' "$*"; }
 [ -f "$image" ] || { say "no image at $image: build it first"; exit 1; }
 hard='Tag_ABI_VFP_args: VFP registers'
 arm-none-eabi-readelf -A "$image" | grep -q "$hard" || { say "$image is not a hard-float image"; exit 1; }
-# The Mbed TLS build linked last (the newest of the crate's build directories for the target).
-libdir=$(ls -td target/thumbv7em-none-eabihf/release/build/mbedtls-rs-sys-*/out/mbedtls/lib 2>/dev/null | head -1)
+# The Mbed TLS build linked last (the newest of the crate's build directories for the image's
+# target and profile: the image's own directory).
+libdir=$(ls -td "$(dirname "$image")"/build/mbedtls-rs-sys-*/out/mbedtls/lib 2>/dev/null | head -1)
 [ -n "$libdir" ] || { say "no Mbed TLS build for thumbv7em-none-eabihf found"; exit 1; }
 status=0
 for lib in "$libdir"/*.a; do

@@ -14,7 +14,8 @@ cargo fmt --all -- --check
 
 step "lints (cargo clippy, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo clippy --locked --release --target thumbv7em-none-eabihf -p freertos-https --bins --examples -- -D warnings
+# The board profile, as scripts/test-cortex-m.sh builds it (one Mbed TLS build for the target).
+cargo clippy --locked --profile board --target thumbv7em-none-eabihf -p freertos-https --bins --examples -- -D warnings
 
 step "tests (unit, and end to end through the FreeRTOS kernel)"
 cargo test --workspace --locked
@@ -31,7 +32,7 @@ cargo build --locked --target thumbv7em-none-eabihf --no-default-features \
     -p iot-transport -p iot-http -p iot-backoff
 
 step "the device library's portable core builds for Cortex-M4F, with no std (thumbv7em-none-eabihf)"
-cargo build --locked --release --target thumbv7em-none-eabihf --lib -p freertos-https
+cargo build --locked --profile board --target thumbv7em-none-eabihf --lib -p freertos-https
 ./scripts/check-portable.sh
 
 step "the demo as a Cortex-M4F image under QEMU (mps2-an386, LAN9118, mutual TLS to the bundled endpoint)"

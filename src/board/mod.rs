@@ -95,6 +95,14 @@ pub trait BoardServices: Sync {
         crate::rtos::time::tick_count().as_duration()
     }
 
+    /// Processor time spent outside the idle task since the scheduler started (interrupts
+    /// included), when the board counts it (the kernel's run-time statistics); `None` by
+    /// default. Differences of two readings measure the work a step cost the CPU, whatever
+    /// it waited for. Under QEMU with `-icount shift=0` one nanosecond is one instruction.
+    fn busy_time(&self) -> Option<Duration> {
+        None
+    }
+
     /// Writes `bytes` to the console stream as one uninterrupted run. Errors are dropped:
     /// there is nowhere left to report them.
     fn console_write(&self, stream: Stream, bytes: &[u8]);

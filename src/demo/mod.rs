@@ -291,6 +291,7 @@ impl<S: TcpIpStack> Session<'_, S> {
         let timings = transport.timings();
         report.timings.connect = timings.tcp_connect;
         report.timings.handshake = timings.tls_handshake;
+        report.timings.handshake_busy = timings.tls_handshake_busy;
         if report.tls_version.is_empty() {
             // Static names from Mbed TLS: keeping them allocates nothing.
             report.tls_version = transport.version();

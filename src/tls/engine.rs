@@ -741,6 +741,9 @@ pub struct ConnectTimings {
     pub tcp_connect: Duration,
     /// TLS handshake.
     pub tls_handshake: Duration,
+    /// Processor time the TLS handshake cost outside the idle task, on boards that count it
+    /// ([`board::BoardServices::busy_time`]).
+    pub tls_handshake_busy: Option<Duration>,
 }
 
 /// A mutually authenticated TLS connection over the connection `T`, as a [`Transport`].
@@ -827,6 +830,7 @@ impl<T: Connection> Prepared<T> {
             alpn_offered,
         } = self;
         let started = Instant::now();
+        let busy_started = board::services().busy_time();
         engine
             .locked(|engine| {
                 engine.setup(connection, &server_name, send_sni)?;
@@ -844,6 +848,10 @@ impl<T: Connection> Prepared<T> {
                 other => other,
             })?;
         let tls_handshake = started.elapsed();
+        let tls_handshake_busy = board::services()
+            .busy_time()
+            .zip(busy_started)
+            .map(|(now, before)| now.saturating_sub(before));
         if let Some(connection) = engine.io.connection.as_mut() {
             connection.set_timeouts(timeouts.send_timeout, timeouts.recv_timeout);
         }
@@ -853,6 +861,7 @@ impl<T: Connection> Prepared<T> {
             timings: ConnectTimings {
                 tcp_connect: Duration::ZERO,
                 tls_handshake,
+                tls_handshake_busy,
             },
         })
     }

@@ -139,13 +139,21 @@ pub fn main() -> ! {
     }
 }
 
-/// Logs how much of each task's stack was never used: the margin the stack sizes leave.
+/// Logs each task's stack: its size and how much of it was never used (its high-water mark,
+/// from the kernel's fill pattern), i.e. the margin the stack sizes leave. The bench script
+/// (`scripts/bench-cortex-m.sh`) reads these lines.
 fn log_stack_use() {
-    for name in [c"app", c"IP", c"IDLE"] {
+    let idle_bytes = super::port::idle_stack_bytes();
+    for (name, size) in [
+        (c"app", super::port::APPLICATION_STACK_BYTES),
+        (c"IP", super::port::IP_TASK_STACK_BYTES),
+        (c"IDLE", idle_bytes),
+    ] {
         if let Some(unused) = super::port::stack_unused_bytes(name) {
             log::info!(
-                "Stack of task '{}': {unused} B never used.",
-                name.to_str().unwrap_or("?")
+                "Stack of task '{}': {unused} B never used of {size} B (peak {} B).",
+                name.to_str().unwrap_or("?"),
+                size.saturating_sub(unused)
             );
         }
     }

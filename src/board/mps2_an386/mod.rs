@@ -121,6 +121,17 @@ impl BoardServices for Mps2Board {
         }
     }
 
+    /// From the kernel's run-time statistics on the CMSDK timer (see [`ulBoardRunTimeCounter`]):
+    /// 40 ns per count. It wraps after 171 s of processor time.
+    fn busy_time(&self) -> Option<Duration> {
+        // SAFETY: reads the kernel's run-time counters in a critical section; callable from
+        // any task once the scheduler runs (before, both counters are 0).
+        let counts = unsafe { crate::rtos::ffi::ulShimBusyCounter() };
+        Some(Duration::from_nanos(
+            u64::from(counts) * NANOS_PER_TIMER_COUNT,
+        ))
+    }
+
     fn console_write(&self, stream: Stream, bytes: &[u8]) {
         let handle = match stream {
             Stream::Stdout => STDOUT.get(),
@@ -134,6 +145,38 @@ impl BoardServices for Mps2Board {
     fn exit(&self, status: i32) -> ! {
         semihosting::exit(status)
     }
+}
+
+/// The CMSDK APB timer 0 of the MPS2 FPGA images (the AN386's at `0x4000_0000`), clocked by
+/// the 25 MHz peripheral clock: its registers CTRL, VALUE and RELOAD.
+const TIMER0_CTRL: usize = 0x4000_0000;
+const TIMER0_VALUE: usize = 0x4000_0004;
+const TIMER0_RELOAD: usize = 0x4000_0008;
+/// One count of the timer at 25 MHz.
+const NANOS_PER_TIMER_COUNT: u64 = 40;
+
+/// The kernel's run-time statistics clock (`portCONFIGURE_TIMER_FOR_RUN_TIME_STATS`): timer 0
+/// counting down from `u32::MAX` at 25 MHz, without its interrupt. Called once, by
+/// `vTaskStartScheduler`.
+#[unsafe(no_mangle)]
+extern "C" fn vBoardRunTimeCounterStart() {
+    // SAFETY: the timer's registers at their fixed addresses; nothing else uses timer 0.
+    unsafe {
+        core::ptr::write_volatile(TIMER0_CTRL as *mut u32, 0);
+        core::ptr::write_volatile(TIMER0_RELOAD as *mut u32, u32::MAX);
+        core::ptr::write_volatile(TIMER0_VALUE as *mut u32, u32::MAX);
+        core::ptr::write_volatile(TIMER0_CTRL as *mut u32, 1);
+    }
+}
+
+/// The run-time statistics counter (`portGET_RUN_TIME_COUNTER_VALUE`): 25 MHz counts since the
+/// scheduler started, wrapping after 171 s. Under QEMU with `-icount shift=0` the virtual
+/// clock advances one nanosecond per instruction, so a count is 40 instructions.
+#[unsafe(no_mangle)]
+extern "C" fn ulBoardRunTimeCounter() -> core::ffi::c_ulong {
+    // SAFETY: a read of the timer's current value register.
+    let value = unsafe { core::ptr::read_volatile(TIMER0_VALUE as *const u32) };
+    u32::MAX - value
 }
 
 /// The panic report's line: static, because the panicking task's stack may be small (a 1 KiB

@@ -15,13 +15,21 @@ use crate::rtos::heap::FreeRtosHeap;
 pub(crate) use super::SERVICES as DEFAULT_SERVICES;
 
 /// Stack of the application task (the demo: TLS handshakes, and smoltcp's poll when a socket
-/// call runs the stack), in bytes. Measured peak: 17.4 KB for a TLS 1.3 handshake and a POST,
-/// with a P-256 or an RSA-2048 device key (heapless 1.5 KB frames are moved by value); 24 KiB
-/// leaves ~30%.
+/// call runs the stack), in bytes. Measured peak with the board profile (opt-level "z", LTO):
+/// 19.9 KB for a TLS 1.3 handshake and a POST, with a P-256 or an RSA-2048 device key
+/// (heapless 1.5 KB frames are moved by value; `scripts/bench-cortex-m.sh` reports it); 24 KiB
+/// leaves ~19%. Built with opt-level 3 the peak was 21.8 KB.
 pub(crate) const APPLICATION_STACK_BYTES: usize = 24 * 1024;
-/// Stack of the IP task, in bytes. Measured peaks: 11.2 KB in a typical run (DHCP, TCP,
-/// frames by value), 14.1 KB in a run where it retransmitted a segment; 20 KiB leaves ~30%.
-pub(crate) const IP_TASK_STACK_BYTES: usize = 20 * 1024;
+/// Stack of the IP task, in bytes. Measured peak with the board profile: 9.1 KB (DHCP, TCP,
+/// frames by value); with opt-level 3 it was 11.2 KB, and 14.1 KB in a run where it
+/// retransmitted a segment. 16 KiB leaves ~40% over the typical peak.
+pub(crate) const IP_TASK_STACK_BYTES: usize = 16 * 1024;
+/// Stack of the kernel's idle task, in bytes (`configMINIMAL_STACK_SIZE` words).
+pub(crate) fn idle_stack_bytes() -> usize {
+    // SAFETY: returns a configuration constant.
+    let words = unsafe { ffi::uxShimMinimalStackSize() };
+    words * core::mem::size_of::<ffi::StackType_t>()
+}
 
 /// All Rust allocations come from the FreeRTOS heap (heap_4).
 #[global_allocator]

@@ -22,22 +22,13 @@ mod simulator;
 use std::process::ExitCode;
 
 use freertos_https_harness::{self as selftest_support, Scenario};
+// What `portable` takes from its parent (the board's example provides its own).
+use freertos_https_harness::{Outcome, check};
 
-/// Each scenario by name; it returns details to print on success, or why it failed.
-const SCENARIOS: &[Scenario<()>] = &[
-    ("preemption", portable::preemption),
-    ("time_slicing", portable::time_slicing),
-    ("delays", portable::delays),
-    ("queue", portable::queue),
-    ("notification", portable::notification),
-    ("mutex", portable::mutex),
-    ("heap_accounting", portable::heap_accounting),
-    ("alignment", portable::alignment),
-    ("task_returns", portable::task_returns),
-    ("task_panic", portable::task_panic),
-    ("kernel_assert", portable::kernel_assert),
-    ("handle_outlives_task", portable::handle_outlives_task),
-    // Simulator-only: host threads beside the tasks (both simulators), host CPUs (POSIX).
+/// The simulator-only scenarios, by name (the portable ones are `portable::SCENARIOS` and
+/// `portable::ENDING_SCENARIOS`); each returns details to print on success, or why it failed.
+const SIMULATOR_SCENARIOS: &[Scenario<()>] = &[
+    // Host threads beside the tasks (both simulators), host CPUs (POSIX).
     ("host_heap_alignment", simulator::host_heap_alignment),
     ("host_threads_allocate", simulator::host_threads_allocate),
     ("logger_stress", simulator::logger_stress),
@@ -50,5 +41,11 @@ const SCENARIOS: &[Scenario<()>] = &[
 const APP_PRIORITY: u8 = 8;
 
 fn main() -> ExitCode {
-    selftest_support::run("rtos-selftest", SCENARIOS, APP_PRIORITY, || Ok(()))
+    let scenarios: Vec<Scenario<()>> = portable::SCENARIOS
+        .iter()
+        .chain(portable::ENDING_SCENARIOS)
+        .chain(SIMULATOR_SCENARIOS)
+        .copied()
+        .collect();
+    selftest_support::run("rtos-selftest", scenarios.leak(), APP_PRIORITY, || Ok(()))
 }

@@ -1,5 +1,10 @@
 //! Kernel scenarios every board runs: only `core`, `alloc` and the RTOS layer, no host.
 //! Durations are measured with the board's uptime clock ([`Instant`]).
+//!
+//! The one source of these scenarios: `rtos-selftest` runs them on the simulators, one per
+//! process, and the Cortex-M board's `examples/board_rtos_scenarios.rs` includes this file by
+//! path and runs them in one boot under QEMU. So it names nothing of the harness: its parent
+//! module provides `Outcome` and `check`.
 
 use alloc::alloc::Layout;
 use alloc::boxed::Box;
@@ -9,14 +14,38 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::hint::black_box;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+// No 64-bit atomics: 32-bit boards have none.
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use core::time::Duration;
 
+use super::{Outcome, check};
 use freertos_https::rtos::heap::HeapStats;
 use freertos_https::rtos::sync::{Mutex, Queue, SendTimeout};
 use freertos_https::rtos::task::{self, Priority, TaskHandle};
 use freertos_https::rtos::time::{self, Instant, Ticks};
-use freertos_https_harness::{Outcome, check};
+
+/// A scenario by name (the harness's `Scenario<()>`).
+pub(crate) type Scenario = (&'static str, fn(()) -> Outcome);
+
+/// The scenarios that leave the kernel running, by name, for every runner: `rtos-selftest`
+/// runs each in a process of its own, a board runs them one after another in one boot.
+pub(crate) const SCENARIOS: &[Scenario] = &[
+    ("preemption", preemption),
+    ("time_slicing", time_slicing),
+    ("delays", delays),
+    ("queue", queue),
+    ("notification", notification),
+    ("mutex", mutex),
+    ("heap_accounting", heap_accounting),
+    ("alignment", alignment),
+    ("task_returns", task_returns),
+    ("handle_outlives_task", handle_outlives_task),
+];
+
+/// The scenarios that end the program on purpose (a task panic: 101; a kernel assert: 70),
+/// so each one runs alone.
+pub(crate) const ENDING_SCENARIOS: &[Scenario] =
+    &[("task_panic", task_panic), ("kernel_assert", kernel_assert)];
 
 pub(crate) fn priority(level: u8) -> Priority {
     Priority::new(level).expect("scenario priorities are below configMAX_PRIORITIES")
@@ -54,7 +83,7 @@ pub(crate) fn spawn(
 pub(crate) fn preemption(_: ()) -> Outcome {
     static HIGH_RAN: AtomicBool = AtomicBool::new(false);
     static SPINNER_SAW_HIGH: AtomicBool = AtomicBool::new(false);
-    static WAKE_LATE_US: AtomicU64 = AtomicU64::new(u64::MAX);
+    static WAKE_LATE_US: AtomicU32 = AtomicU32::new(u32::MAX);
     let done = Arc::new(AtomicUsize::new(0));
 
     let spinner_done = done.clone();
@@ -75,7 +104,10 @@ pub(crate) fn preemption(_: ()) -> Outcome {
         let start = Instant::now();
         time::delay(asked);
         let late = start.elapsed().saturating_sub(asked);
-        WAKE_LATE_US.store(late.as_micros() as u64, Ordering::SeqCst);
+        WAKE_LATE_US.store(
+            u32::try_from(late.as_micros()).unwrap_or(u32::MAX),
+            Ordering::SeqCst,
+        );
         HIGH_RAN.store(true, Ordering::SeqCst);
         high_done.fetch_add(1, Ordering::SeqCst);
     })?;
@@ -96,7 +128,7 @@ pub(crate) fn preemption(_: ()) -> Outcome {
 pub(crate) fn time_slicing(_: ()) -> Outcome {
     static LAST_RUNNER: AtomicU32 = AtomicU32::new(0);
     static SWITCHES: AtomicU32 = AtomicU32::new(0);
-    let loops = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+    let loops = Arc::new([AtomicU32::new(0), AtomicU32::new(0)]);
     let done = Arc::new(AtomicUsize::new(0));
     let spin_time = Duration::from_millis(400);
     for id in 1..=2u32 {
@@ -138,7 +170,7 @@ pub(crate) fn delays(_: ()) -> Outcome {
         let start = Instant::now();
         time::delay(asked);
         let took = start.elapsed();
-        let ticks = time::tick_count().count() - ticks_before.count();
+        let ticks = time::tick_count().as_u64() - ticks_before.as_u64();
         check(took >= asked, || {
             format!("delay({asked:?}) returned after {took:?}")
         })?;
