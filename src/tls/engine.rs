@@ -25,7 +25,7 @@ use super::{Credential, Credentials, Endpoint, MaxFragmentLength, TlsConfig, Tls
 use crate::board;
 use crate::net::{Connection, StreamError, TcpConnection, TcpIpStack, TcpOptions, TcpTransport};
 use crate::rtos::critical::SchedulerSuspended;
-use crate::rtos::heap;
+use crate::rtos::heap::{self, HeapPhase};
 use crate::rtos::sync::{Mutex, MutexGuard};
 use crate::rtos::time::{Deadline, Instant};
 use once_cell::race::OnceBox;
@@ -765,7 +765,9 @@ impl<C: TcpConnection> TlsTransport<TcpTransport<C>> {
         socket: TcpOptions,
     ) -> Result<TlsTransport<TcpTransport<C>>, TlsError> {
         // Credentials and configuration are checked before anything goes on the network.
+        heap::mark_phase(HeapPhase::Credentials);
         let prepared = Prepared::new(config, credentials)?;
+        heap::mark_phase(HeapPhase::TcpConnect);
         let deadline = Deadline::after(config.handshake_timeout);
         let started = Instant::now();
         let connect_timeout = socket.connect_timeout.min(config.handshake_timeout);
@@ -778,6 +780,7 @@ impl<C: TcpConnection> TlsTransport<TcpTransport<C>> {
             },
         )?;
         let tcp_connect = started.elapsed();
+        heap::mark_phase(HeapPhase::TlsHandshake);
         let mut transport = prepared.handshake(TcpTransport::new(tcp), deadline, socket)?;
         transport.timings.tcp_connect = tcp_connect;
         Ok(transport)

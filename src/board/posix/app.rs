@@ -73,6 +73,11 @@ pub fn main() -> ExitCode {
         Err(error) => return error_exit(&error, 1),
     };
     let json = config.json;
+    // IOT_HEAP_TRACE=FILE: the heap traced from the allocator's hooks, written as CSV.
+    let heap_trace = std::env::var_os("IOT_HEAP_TRACE").map(std::path::PathBuf::from);
+    if heap_trace.is_some() {
+        super::heap_trace::enable();
+    }
     let outcome: Arc<Mutex<Option<DemoReport>>> = Arc::new(Mutex::new(None));
     let result = outcome.clone();
     let priority = Priority::new(DEMO_PRIORITY).expect("the kernel has at least 3 priority levels");
@@ -103,6 +108,14 @@ pub fn main() -> ExitCode {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .take();
+    if let Some(path) = heap_trace {
+        if let Err(error) = super::heap_trace::write_csv(&path) {
+            return error_exit(
+                &format!("cannot write the heap trace {}: {error}", path.display()),
+                1,
+            );
+        }
+    }
     match (ran, report) {
         (Ok(status), Some(report)) => {
             if json {

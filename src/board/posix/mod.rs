@@ -10,6 +10,7 @@
 //! | [`idle`] | the idle task's wait for interrupt, on host descriptors |
 //! | [`slirp`] | the network card: libslirp user-mode networking |
 //! | [`files`] | credentials read from files, pcap captures written to files |
+//! | [`heap_trace`] | heap in use at every allocation and free, the peak by owner |
 //! | [`app`] | the demo's `main`: command line, bundled endpoint, exit status |
 //!
 //! [`PosixBoard`] provides the [`BoardServices`]: the host's CSPRNG, its calendar and
@@ -27,6 +28,7 @@ pub mod alloc;
 pub mod app;
 mod critical_section_impl;
 pub mod files;
+pub mod heap_trace;
 pub mod host_cpu;
 pub mod host_thread;
 pub mod idle;
