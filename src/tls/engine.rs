@@ -279,6 +279,10 @@ struct Engine<T: Connection> {
     /// NUL-terminated ALPN names and the NULL-terminated list Mbed TLS reads them from.
     alpn_names: Vec<CString>,
     alpn_list: Vec<*const c_char>,
+    /// The device's certificate and key are checked and freed again before the handshake,
+    /// and parsed when the handshake needs them (`Engine::handshake`): still to do.
+    own_cert_pending: bool,
+    own_key_pending: bool,
 }
 
 impl<T: Connection> Engine<T> {
@@ -298,6 +302,8 @@ impl<T: Connection> Engine<T> {
             });
             ptr::addr_of_mut!((*raw).alpn_names).write(Vec::new());
             ptr::addr_of_mut!((*raw).alpn_list).write(Vec::new());
+            ptr::addr_of_mut!((*raw).own_cert_pending).write(false);
+            ptr::addr_of_mut!((*raw).own_key_pending).write(false);
             sys::mbedtls_ssl_init(ptr::addr_of_mut!((*raw).ssl));
             sys::mbedtls_ssl_config_init(ptr::addr_of_mut!((*raw).config));
             sys::mbedtls_x509_crt_init(ptr::addr_of_mut!((*raw).root_ca));
@@ -433,10 +439,13 @@ impl<T: Connection> Engine<T> {
     /// `release_when_verified`, the server's chain and the root CA are freed as soon as the
     /// handshake no longer needs them (see [`Engine::server_no_longer_needed`]): before the
     /// device signs its CertificateVerify, the handshake's peak.
+    /// The device's certificate and key, if `Prepared::new` let them go, are parsed again from
+    /// `credentials` when the handshake reaches the device's Certificate message.
     fn handshake(
         &mut self,
         deadline: Deadline,
         release_when_verified: bool,
+        credentials: &Credentials,
     ) -> Result<(), TlsError> {
         let mut released = false;
         loop {
@@ -448,6 +457,7 @@ impl<T: Connection> Engine<T> {
                 self.release_server_chain();
                 released = true;
             }
+            self.load_own_credentials_when_due(credentials)?;
             let remaining = deadline.remaining().ok_or(TlsError::HandshakeTimeout)?;
             if let Some(socket) = self.io.connection.as_mut() {
                 let wait = remaining.as_duration().max(Duration::from_millis(1));
@@ -560,6 +570,30 @@ impl<T: Connection> Engine<T> {
             sys::mbedtls_ssl_conf_ca_chain(&mut self.config, ptr::null_mut(), ptr::null_mut());
             sys::mbedtls_x509_crt_free(&mut self.root_ca);
         }
+    }
+
+    /// Parses the device's certificate when the handshake is about to send it, and its key
+    /// when it is about to sign the CertificateVerify (each after the server's chain is
+    /// freed): the key is then never held while the server's chain is verified.
+    fn load_own_credentials_when_due(&mut self, credentials: &Credentials) -> Result<(), TlsError> {
+        let state = self.ssl.private_state as sys::mbedtls_ssl_states;
+        if self.own_cert_pending && state == sys::mbedtls_ssl_states_MBEDTLS_SSL_CLIENT_CERTIFICATE
+        {
+            parse_certificates(&mut self.client_cert, &credentials.client_cert)?;
+            self.own_cert_pending = false;
+        }
+        let signing = if self.ssl.private_tls_version
+            == sys::mbedtls_ssl_protocol_version_MBEDTLS_SSL_VERSION_TLS1_2
+        {
+            sys::mbedtls_ssl_states_MBEDTLS_SSL_CERTIFICATE_VERIFY
+        } else {
+            sys::mbedtls_ssl_states_MBEDTLS_SSL_CLIENT_CERTIFICATE_VERIFY
+        };
+        if self.own_key_pending && state == signing {
+            parse_key(&mut self.client_key, &credentials.client_key, None)?;
+            self.own_key_pending = false;
+        }
+        Ok(())
     }
 
     /// Frees the device's certificate and key once the handshake is over: Mbed TLS needs them
@@ -867,7 +901,8 @@ impl<C: TcpConnection> TlsTransport<TcpTransport<C>> {
         )?;
         let tcp_connect = started.elapsed();
         heap::mark_phase(HeapPhase::TlsHandshake);
-        let mut transport = prepared.handshake(TcpTransport::new(tcp), deadline, socket)?;
+        let mut transport =
+            prepared.handshake(TcpTransport::new(tcp), deadline, socket, credentials)?;
         transport.timings.tcp_connect = tcp_connect;
         Ok(transport)
     }
@@ -893,6 +928,15 @@ impl<T: Connection> Prepared<T> {
         let mut engine = Engine::new();
         engine.locked(|engine| {
             engine.load_credentials(credentials)?;
+            // Checked now, before anything goes on the network; loaded again only when the
+            // handshake reaches the device's Certificate (`Engine::handshake`), so that they
+            // are not held while the server's chain is verified, the handshake's other peak.
+            // An encrypted key stays: decrypting it twice would double its key derivation.
+            if credentials.key_passphrase.is_none() {
+                engine.release_own_credentials();
+                engine.own_cert_pending = true;
+                engine.own_key_pending = true;
+            }
             engine.configure(config)
         })??;
         Ok(Prepared {
@@ -908,6 +952,7 @@ impl<T: Connection> Prepared<T> {
         connection: T,
         deadline: Deadline,
         timeouts: TcpOptions,
+        credentials: &Credentials,
     ) -> Result<TlsTransport<T>, TlsError> {
         let Prepared {
             mut engine,
@@ -920,7 +965,7 @@ impl<T: Connection> Prepared<T> {
             .locked(|engine| {
                 engine.setup(connection, &server_name, send_sni)?;
                 // Without SNI, `verify_name` needs the chain and the root after the handshake.
-                engine.handshake(deadline, send_sni)?;
+                engine.handshake(deadline, send_sni, credentials)?;
                 if !send_sni {
                     engine.verify_name(&server_name)?;
                     engine.release_server_chain();
@@ -962,7 +1007,7 @@ impl<T: Connection> TlsTransport<T> {
         timeouts: TcpOptions,
     ) -> Result<TlsTransport<T>, TlsError> {
         let deadline = Deadline::after(config.handshake_timeout);
-        Prepared::new(config, credentials)?.handshake(connection, deadline, timeouts)
+        Prepared::new(config, credentials)?.handshake(connection, deadline, timeouts, credentials)
     }
 
     /// The negotiated protocol version, e.g. `TLSv1.3` (Mbed TLS's static name).
