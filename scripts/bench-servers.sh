@@ -63,6 +63,21 @@ make_bench_certs() {
     chmod -R a+rX "$work"
 }
 
+# $work/download/blob.bin, $1 bytes: in each 64 KiB block, byte j is (j ^ j >> 8) XOR the
+# block's number (the pattern tls-download checks, byte by byte).
+make_download_file() {
+    mkdir -p "$work/download"
+    python3 - "$1" "$work/download/blob.bin" <<'PY'
+import sys
+size, path = int(sys.argv[1]), sys.argv[2]
+base = bytes((j ^ (j >> 8)) & 0xff for j in range(65536))
+with open(path, "wb") as out:
+    for block in range((size + 65535) // 65536):
+        table = bytes((x ^ block) & 0xff for x in range(256))
+        out.write(base.translate(table)[: min(65536, size - block * 65536)])
+PY
+}
+
 server_pids=()
 declare -A server_port
 
@@ -79,8 +94,9 @@ wait_for_port() {
 }
 
 start_nginx() {
-    local d=$work/nginx port
+    local d=$work/nginx port aes_port
     port=$(free_port)
+    aes_port=$(free_port)
     mkdir -p "$d"
     cat > "$d/nginx.conf" <<EOF
 daemon off;
@@ -99,13 +115,27 @@ http {
     ssl_client_certificate $work/certs/devca.pem;
     ssl_verify_client on;
     location / { default_type application/json; return 200 '{"message":"OK"}'; }
+    location /download/ { alias $work/download/; }
+  }
+  # The same, with AES-128-GCM as the only cipher: the download's cipher comparison.
+  server {
+    listen 127.0.0.1:$aes_port ssl;
+    ssl_protocols TLSv1.2;
+    ssl_ciphers ECDHE-RSA-AES128-GCM-SHA256;
+    ssl_certificate $work/certs/server-chain.pem;
+    ssl_certificate_key $work/certs/server.key;
+    ssl_client_certificate $work/certs/devca.pem;
+    ssl_verify_client on;
+    location /download/ { alias $work/download/; }
   }
 }
 EOF
     nginx -c "$d/nginx.conf" -p "$d" >"$d/stderr" 2>&1 &
     server_pids+=($!)
     server_port[nginx]=$port
+    server_port[nginx-aes]=$aes_port
     wait_for_port "$port"
+    wait_for_port "$aes_port"
 }
 
 start_apache() {
@@ -193,7 +223,22 @@ stop_servers() {
     for pid in "${server_pids[@]}"; do
         wait "$pid" 2>/dev/null || true
     done
-    server_pids=()
+    # $work/download/blob.bin, $1 bytes: in each 64 KiB block, byte j is (j ^ j >> 8) XOR the
+# block's number (the pattern tls-download checks, byte by byte).
+make_download_file() {
+    mkdir -p "$work/download"
+    python3 - "$1" "$work/download/blob.bin" <<'PY'
+import sys
+size, path = int(sys.argv[1]), sys.argv[2]
+base = bytes((j ^ (j >> 8)) & 0xff for j in range(65536))
+with open(path, "wb") as out:
+    for block in range((size + 65535) // 65536):
+        table = bytes((x ^ block) & 0xff for x in range(256))
+        out.write(base.translate(table)[: min(65536, size - block * 65536)])
+PY
+}
+
+server_pids=()
 }
 
 # The version string of each server, for the report.
@@ -201,7 +246,7 @@ server_version() {
     case $1 in
     nginx) nginx -v 2>&1 | sed 's/^nginx version: //' ;;
     apache) apache2 -v | sed -n 's/^Server version: //p' ;;
-    haproxy) haproxy -v | head -1 | awk '{print "HAProxy " $3}' ;;
+    haproxy) haproxy -v | awk 'NR == 1' | awk '{print "HAProxy " $3}' ;;
     endpoint) echo "bundled iot-server (rustls)" ;;
     esac
 }
