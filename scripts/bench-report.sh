@@ -326,6 +326,21 @@ grep -qw aes /proc/cpuinfo 2>/dev/null && aes=yes
     echo
     cat "$work/heap-owners.md"
     echo
+    echo "On the simulator the kernel's task stacks are heap blocks only: the POSIX port runs each task on a pthread with the host's default stack (\`pxPortInitialiseStack\` never hands the block to the thread), so painting them measures nothing and the demo task's real stack is not measured here; the Cortex-M board reports each task's high-water mark."
+    echo
+    echo "## Knobs, and which are per board"
+    echo
+    echo "| knob | where | per |"
+    echo "|---|---|---|"
+    echo "| incoming record buffer (16 KiB; 4 KiB with \`--features tls-small-records\`) | Cargo features of mbedtls-rs-sys | build, so per board image |"
+    echo "| maximum fragment length (RFC 6066, TLS 1.2, if the server accepts it) | \`TlsConfig::max_fragment_length\` | connection (not on the demo's command line) |"
+    echo "| Mbed TLS feature set (full on the simulator, client-only on Cortex-M) | Cargo.toml, per target | board |"
+    echo "| Mbed TLS optimisation and AES instructions | fixed by mbedtls-rs-sys 0.3.1 (MinSizeRel, no AESNI/asm) | not a knob here |"
+    echo "| task stacks | \`src/board/<board>/port.rs\` | board |"
+    echo "| TCP socket buffers | \`NetConfig\` / \`TcpOptions\` | application |"
+    echo "| FreeRTOS heap size | \`FREERTOS_HEAP_SIZE\` at build time | board |"
+    echo "| cipher order (ChaCha20-Poly1305 before AES-GCM: Mbed TLS's default) | Mbed TLS defaults | build |"
+    echo
     echo "## TCP/IP backends"
     echo
     echo "Backends the demo ran on in this report: $(awk -F'\t' '$4 == "demo" && $16 != "" && $16 != "-" { print $16 }' "$results" | sort -u | paste -sd, -)."
