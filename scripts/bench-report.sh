@@ -227,7 +227,7 @@ passes() {
 
 report=$out/REPORT.md
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ -z "$(git status --porcelain 2>/dev/null)" ] || commit="$commit + uncommitted changes"
+[ -z "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] || commit="$commit + uncommitted changes"
 aes=no
 grep -qw aes /proc/cpuinfo 2>/dev/null && aes=yes
 {
@@ -316,7 +316,7 @@ grep -qw aes /proc/cpuinfo 2>/dev/null && aes=yes
         echo "| $label | $(calc "%.1f" "$device_rate") MB/s | $tls | ${heap:--} B | $(calc "%.1f" "$curl_rate") MB/s | $(at_least "$device_rate" 50 MB/s) |"
     done
     echo
-    echo "Mbed TLS here is built without AES instructions (mbedtls-rs-sys 0.3.1 always leaves out \`MBEDTLS_AESNI_C\` and \`MBEDTLS_HAVE_ASM\`, and builds with CMake's MinSizeRel, \`-Os\`; the cmake crate drops \`-O\` flags from CFLAGS, so neither is a knob of this project): table AES-GCM is the slower cipher, so the device keeps ChaCha20-Poly1305 first. The peak heap includes the device's TCP receive and send buffers (64 KiB each by default)."
+    echo "Mbed TLS here is built without AES instructions (mbedtls-rs-sys 0.3.1 always leaves out \`MBEDTLS_AESNI_C\` and \`MBEDTLS_HAVE_ASM\`, and builds with CMake's MinSizeRel, \`-Os\`; the cmake crate drops \`-O\` flags from CFLAGS, so neither is a knob of this project): table AES-GCM is the slower cipher, so the device keeps ChaCha20-Poly1305 first. The peak heap includes the device's TCP receive and send buffers (8 KiB each, `NetConfig` defaults)."
     echo
     echo "## FreeRTOS heap through one demo run"
     echo

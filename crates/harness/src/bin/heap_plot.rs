@@ -191,16 +191,10 @@ fn svg(trace: &Trace, title: &str) -> String {
             escape(&event.tag)
         );
     }
-    // Heap in use, as steps.
-    let mut points = String::new();
-    let mut last = None;
-    for event in trace.events.iter().filter(|event| event.kind != "phase") {
-        if let Some(previous) = last {
-            let _ = write!(points, "{:.1},{:.1} ", x(event.time_us), y(previous));
-        }
-        let _ = write!(points, "{:.1},{:.1} ", x(event.time_us), y(event.used));
-        last = Some(event.used);
-    }
+    // Heap in use, as steps: per half-pixel column only the first, lowest, highest and last
+    // value are drawn (what the eye can see), so a run of thousands of events stays small.
+    let samples = trace.events.iter().filter(|event| event.kind != "phase");
+    let points = step_points(samples.map(|event| (x(event.time_us), event.used)), y);
     let _ = writeln!(
         out,
         r##"<polyline fill="none" stroke="#236" stroke-width="1.2" points="{points}"/>"##
@@ -216,6 +210,43 @@ fn svg(trace: &Trace, title: &str) -> String {
     );
     let _ = writeln!(out, "</svg>");
     out
+}
+
+/// The polyline of a step plot through `(x, bytes)` samples in time order, with each
+/// half-pixel column reduced to its first, lowest, highest and last value.
+fn step_points(samples: impl Iterator<Item = (f64, u64)>, y: impl Fn(u64) -> f64) -> String {
+    let mut points = String::new();
+    let mut emit = |x: f64, bytes: u64| {
+        let _ = write!(points, "{x:.1},{:.1} ", y(bytes));
+    };
+    // The current column: its position, and its first, lowest, highest and last value.
+    let mut column: Option<(f64, u64, u64, u64, u64)> = None;
+    for (x, bytes) in samples {
+        let bin = (x * 2.0).floor() / 2.0;
+        match column.as_mut() {
+            Some((at, _, low, high, last)) if *at == bin => {
+                *low = (*low).min(bytes);
+                *high = (*high).max(bytes);
+                *last = bytes;
+            }
+            _ => {
+                if let Some((at, first, low, high, last)) = column {
+                    for value in [first, low, high, last] {
+                        emit(at, value);
+                    }
+                    // The level holds until the next column's first change.
+                    emit(bin, last);
+                }
+                column = Some((bin, bytes, bytes, bytes, bytes));
+            }
+        }
+    }
+    if let Some((at, first, low, high, last)) = column {
+        for value in [first, low, high, last] {
+            emit(at, value);
+        }
+    }
+    points
 }
 
 /// The next round number at or above `bytes` (1 to 9 times a power of ten).
@@ -265,6 +296,16 @@ mod tests {
     fn an_empty_trace_is_an_error_that_says_why() {
         let error = parse("# peak,0,start\n").err().expect("no events");
         assert!(error.contains("no events"), "{error}");
+    }
+
+    #[test]
+    fn a_column_keeps_its_extremes_and_its_last_value() {
+        let samples = [(1.0, 10), (1.1, 50), (1.2, 5), (1.3, 20), (3.0, 30)];
+        let points = step_points(samples.into_iter(), |bytes| bytes as f64);
+        assert_eq!(
+            points,
+            "1.0,10.0 1.0,5.0 1.0,50.0 1.0,20.0 3.0,20.0 3.0,30.0 3.0,30.0 3.0,30.0 3.0,30.0 "
+        );
     }
 
     #[test]
