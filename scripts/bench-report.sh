@@ -227,7 +227,7 @@ passes() {
 
 report=$out/REPORT.md
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ -z "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] || commit="$commit + uncommitted changes"
+[ -z "$(git status --porcelain --untracked-files=no -- . ":(exclude)$out" 2>/dev/null)" ] || commit="$commit + uncommitted changes"
 aes=no
 grep -qw aes /proc/cpuinfo 2>/dev/null && aes=yes
 {
