@@ -86,6 +86,18 @@
 #define configNUM_THREAD_LOCAL_STORAGE_POINTERS    1
 #define configUSE_NEWLIB_REENTRANT                 0
 
+/* ---- Heap trace (simulator) ---------------------------------------------------------- */
+#ifdef FREERTOS_HTTPS_PORT_POSIX
+    /* src/board/posix/heap_trace.rs: heap in use at every allocation and free, and the peak
+     * by owner. Called by heap_4 with the scheduler suspended; they return at once unless the
+     * trace is on (IOT_HEAP_TRACE). */
+    #define FREERTOS_HTTPS_HEAP_TRACE              1
+    void vFreeRtosHttpsHeapTraceMalloc( void * pvBlock, size_t xSize );
+    void vFreeRtosHttpsHeapTraceFree( void * pvBlock, size_t xSize );
+    #define traceMALLOC( pvAddress, uiSize )       vFreeRtosHttpsHeapTraceMalloc( ( pvAddress ), ( uiSize ) )
+    #define traceFREE( pvAddress, uiSize )         vFreeRtosHttpsHeapTraceFree( ( pvAddress ), ( uiSize ) )
+#endif
+
 /* ---- Hooks ------------------------------------------------------------------------- */
 #ifdef FREERTOS_HTTPS_PORT_POSIX
     /* c_shim/posix_port.c: the idle hook waits for the next signal (tick or simulated

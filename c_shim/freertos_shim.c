@@ -86,6 +86,12 @@ uint32_t ulShimNotifyTake( UBaseType_t uxIndex, BaseType_t xClearCountOnExit, Ti
     return ulTaskNotifyTakeIndexed( uxIndex, xClearCountOnExit, xTicksToWait );
 }
 
+#ifdef FREERTOS_HTTPS_HEAP_TRACE
+/* src/board/posix/heap_trace.rs */
+BaseType_t xFreeRtosHttpsHeapTracing( void );
+void vFreeRtosHttpsHeapOwnerHint( uint8_t ucOwner );
+#endif
+
 void * pvShimCalloc( size_t xCount, size_t xSize )
 {
     size_t xBytes;
@@ -97,7 +103,22 @@ void * pvShimCalloc( size_t xCount, size_t xSize )
     }
 
     xBytes = xCount * xSize;
-    pv = pvPortMalloc( ( xBytes == 0 ) ? 1 : xBytes );
+#ifdef FREERTOS_HTTPS_HEAP_TRACE
+    if( xFreeRtosHttpsHeapTracing() != pdFALSE )
+    {
+        /* Charged to Mbed TLS (owner 1): with the scheduler suspended no other task can
+         * allocate between the hint and the allocation. */
+        vTaskSuspendAll();
+        vFreeRtosHttpsHeapOwnerHint( 1 );
+        pv = pvPortMalloc( ( xBytes == 0 ) ? 1 : xBytes );
+        vFreeRtosHttpsHeapOwnerHint( UINT8_MAX );
+        ( void ) xTaskResumeAll();
+    }
+    else
+#endif
+    {
+        pv = pvPortMalloc( ( xBytes == 0 ) ? 1 : xBytes );
+    }
 
     if( pv != NULL )
     {

@@ -47,4 +47,7 @@ FUZZ_SECONDS="$FUZZ_SECONDS" ./scripts/fuzz.sh
 step "code size on Cortex-M4 (report: target/size-report.md)"
 ./scripts/size-report.sh
 
+step "performance report, smoke run (nginx, Apache, HAProxy, the bundled endpoint; target/bench-smoke/REPORT.md)"
+./scripts/bench-report.sh --smoke
+
 step "all checks passed"

@@ -824,3 +824,92 @@ fn the_binary_links_the_freertos_kernel() {
         );
     }
 }
+
+#[test]
+fn the_heap_trace_accounts_for_the_peak_by_owner_and_marks_every_phase() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let trace = dir.path().join("heap.csv");
+    let output = {
+        let mut command = demo();
+        command.env("IOT_HEAP_TRACE", &trace);
+        let certs_dir = dir.path().join("pki");
+        certs::generate_into(&certs_dir, DeviceKey::Rsa2048).expect("certificates");
+        let endpoint = start_endpoint(&certs_dir, 0, Behaviour::Normal);
+        command
+            .args(endpoint_args(&certs_dir, endpoint.port()))
+            .arg("--json")
+            .output()
+            .expect("run the demo")
+    };
+    let report = json_report(&output);
+    assert_eq!(report["result"], "pass", "{report}");
+    let text = std::fs::read_to_string(&trace).expect("the trace is written");
+    let field = |line: &str, at: usize| line.split(',').nth(at).unwrap_or_default().to_owned();
+    let peak_line = text
+        .lines()
+        .find(|line| line.starts_with("# peak,"))
+        .expect("# peak");
+    let peak: u64 = field(peak_line, 1).parse().expect("a number");
+    // The trace's peak is heap_4's own peak: the hooks saw every allocation.
+    assert_eq!(Some(peak), report["heap_peak_used"].as_u64(), "{peak_line}");
+    let owners: Vec<(String, u64)> = text
+        .lines()
+        .filter(|line| line.starts_with("# owner,"))
+        .map(|line| (field(line, 1), field(line, 2).parse().expect("a number")))
+        .collect();
+    let counted: u64 = owners.iter().map(|(_, bytes)| bytes).sum();
+    assert!(
+        counted <= peak && peak - counted < 256,
+        "owners {owners:?} account for {counted} of {peak} B"
+    );
+    let bytes_of = |name: &str| {
+        owners
+            .iter()
+            .find(|(owner, _)| owner == name)
+            .map_or(0, |(_, bytes)| *bytes)
+    };
+    // At the handshake's peak Mbed TLS holds at least its 16 KiB incoming record buffer, and
+    // the kernel its task stacks.
+    assert!(bytes_of("Mbed TLS (C)") > 16 * 1024, "{owners:?}");
+    assert!(
+        bytes_of("kernel (task stacks/TCBs/queues)") > 8 * 1024,
+        "{owners:?}"
+    );
+    let phases: Vec<String> = text
+        .lines()
+        .filter(|line| line.contains(",phase,"))
+        .map(|line| field(line, 3))
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            "network up",
+            "credentials",
+            "TCP connect",
+            "TLS handshake",
+            "HTTP request",
+            "disconnect",
+            "done"
+        ],
+        "{text:.2000}"
+    );
+    // No allocation or free escaped the hooks: each event moves the heap in use by exactly
+    // its block's size.
+    let mut previous: Option<u64> = None;
+    for line in text
+        .lines()
+        .filter(|line| line.contains(",alloc,") || line.contains(",free,"))
+    {
+        let used: u64 = field(line, 1).parse().expect("a number");
+        let size: u64 = field(line, 5).parse().expect("a number");
+        if let Some(before) = previous {
+            let expected = if line.contains(",alloc,") {
+                before + size
+            } else {
+                before - size
+            };
+            assert_eq!(used, expected, "after {before} B in use: {line}");
+        }
+        previous = Some(used);
+    }
+}

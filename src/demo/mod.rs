@@ -32,7 +32,7 @@ pub use report::{DemoReport, Timings};
 use crate::board;
 use crate::net::{Connection, NetConfig, TcpIpStack, TcpOptions, TcpTransport};
 use crate::rtos::console::LineBuffer;
-use crate::rtos::heap::HeapStats;
+use crate::rtos::heap::{self, HeapPhase, HeapStats};
 use crate::rtos::time::{self, Instant};
 use crate::tls::{Credentials, Endpoint, TlsConfig, TlsTransport};
 
@@ -162,6 +162,7 @@ pub fn run<S: TcpIpStack>(
     if let Err(error) = crate::tls::initialise() {
         return report.failed(format!("cannot set up TLS: {error}"));
     }
+    heap::mark_phase(HeapPhase::NetworkUp);
     log::info!("Waiting for the network (DHCP)...");
     let wait = deadline.bound(NETWORK_UP_TIMEOUT).unwrap_or_default();
     let Some(settings) = stack.wait_until_up(wait) else {
@@ -214,6 +215,7 @@ pub fn run<S: TcpIpStack>(
         );
     }
     report.timings.total = started.elapsed();
+    heap::mark_phase(HeapPhase::Done);
     report.succeeded()
 }
 
@@ -297,12 +299,14 @@ impl<S: TcpIpStack> Session<'_, S> {
             report.tls_version = transport.version();
             report.tls_cipher = transport.cipher_suite();
         }
+        heap::mark_phase(HeapPhase::HttpRequest);
         let request_started = Instant::now();
         let status = match self.deadline.bound(HttpConfig::DEFAULT.send_timeout) {
             Some(_) => post(&mut transport, server_name, config, self.deadline),
             None => Err(self.deadline.exceeded("no time left for the request")),
         };
         report.timings.request = request_started.elapsed();
+        heap::mark_phase(HeapPhase::Disconnect);
         let disconnect_started = Instant::now();
         transport.close();
         report.timings.disconnect = disconnect_started.elapsed();

@@ -140,3 +140,129 @@ pub const C_CALLOC: unsafe extern "C" fn(usize, usize) -> *mut core::ffi::c_void
 
 /// The `free` matching [`C_CALLOC`].
 pub const C_FREE: unsafe extern "C" fn(*mut core::ffi::c_void) = ffi::vShimFree;
+
+/// A step of the demo, for the heap trace: the board's tracer (the simulator's
+/// `board::posix::heap_trace`) marks it on its timeline and charges the Rust allocations a
+/// task makes during it to an owner (see [`HeapPhase::owner`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum HeapPhase {
+    /// Before anything below: the kernel, the network stack's start, the configuration.
+    Start = 0,
+    /// Waiting for an address (DHCP).
+    NetworkUp = 1,
+    /// Credentials parsed and the TLS configuration built.
+    Credentials = 2,
+    /// The TCP connection being made.
+    TcpConnect = 3,
+    /// The TLS handshake.
+    TlsHandshake = 4,
+    /// The HTTP request sent and its response read.
+    HttpRequest = 5,
+    /// close_notify, FIN, the connection's memory given back.
+    Disconnect = 6,
+    /// After the last cycle.
+    Done = 7,
+}
+
+impl HeapPhase {
+    /// Every phase, in order.
+    pub const ALL: [HeapPhase; 8] = [
+        HeapPhase::Start,
+        HeapPhase::NetworkUp,
+        HeapPhase::Credentials,
+        HeapPhase::TcpConnect,
+        HeapPhase::TlsHandshake,
+        HeapPhase::HttpRequest,
+        HeapPhase::Disconnect,
+        HeapPhase::Done,
+    ];
+
+    /// A short name for plots and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            HeapPhase::Start => "start",
+            HeapPhase::NetworkUp => "network up",
+            HeapPhase::Credentials => "credentials",
+            HeapPhase::TcpConnect => "TCP connect",
+            HeapPhase::TlsHandshake => "TLS handshake",
+            HeapPhase::HttpRequest => "HTTP request",
+            HeapPhase::Disconnect => "disconnect",
+            HeapPhase::Done => "done",
+        }
+    }
+
+    /// Who a Rust allocation made by an application task during this phase is charged to.
+    /// (The IP task's allocations are always the TCP/IP stack's, Mbed TLS's own are always
+    /// Mbed TLS's, and the kernel's are the kernel's, whatever the phase.)
+    pub fn owner(self) -> HeapOwner {
+        match self {
+            HeapPhase::Start | HeapPhase::NetworkUp | HeapPhase::Done => HeapOwner::Application,
+            HeapPhase::TcpConnect => HeapOwner::TcpIp,
+            HeapPhase::Credentials | HeapPhase::TlsHandshake | HeapPhase::Disconnect => {
+                HeapOwner::TlsLayer
+            }
+            HeapPhase::HttpRequest => HeapOwner::Http,
+        }
+    }
+}
+
+/// Who a block of the FreeRTOS heap is charged to in the heap breakdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum HeapOwner {
+    /// The kernel's own allocations (`pvPortMalloc` from C): task stacks and control blocks,
+    /// queues, semaphores.
+    Kernel = 0,
+    /// Mbed TLS (C code, through [`C_CALLOC`]).
+    MbedTls = 1,
+    /// The Rust TLS layer: the engine's contexts and buffers it owns (src/tls).
+    TlsLayer = 2,
+    /// The TCP/IP stack: everything the IP task allocates, and the socket made while connecting.
+    TcpIp = 3,
+    /// The HTTP client: allocations made while the request and response are handled.
+    Http = 4,
+    /// Everything else a task allocates: configuration, report, task closures.
+    Application = 5,
+}
+
+impl HeapOwner {
+    /// Every owner, in the order of the breakdown.
+    pub const ALL: [HeapOwner; 6] = [
+        HeapOwner::Kernel,
+        HeapOwner::MbedTls,
+        HeapOwner::TlsLayer,
+        HeapOwner::TcpIp,
+        HeapOwner::Http,
+        HeapOwner::Application,
+    ];
+
+    /// A short name for tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            HeapOwner::Kernel => "kernel (task stacks/TCBs/queues)",
+            HeapOwner::MbedTls => "Mbed TLS (C)",
+            HeapOwner::TlsLayer => "TLS layer (Rust)",
+            HeapOwner::TcpIp => "TCP/IP stack",
+            HeapOwner::Http => "HTTP",
+            HeapOwner::Application => "application",
+        }
+    }
+}
+
+/// The board's phase marker, installed by a board that traces its heap.
+static PHASE_HOOK: once_cell::race::OnceBox<fn(HeapPhase)> = once_cell::race::OnceBox::new();
+
+/// Installs the function [`mark_phase`] calls (the first call wins). A board that traces its
+/// heap calls it once, before the scheduler starts.
+pub fn set_phase_hook(hook: fn(HeapPhase)) {
+    let _ = PHASE_HOOK.set(alloc::boxed::Box::new(hook));
+}
+
+/// Marks the start of `phase` on the heap trace, if the board keeps one (otherwise a load and
+/// a branch).
+pub fn mark_phase(phase: HeapPhase) {
+    if let Some(hook) = PHASE_HOOK.get() {
+        hook(phase);
+    }
+}

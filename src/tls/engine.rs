@@ -25,7 +25,7 @@ use super::{Credential, Credentials, Endpoint, MaxFragmentLength, TlsConfig, Tls
 use crate::board;
 use crate::net::{Connection, StreamError, TcpConnection, TcpIpStack, TcpOptions, TcpTransport};
 use crate::rtos::critical::SchedulerSuspended;
-use crate::rtos::heap;
+use crate::rtos::heap::{self, HeapPhase};
 use crate::rtos::sync::{Mutex, MutexGuard};
 use crate::rtos::time::{Deadline, Instant};
 use once_cell::race::OnceBox;
@@ -279,6 +279,10 @@ struct Engine<T: Connection> {
     /// NUL-terminated ALPN names and the NULL-terminated list Mbed TLS reads them from.
     alpn_names: Vec<CString>,
     alpn_list: Vec<*const c_char>,
+    /// The device's certificate and key are checked and freed again before the handshake,
+    /// and parsed when the handshake needs them (`Engine::handshake`): still to do.
+    own_cert_pending: bool,
+    own_key_pending: bool,
 }
 
 impl<T: Connection> Engine<T> {
@@ -298,6 +302,8 @@ impl<T: Connection> Engine<T> {
             });
             ptr::addr_of_mut!((*raw).alpn_names).write(Vec::new());
             ptr::addr_of_mut!((*raw).alpn_list).write(Vec::new());
+            ptr::addr_of_mut!((*raw).own_cert_pending).write(false);
+            ptr::addr_of_mut!((*raw).own_key_pending).write(false);
             sys::mbedtls_ssl_init(ptr::addr_of_mut!((*raw).ssl));
             sys::mbedtls_ssl_config_init(ptr::addr_of_mut!((*raw).config));
             sys::mbedtls_x509_crt_init(ptr::addr_of_mut!((*raw).root_ca));
@@ -358,6 +364,17 @@ impl<T: Connection> Engine<T> {
                 &mut self.client_key,
             ))?;
             sys::mbedtls_ssl_conf_rng(&mut self.config, Some(random_bytes), ptr::null_mut());
+            // Every connection is a full handshake (nothing resumes a session), so tickets
+            // would only cost memory: none asked for in TLS 1.2, and in TLS 1.3 no PSK modes
+            // offered (without psk_key_exchange_modes a server has no use for sending one).
+            sys::mbedtls_ssl_conf_session_tickets(
+                &mut self.config,
+                sys::MBEDTLS_SSL_SESSION_TICKETS_DISABLED as c_int,
+            );
+            sys::mbedtls_ssl_conf_tls13_key_exchange_modes(
+                &mut self.config,
+                sys::MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_EPHEMERAL as c_int,
+            );
         }
         self.config.private_min_tls_version = protocol_version(config.min_version);
         self.config.private_max_tls_version = protocol_version(config.max_version);
@@ -418,19 +435,38 @@ impl<T: Connection> Engine<T> {
         Ok(())
     }
 
-    /// Runs the handshake until it completes or the deadline passes.
-    fn handshake(&mut self, deadline: Deadline) -> Result<(), TlsError> {
+    /// Runs the handshake until it completes or the deadline passes, one step at a time. With
+    /// `release_when_verified`, the server's chain and the root CA are freed as soon as the
+    /// handshake no longer needs them (see [`Engine::server_no_longer_needed`]): before the
+    /// device signs its CertificateVerify, the handshake's peak.
+    /// The device's certificate and key, if `Prepared::new` let them go, are parsed again from
+    /// `credentials` when the handshake reaches the device's Certificate message.
+    fn handshake(
+        &mut self,
+        deadline: Deadline,
+        release_when_verified: bool,
+        credentials: &Credentials,
+    ) -> Result<(), TlsError> {
+        let mut released = false;
         loop {
+            if self.ssl.private_state == sys::mbedtls_ssl_states_MBEDTLS_SSL_HANDSHAKE_OVER as c_int
+            {
+                return Ok(());
+            }
+            if release_when_verified && !released && self.server_no_longer_needed() {
+                self.release_server_chain();
+                released = true;
+            }
+            self.load_own_credentials_when_due(credentials)?;
             let remaining = deadline.remaining().ok_or(TlsError::HandshakeTimeout)?;
             if let Some(socket) = self.io.connection.as_mut() {
                 let wait = remaining.as_duration().max(Duration::from_millis(1));
                 socket.set_timeouts(wait, wait);
             }
             // SAFETY: the context is set up with its config and I/O callbacks.
-            let result = unsafe { sys::mbedtls_ssl_handshake(&mut self.ssl) };
+            let result = unsafe { sys::mbedtls_ssl_handshake_step(&mut self.ssl) };
             match result {
-                0 => return Ok(()),
-                sys::MBEDTLS_ERR_SSL_WANT_READ | sys::MBEDTLS_ERR_SSL_WANT_WRITE => continue,
+                0 | sys::MBEDTLS_ERR_SSL_WANT_READ | sys::MBEDTLS_ERR_SSL_WANT_WRITE => continue,
                 sys::MBEDTLS_ERR_X509_CERT_VERIFY_FAILED => {
                     // SAFETY: a handshake context; returns the verification flags.
                     let flags = unsafe { sys::mbedtls_ssl_get_verify_result(&self.ssl) };
@@ -485,6 +521,90 @@ impl<T: Connection> Engine<T> {
             // alert to read (nginx, for one, closes at once after rejecting a certificate).
             None if error == TlsError::Protocol(NET_SEND_FAILED) => TlsError::PeerClosed,
             None => error,
+        }
+    }
+
+    /// Whether the handshake is past every use of the server's certificate chain and of the
+    /// root CA: in TLS 1.2 once the ClientKeyExchange is written (the ServerKeyExchange
+    /// signature is checked, and RSA or static-ECDH key exchanges have used the server's
+    /// key), in TLS 1.3 once the server's CertificateVerify and Finished are processed.
+    fn server_no_longer_needed(&self) -> bool {
+        let state = self.ssl.private_state as sys::mbedtls_ssl_states;
+        if self.ssl.private_tls_version
+            == sys::mbedtls_ssl_protocol_version_MBEDTLS_SSL_VERSION_TLS1_2
+        {
+            matches!(
+                state,
+                sys::mbedtls_ssl_states_MBEDTLS_SSL_CERTIFICATE_VERIFY
+                    | sys::mbedtls_ssl_states_MBEDTLS_SSL_CLIENT_CHANGE_CIPHER_SPEC
+                    | sys::mbedtls_ssl_states_MBEDTLS_SSL_CLIENT_FINISHED
+            )
+        } else {
+            matches!(
+                state,
+                sys::mbedtls_ssl_states_MBEDTLS_SSL_CLIENT_CERTIFICATE
+                    | sys::mbedtls_ssl_states_MBEDTLS_SSL_CLIENT_CERTIFICATE_VERIFY
+                    | sys::mbedtls_ssl_states_MBEDTLS_SSL_CLIENT_FINISHED
+            )
+        }
+    }
+
+    /// Frees the server's certificate chain (Mbed TLS is built with
+    /// `MBEDTLS_SSL_KEEP_PEER_CERTIFICATE`, so it would keep the whole parsed chain for the
+    /// connection's life) and the root CA, once they are no longer needed: the verification
+    /// result stays in the session. Afterwards `mbedtls_ssl_get_peer_cert` returns NULL.
+    fn release_server_chain(&mut self) {
+        let session = self.ssl.private_session_negotiate;
+        // SAFETY: `session` is the session being negotiated, owned by the context; its
+        // `peer_cert` is NULL or a chain Mbed TLS allocated with the platform calloc (our
+        // C_CALLOC) and initialised. Freeing it and storing NULL is what Mbed TLS itself does
+        // before it parses a new chain. The root CA is ours; an emptied chain is a valid
+        // (initialised) one, and the config no longer points at it.
+        unsafe {
+            if !session.is_null() && !(*session).private_peer_cert.is_null() {
+                let chain = (*session).private_peer_cert;
+                sys::mbedtls_x509_crt_free(chain);
+                heap::C_FREE(chain.cast::<c_void>());
+                (*session).private_peer_cert = ptr::null_mut();
+            }
+            sys::mbedtls_ssl_conf_ca_chain(&mut self.config, ptr::null_mut(), ptr::null_mut());
+            sys::mbedtls_x509_crt_free(&mut self.root_ca);
+        }
+    }
+
+    /// Parses the device's certificate when the handshake is about to send it, and its key
+    /// when it is about to sign the CertificateVerify (each after the server's chain is
+    /// freed): the key is then never held while the server's chain is verified.
+    fn load_own_credentials_when_due(&mut self, credentials: &Credentials) -> Result<(), TlsError> {
+        let state = self.ssl.private_state as sys::mbedtls_ssl_states;
+        if self.own_cert_pending && state == sys::mbedtls_ssl_states_MBEDTLS_SSL_CLIENT_CERTIFICATE
+        {
+            parse_certificates(&mut self.client_cert, &credentials.client_cert)?;
+            self.own_cert_pending = false;
+        }
+        let signing = if self.ssl.private_tls_version
+            == sys::mbedtls_ssl_protocol_version_MBEDTLS_SSL_VERSION_TLS1_2
+        {
+            sys::mbedtls_ssl_states_MBEDTLS_SSL_CERTIFICATE_VERIFY
+        } else {
+            sys::mbedtls_ssl_states_MBEDTLS_SSL_CLIENT_CERTIFICATE_VERIFY
+        };
+        if self.own_key_pending && state == signing {
+            parse_key(&mut self.client_key, &credentials.client_key, None)?;
+            self.own_key_pending = false;
+        }
+        Ok(())
+    }
+
+    /// Frees the device's certificate and key once the handshake is over: Mbed TLS needs them
+    /// only to authenticate (renegotiation is off). The key's bytes are zeroed by Mbed TLS.
+    fn release_own_credentials(&mut self) {
+        // SAFETY: both are initialised contexts owned by this engine; freeing leaves them
+        // empty and valid (Drop frees them again, a no-op). The config's certificate list
+        // still points at them but is not read after the handshake.
+        unsafe {
+            sys::mbedtls_x509_crt_free(&mut self.client_cert);
+            sys::mbedtls_pk_free(&mut self.client_key);
         }
     }
 
@@ -768,7 +888,9 @@ impl<C: TcpConnection> TlsTransport<TcpTransport<C>> {
         socket: TcpOptions,
     ) -> Result<TlsTransport<TcpTransport<C>>, TlsError> {
         // Credentials and configuration are checked before anything goes on the network.
+        heap::mark_phase(HeapPhase::Credentials);
         let prepared = Prepared::new(config, credentials)?;
+        heap::mark_phase(HeapPhase::TcpConnect);
         let deadline = Deadline::after(config.handshake_timeout);
         let started = Instant::now();
         let connect_timeout = socket.connect_timeout.min(config.handshake_timeout);
@@ -781,7 +903,9 @@ impl<C: TcpConnection> TlsTransport<TcpTransport<C>> {
             },
         )?;
         let tcp_connect = started.elapsed();
-        let mut transport = prepared.handshake(TcpTransport::new(tcp), deadline, socket)?;
+        heap::mark_phase(HeapPhase::TlsHandshake);
+        let mut transport =
+            prepared.handshake(TcpTransport::new(tcp), deadline, socket, credentials)?;
         transport.timings.tcp_connect = tcp_connect;
         Ok(transport)
     }
@@ -807,6 +931,15 @@ impl<T: Connection> Prepared<T> {
         let mut engine = Engine::new();
         engine.locked(|engine| {
             engine.load_credentials(credentials)?;
+            // Checked now, before anything goes on the network; loaded again only when the
+            // handshake reaches the device's Certificate (`Engine::handshake`), so that they
+            // are not held while the server's chain is verified, the handshake's other peak.
+            // An encrypted key stays: decrypting it twice would double its key derivation.
+            if credentials.key_passphrase.is_none() {
+                engine.release_own_credentials();
+                engine.own_cert_pending = true;
+                engine.own_key_pending = true;
+            }
             engine.configure(config)
         })??;
         Ok(Prepared {
@@ -822,6 +955,7 @@ impl<T: Connection> Prepared<T> {
         connection: T,
         deadline: Deadline,
         timeouts: TcpOptions,
+        credentials: &Credentials,
     ) -> Result<TlsTransport<T>, TlsError> {
         let Prepared {
             mut engine,
@@ -834,10 +968,13 @@ impl<T: Connection> Prepared<T> {
         engine
             .locked(|engine| {
                 engine.setup(connection, &server_name, send_sni)?;
-                engine.handshake(deadline)?;
+                // Without SNI, `verify_name` needs the chain and the root after the handshake.
+                engine.handshake(deadline, send_sni, credentials)?;
                 if !send_sni {
                     engine.verify_name(&server_name)?;
+                    engine.release_server_chain();
                 }
+                engine.release_own_credentials();
                 Ok(())
             })?
             .map_err(|error| match error {
@@ -879,7 +1016,7 @@ impl<T: Connection> TlsTransport<T> {
         timeouts: TcpOptions,
     ) -> Result<TlsTransport<T>, TlsError> {
         let deadline = Deadline::after(config.handshake_timeout);
-        Prepared::new(config, credentials)?.handshake(connection, deadline, timeouts)
+        Prepared::new(config, credentials)?.handshake(connection, deadline, timeouts, credentials)
     }
 
     /// The negotiated protocol version, e.g. `TLSv1.3` (Mbed TLS's static name).

@@ -81,6 +81,18 @@ pub fn main() -> ExitCode {
         Err(error) => return error_exit(&error, 1),
     };
     let json = config.json;
+    // IOT_HEAP_TRACE=FILE: the heap traced from the allocator's hooks, written as CSV.
+    // Only the POSIX board has the allocator hooks; elsewhere the variable is refused.
+    let heap_trace = std::env::var_os("IOT_HEAP_TRACE").map(std::path::PathBuf::from);
+    if heap_trace.is_some() {
+        #[cfg(board = "posix")]
+        crate::board::posix::heap_trace::enable();
+        #[cfg(not(board = "posix"))]
+        return error_exit(
+            "IOT_HEAP_TRACE: the heap trace exists on the POSIX simulator only",
+            2,
+        );
+    }
     let outcome: Arc<Mutex<Option<DemoReport>>> = Arc::new(Mutex::new(None));
     let result = outcome.clone();
     let priority = Priority::new(DEMO_PRIORITY).expect("the kernel has at least 3 priority levels");
@@ -111,6 +123,15 @@ pub fn main() -> ExitCode {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .take();
+    #[cfg(board = "posix")]
+    if let Some(path) = heap_trace {
+        if let Err(error) = crate::board::posix::heap_trace::write_csv(&path) {
+            return error_exit(
+                &format!("cannot write the heap trace {}: {error}", path.display()),
+                1,
+            );
+        }
+    }
     match (ran, report) {
         (Ok(status), Some(report)) => {
             if json {

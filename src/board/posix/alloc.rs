@@ -51,6 +51,11 @@ unsafe impl GlobalAlloc for TaskHeapAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if in_task() {
             reclaim_deferred_frees();
+            // The heap trace is the POSIX simulator's (this file is the Windows one's too).
+            #[cfg(board = "posix")]
+            if super::heap_trace::enabled() {
+                return super::heap_trace::traced_alloc(layout);
+            }
             heap4_alloc(layout)
         } else {
             // SAFETY: forwarded with the caller's layout, which GlobalAlloc requires valid.

@@ -11,6 +11,7 @@
 //! | [`slirp`] | the default network card: libslirp user-mode networking (the other is the gateway card, `board::gateway`) |
 //! | [`files`] | credentials read from files, pcap captures written to files (shared with Windows: `board::hosted`) |
 //! | [`app`] | the demo's `main`: command line, bundled endpoint, card, exit status (shared with Windows) |
+//! | [`heap_trace`] | heap in use at every allocation and free, the peak by owner |
 //!
 //! [`PosixBoard`] provides the [`BoardServices`]: the host's CSPRNG, its calendar and
 //! monotonic clocks, standard output and error through `write(2)`, and `_exit`.
@@ -25,6 +26,7 @@ use std::{format, thread_local, vec};
 
 pub mod alloc;
 mod critical_section_impl;
+pub mod heap_trace;
 pub mod host_cpu;
 pub mod host_thread;
 pub mod idle;
