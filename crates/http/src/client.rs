@@ -5,7 +5,7 @@ use core::time::Duration;
 use iot_transport::{Received, Sent, Transport};
 
 use crate::body::{BodyWriter, Response, StreamingResponse};
-use crate::response::{HeadInfo, find_head_end, parse_head};
+use crate::response::{HeadInfo, find_head_end, parse_head, unfold};
 use crate::{BodyFraming, Error, Method, Request, TimeoutKind};
 
 /// A monotonic clock. The device backs it with the FreeRTOS tick count; tests script it.
@@ -287,6 +287,7 @@ impl<T: Transport, C: Clock, const MAX_HEADERS: usize> HttpClient<T, C, MAX_HEAD
         loop {
             if let Some(end) = find_head_end(buf.get(..filled).unwrap_or_default(), scanned) {
                 scanned = end;
+                unfold(buf.get_mut(..filled).unwrap_or_default());
                 let head = buf.get(..filled).unwrap_or_default();
                 if let Some(info) = parse_head::<T::Error, MAX_HEADERS>(head, method)? {
                     if !info.status.is_informational() || info.status.as_u16() == 101 {
