@@ -54,6 +54,14 @@ pub(crate) fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
     None
 }
 
+/// How many CR and LF bytes precede the status line: httparse skips blank lines there, so
+/// the head's empty line is looked for after them.
+pub(crate) fn leading_blank_lines(buf: &[u8]) -> usize {
+    buf.iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len())
+}
+
 /// Replaces each obs-fold (a line end followed by SP or HTAB, inside a header field) of the
 /// complete head at the front of `buf` with SP bytes, as RFC 9112 (section 5.2) asks of a
 /// user agent, so that `httparse` and [`Headers`] see one line per field. The head keeps its
@@ -61,11 +69,7 @@ pub(crate) fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
 /// continued) and is left for `httparse` to reject; so is anything after the head's empty
 /// line. Does nothing until `buf` holds a whole head.
 pub(crate) fn unfold(buf: &mut [u8]) {
-    // httparse skips blank lines before the status line; so does this.
-    let blank = buf
-        .iter()
-        .position(|&b| b != b'\r' && b != b'\n')
-        .unwrap_or(buf.len());
+    let blank = leading_blank_lines(buf);
     let head = buf.get_mut(blank..).unwrap_or_default();
     let Some(end) = find_head_end(head, 0) else {
         return;

@@ -274,6 +274,21 @@ fn folded_header_values_are_unfolded_with_spaces() {
 }
 
 #[test]
+fn a_fold_after_blank_lines_is_unfolded_however_the_head_arrives() {
+    // Found by the response fuzz target: blank lines before the status line used to make
+    // the client parse the head before it was complete, and httparse rejected the fold that
+    // had arrived while the unfolding waited for the rest.
+    let response = b"\r\n\n\n\n\nHTTP/1.1 200 OK\r\nX: a\r\n b\r\n\tc\r\n\nbody";
+    for sizes in [&[usize::MAX][..], &[1], &[5], &[3, 2]] {
+        let mut c = client(Scripted::pieces(response, sizes));
+        let (mut req_buf, mut buf) = ([0u8; 128], [0u8; 256]);
+        let r = c.send(&get(&mut req_buf), b"", &mut buf).unwrap();
+        assert_eq!(r.head.header("x"), Some(&b"a   b  \tc"[..]), "{sizes:?}");
+        assert_eq!(r.body, b"body");
+    }
+}
+
+#[test]
 fn whitespace_before_the_first_header_is_still_rejected() {
     let response = b"HTTP/1.1 200 OK\r\n X: y\r\nContent-Length: 0\r\n\r\n";
     assert_eq!(exchange(response), Err(Error::MalformedHeader));
