@@ -29,7 +29,7 @@ FREERTOS_HTTPS_CARD=gateway cargo test --locked -p freertos-https-harness --test
 
 step "portable crates build for Cortex-M4F (thumbv7em-none-eabihf)"
 cargo build --locked --target thumbv7em-none-eabihf --no-default-features \
-    -p iot-transport -p iot-http -p iot-backoff
+    -p iot-transport -p iot-http -p iot-backoff -p iot-dns
 
 step "the device library's portable core builds for Cortex-M4F, with no std (thumbv7em-none-eabihf)"
 cargo build --locked --profile board --target thumbv7em-none-eabihf --lib -p freertos-https
@@ -41,7 +41,7 @@ step "the demo as a Cortex-M4F image under QEMU (mps2-an386, LAN9118, mutual TLS
 step "the Windows simulator under wine (x86_64-pc-windows-gnu): kernel self-tests, network tests over the gateway card, the demo"
 ./scripts/test-windows.sh
 
-step "fuzzing the HTTP response parser and chunked decoder (${FUZZ_SECONDS:=30} s per target)"
+step "fuzzing the HTTP response parser and chunked decoder, DNS answers and credential loading (${FUZZ_SECONDS:=30} s per target)"
 FUZZ_SECONDS="$FUZZ_SECONDS" ./scripts/fuzz.sh
 
 step "code size on Cortex-M4 (report: target/size-report.md)"

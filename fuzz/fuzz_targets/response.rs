@@ -2,7 +2,9 @@
 //!
 //! Input: byte 0 chooses how the transport splits the bytes and the read sizes; the rest
 //! is what the server sends. Checks: no panic; a response that parses in one piece
-//! parses to the same status and body when it arrives one byte at a time.
+//! parses to the same status, headers and body when it arrives one byte at a time; after a
+//! `101`, the upgrade bytes handed over followed by what the transport still holds are the
+//! same whatever the split (nothing after the head is lost).
 #![no_main]
 
 use core::convert::Infallible;
@@ -53,8 +55,11 @@ impl Clock for Still {
     }
 }
 
-/// Status and body of a whole-body read, or `None` on error.
-fn whole(data: &[u8], piece: usize, method: Method) -> Option<(u16, Vec<u8>)> {
+/// Status, headers, body and (for a `101`) every byte after the head, of a whole-body
+/// read, or `None` on error.
+type Whole = (u16, Vec<(String, Vec<u8>)>, Vec<u8>, Vec<u8>);
+
+fn whole(data: &[u8], piece: usize, method: Method) -> Option<Whole> {
     let mut client: HttpClient<_, _, 16> =
         HttpClient::new(Replay { data, piece }, Still, Config::default());
     let mut head = [0u8; 128];
@@ -65,9 +70,21 @@ fn whole(data: &[u8], piece: usize, method: Method) -> Option<(u16, Vec<u8>)> {
     let mut buf = [0u8; 1024];
     let response = client.send(&request, b"", &mut buf).ok()?;
     assert!(response.body.len() <= 1024);
-    let _ = response.head.headers().count();
+    let headers = response
+        .head
+        .headers()
+        .map(|(name, value)| (name.to_owned(), value.to_vec()))
+        .collect();
     let _ = response.head.reason();
-    Some((response.status().as_u16(), response.body.to_vec()))
+    let status = response.status().as_u16();
+    let body = response.body.to_vec();
+    let mut after = response.upgrade.to_vec();
+    if status == 101 {
+        after.extend_from_slice(client.transport_mut().data);
+    } else {
+        assert!(after.is_empty());
+    }
+    Some((status, headers, body, after))
 }
 
 /// Streams the body with `out`-sized reads; returns it, or `None` on error.
@@ -112,7 +129,8 @@ fuzz_target!(|input: &[u8]| {
     assert_eq!(at_once, bytewise);
 
     let streamed_body = streamed(data, piece, out);
-    if let (Some((_, body)), Some(streamed_body), Method::Get) = (&at_once, &streamed_body, method)
+    if let (Some((_, _, body, _)), Some(streamed_body), Method::Get) =
+        (&at_once, &streamed_body, method)
     {
         assert_eq!(body, streamed_body);
     }

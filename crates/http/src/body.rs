@@ -146,10 +146,17 @@ impl<'c, T: Transport, C: Clock, const N: usize> AwaitingResponse<'c, T, C, N> {
         let reusable = clean && allows_reuse(&info, self.request_close);
         let connection = self.client.complete(reusable);
         let head: &'b [u8] = head;
+        // A 101 has no body: every byte after its head is the new protocol's.
+        let upgrade = if info.status == StatusCode::SWITCHING_PROTOCOLS {
+            rest.get(..early).unwrap_or_default()
+        } else {
+            &[]
+        };
         Ok(Response {
             head: ResponseHead::new(head, &info),
             body: rest.get(..body_len).unwrap_or_default(),
             connection,
+            upgrade,
         })
     }
 
@@ -175,6 +182,7 @@ impl<'c, T: Transport, C: Clock, const N: usize> AwaitingResponse<'c, T, C, N> {
             state: BodyState::from(info.framing),
             reuse_allowed: allows_reuse(&info, self.request_close),
             outcome: None,
+            switched: info.status == StatusCode::SWITCHING_PROTOCOLS,
         };
         let mut response = StreamingResponse {
             head: ResponseHead::new(head, &info),
@@ -293,6 +301,12 @@ pub struct Response<'b> {
     pub body: &'b [u8],
     /// Whether the connection can be reused (see [`ConnectionOutcome`]).
     pub connection: ConnectionOutcome,
+    /// For a `101 Switching Protocols` response: the first bytes of the new protocol, which
+    /// arrived with the head and so were already read from the transport (the client reads
+    /// ahead). Process them before reading the transport again
+    /// ([`HttpClient::transport_mut`]): what the transport still holds follows them. Empty
+    /// for every other response.
+    pub upgrade: &'b [u8],
 }
 
 impl<'b> Response<'b> {
@@ -348,9 +362,35 @@ pub struct BodyReader<'c, 'b, T, C, const N: usize> {
     state: BodyState,
     reuse_allowed: bool,
     outcome: Option<ConnectionOutcome>,
+    /// The response is a `101`: the waiting bytes are the new protocol's.
+    switched: bool,
 }
 
-impl<T: Transport, C: Clock, const N: usize> BodyReader<'_, '_, T, C, N> {
+impl<'b, T: Transport, C: Clock, const N: usize> BodyReader<'_, 'b, T, C, N> {
+    /// For a `101 Switching Protocols` response: the first bytes of the new protocol, which
+    /// arrived with the head (see [`Response::upgrade`]). The body of a `101` is empty, so
+    /// [`read`](Self::read) never returns them. Empty for every other response.
+    pub fn upgrade(&self) -> &[u8] {
+        self.upgrade_range()
+            .and_then(|range| self.pending.get(range))
+            .unwrap_or_default()
+    }
+
+    /// Ends the reader and returns [`upgrade`](Self::upgrade)'s bytes, borrowed from the
+    /// response buffer only: the client is free again, so the caller can go on with the new
+    /// protocol on [`HttpClient::transport_mut`].
+    pub fn into_upgrade(self) -> &'b [u8] {
+        let range = self.upgrade_range();
+        let pending: &'b [u8] = self.pending;
+        range
+            .and_then(|range| pending.get(range))
+            .unwrap_or_default()
+    }
+
+    fn upgrade_range(&self) -> Option<core::ops::Range<usize>> {
+        self.switched.then_some(self.pending_at..self.pending_end)
+    }
+
     /// Reads the next body bytes into `out` and returns how many; `Ok(0)` means the body
     /// has ended (or `out` is empty).
     ///

@@ -3,7 +3,9 @@
 use core::ops::Range;
 
 /// The chunked framing was broken: a missing or non-hex chunk size, a size that
-/// overflows `u64`, a bad byte in a size line, or a chunk not followed by CRLF.
+/// overflows `u64`, a chunk extension or trailer field off the grammar, a size line or
+/// trailer section over its limit, a CR not followed by LF, or a chunk not followed by a
+/// line end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MalformedChunk;
 
@@ -18,33 +20,39 @@ impl core::error::Error for MalformedChunk {}
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     /// Reading chunk-size hex digits; `digits` counts those seen.
-    Size {
-        value: u64,
-        digits: u8,
-    },
-    /// After the size: optional whitespace, then `;` (extension) or CR.
-    SizeSpace {
-        value: u64,
-    },
-    /// Inside chunk extensions, which are skipped up to CR.
-    Extension {
-        value: u64,
-    },
-    /// Saw CR after the size line; LF must follow.
-    SizeLf {
-        value: u64,
-    },
+    Size { value: u64, digits: u8 },
+    /// Whitespace (BWS) after the size or after an extension: `;`, more whitespace or the
+    /// line end may follow.
+    SizeSpace { value: u64 },
+    /// After `;`: whitespace, then an extension name.
+    ExtNameStart { value: u64 },
+    /// Inside an extension name.
+    ExtName { value: u64 },
+    /// Whitespace after an extension name: `=`, `;` or the line end may follow.
+    ExtAfterName { value: u64 },
+    /// After `=`: whitespace, then a token or a quoted string.
+    ExtValueStart { value: u64 },
+    /// Inside an extension value that is a token.
+    ExtToken { value: u64 },
+    /// Inside a quoted-string extension value.
+    ExtQuoted { value: u64 },
+    /// After a backslash inside a quoted string.
+    ExtQuotedPair { value: u64 },
+    /// Saw CR ending the size line; LF must follow.
+    SizeLf { value: u64 },
     /// Inside chunk data; `remaining > 0` bytes to go.
-    Data {
-        remaining: u64,
-    },
-    /// After chunk data: CR then LF must follow.
+    Data { remaining: u64 },
+    /// After chunk data: the line end (CR LF, or LF alone) must follow.
     DataCr,
+    /// Saw CR after chunk data; LF must follow.
     DataLf,
-    /// At the start of a trailer line, or of the final empty line.
-    TrailerStart,
-    /// Inside a trailer field line, skipped up to CR.
-    TrailerLine,
+    /// At the start of a trailer line, or of the final empty line; `field` tells whether a
+    /// field line came before (which a folded line may continue).
+    TrailerStart { field: bool },
+    /// Inside a trailer field name.
+    TrailerName,
+    /// Inside a trailer field value (after the colon).
+    TrailerValue,
     /// Saw CR ending a trailer line; LF must follow.
     TrailerLf,
     /// Saw CR of the final empty line; LF must follow.
@@ -53,6 +61,44 @@ enum State {
     Done,
     /// An error was reported; every later call reports it again.
     Failed,
+}
+
+/// Which line a state belongs to, for the length limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Section {
+    /// A chunk-size line (size, extensions), up to its line end.
+    SizeLine,
+    /// The trailer section, its final empty line included.
+    Trailers,
+    /// Data, the line end after it, a size line's LF, the end.
+    Other,
+}
+
+impl State {
+    fn section(self) -> Section {
+        match self {
+            State::Size { .. }
+            | State::SizeSpace { .. }
+            | State::ExtNameStart { .. }
+            | State::ExtName { .. }
+            | State::ExtAfterName { .. }
+            | State::ExtValueStart { .. }
+            | State::ExtToken { .. }
+            | State::ExtQuoted { .. }
+            | State::ExtQuotedPair { .. } => Section::SizeLine,
+            State::TrailerStart { .. }
+            | State::TrailerName
+            | State::TrailerValue
+            | State::TrailerLf
+            | State::EndLf => Section::Trailers,
+            State::SizeLf { .. }
+            | State::Data { .. }
+            | State::DataCr
+            | State::DataLf
+            | State::Done
+            | State::Failed => Section::Other,
+        }
+    }
 }
 
 /// What one [`ChunkedDecoder::feed`] call did with its input.
@@ -77,11 +123,25 @@ pub struct InPlace {
 /// A byte-at-a-time state machine for chunked bodies: it needs no buffer of its own, so
 /// input can arrive split anywhere, even one byte at a time.
 ///
-/// Chunk extensions and trailer fields are accepted and skipped. Sizes are hexadecimal,
-/// with any number of leading zeros, and must fit in `u64`. Line ends must be CRLF.
+/// What it accepts (RFC 9112, section 7.1; see also the crate's "Conformance" section):
+/// - **Sizes** are hexadecimal, with any leading zeros, and must fit in `u64`.
+/// - **Chunk extensions** must follow the grammar `*( BWS ";" BWS name [ BWS "=" BWS
+///   value ] )`, a name being a token and a value a token or a quoted string; whitespace
+///   (SP, HTAB) may also precede the line end. They are checked, then ignored.
+/// - **Trailer fields** must be field lines: a token name, `:` right after it, and a value
+///   of visible characters, obs-text, SP and HTAB. A line starting with SP or HTAB continues
+///   the previous field (obs-fold). They are checked, then ignored.
+/// - **Line ends** are CR LF or LF alone, in every line (size lines, after the data,
+///   trailers, the final empty line), as in the head; a CR not followed by LF is an error.
+/// - **Limits**: a size line (digits and extensions, without its line end) is at most
+///   [`MAX_SIZE_LINE`](Self::MAX_SIZE_LINE) bytes and the trailer section at most
+///   [`MAX_TRAILERS`](Self::MAX_TRAILERS) bytes, so a peer cannot keep the decoder busy
+///   with an endless extension or trailer.
 #[derive(Debug, Clone)]
 pub struct ChunkedDecoder {
     state: State,
+    /// Bytes read so far in the current size line or in the trailer section.
+    section_len: usize,
 }
 
 impl Default for ChunkedDecoder {
@@ -91,6 +151,14 @@ impl Default for ChunkedDecoder {
 }
 
 impl ChunkedDecoder {
+    /// The longest chunk-size line accepted: size digits, whitespace and extensions, not
+    /// counting its line end.
+    pub const MAX_SIZE_LINE: usize = 1024;
+
+    /// The longest trailer section accepted: every trailer line with its line end, and the
+    /// final empty line.
+    pub const MAX_TRAILERS: usize = 4096;
+
     /// A decoder at the start of a chunked body.
     pub const fn new() -> Self {
         ChunkedDecoder {
@@ -98,6 +166,7 @@ impl ChunkedDecoder {
                 value: 0,
                 digits: 0,
             },
+            section_len: 0,
         }
     }
 
@@ -132,13 +201,13 @@ impl ChunkedDecoder {
             if self.state == State::Done {
                 break;
             }
-            self.state = match self.step(byte) {
-                Ok(next) => next,
+            match self.advance(byte) {
+                Ok(next) => self.state = next,
                 Err(e) => {
                     self.state = State::Failed;
                     return Err(e);
                 }
-            };
+            }
             at += 1;
         }
         Ok(Decoded {
@@ -181,42 +250,112 @@ impl ChunkedDecoder {
         })
     }
 
+    /// The state after `byte`, counting it against the limit of its section.
+    fn advance(&mut self, byte: u8) -> Result<State, MalformedChunk> {
+        let section = self.state.section();
+        let counted = match section {
+            // A size line's limit leaves out its line end.
+            Section::SizeLine => !matches!(byte, b'\r' | b'\n'),
+            Section::Trailers => true,
+            Section::Other => false,
+        };
+        if counted {
+            self.section_len += 1;
+            let limit = match section {
+                Section::SizeLine => Self::MAX_SIZE_LINE,
+                _ => Self::MAX_TRAILERS,
+            };
+            if self.section_len > limit {
+                return Err(MalformedChunk);
+            }
+        }
+        let next = self.step(byte)?;
+        if next.section() != section {
+            self.section_len = 0;
+        }
+        Ok(next)
+    }
+
     fn step(&self, byte: u8) -> Result<State, MalformedChunk> {
         match self.state {
             State::Size { value, digits } => size_digit(value, digits, byte),
             State::SizeSpace { value } => match byte {
                 b' ' | b'\t' => Ok(State::SizeSpace { value }),
-                b';' => Ok(State::Extension { value }),
-                b'\r' => Ok(State::SizeLf { value }),
+                b';' => Ok(State::ExtNameStart { value }),
+                _ => end_of_size_line(value, byte),
+            },
+            State::ExtNameStart { value } => match byte {
+                b' ' | b'\t' => Ok(State::ExtNameStart { value }),
+                _ if is_tchar(byte) => Ok(State::ExtName { value }),
                 _ => Err(MalformedChunk),
             },
-            State::Extension { value } => match byte {
-                b'\r' => Ok(State::SizeLf { value }),
-                b'\n' | 0 => Err(MalformedChunk),
-                _ => Ok(State::Extension { value }),
+            State::ExtName { value } => match byte {
+                _ if is_tchar(byte) => Ok(State::ExtName { value }),
+                b' ' | b'\t' => Ok(State::ExtAfterName { value }),
+                b'=' => Ok(State::ExtValueStart { value }),
+                b';' => Ok(State::ExtNameStart { value }),
+                _ => end_of_size_line(value, byte),
             },
-            State::SizeLf { value: 0 } => expect(byte, b'\n', State::TrailerStart),
-            State::SizeLf { value } => expect(byte, b'\n', State::Data { remaining: value }),
-            State::DataCr => expect(byte, b'\r', State::DataLf),
-            State::DataLf => expect(
-                byte,
-                b'\n',
-                State::Size {
-                    value: 0,
-                    digits: 0,
-                },
-            ),
-            State::TrailerStart => match byte {
+            State::ExtAfterName { value } => match byte {
+                b' ' | b'\t' => Ok(State::ExtAfterName { value }),
+                b'=' => Ok(State::ExtValueStart { value }),
+                b';' => Ok(State::ExtNameStart { value }),
+                _ => end_of_size_line(value, byte),
+            },
+            State::ExtValueStart { value } => match byte {
+                b' ' | b'\t' => Ok(State::ExtValueStart { value }),
+                b'"' => Ok(State::ExtQuoted { value }),
+                _ if is_tchar(byte) => Ok(State::ExtToken { value }),
+                _ => Err(MalformedChunk),
+            },
+            State::ExtToken { value } => match byte {
+                _ if is_tchar(byte) => Ok(State::ExtToken { value }),
+                b' ' | b'\t' => Ok(State::SizeSpace { value }),
+                b';' => Ok(State::ExtNameStart { value }),
+                _ => end_of_size_line(value, byte),
+            },
+            State::ExtQuoted { value } => match byte {
+                b'"' => Ok(State::SizeSpace { value }),
+                b'\\' => Ok(State::ExtQuotedPair { value }),
+                // qdtext: HTAB, SP, 0x21, 0x23-0x5B, 0x5D-0x7E, obs-text.
+                b'\t' | b' ' | 0x21 | 0x23..=0x5b | 0x5d..=0x7e | 0x80..=0xff => {
+                    Ok(State::ExtQuoted { value })
+                }
+                _ => Err(MalformedChunk),
+            },
+            State::ExtQuotedPair { value } => match byte {
+                // HTAB, SP, VCHAR, obs-text.
+                b'\t' | b' ' | 0x21..=0x7e | 0x80..=0xff => Ok(State::ExtQuoted { value }),
+                _ => Err(MalformedChunk),
+            },
+            State::SizeLf { value } => expect(byte, b'\n', after_size_line(value)),
+            State::DataCr => match byte {
+                b'\r' => Ok(State::DataLf),
+                b'\n' => Ok(next_size_line()),
+                _ => Err(MalformedChunk),
+            },
+            State::DataLf => expect(byte, b'\n', next_size_line()),
+            State::TrailerStart { field } => match byte {
                 b'\r' => Ok(State::EndLf),
-                b'\n' | 0 => Err(MalformedChunk),
-                _ => Ok(State::TrailerLine),
+                b'\n' => Ok(State::Done),
+                _ if is_tchar(byte) => Ok(State::TrailerName),
+                // obs-fold: the line continues the previous field's value.
+                b' ' | b'\t' if field => Ok(State::TrailerValue),
+                _ => Err(MalformedChunk),
             },
-            State::TrailerLine => match byte {
+            State::TrailerName => match byte {
+                _ if is_tchar(byte) => Ok(State::TrailerName),
+                b':' => Ok(State::TrailerValue),
+                _ => Err(MalformedChunk),
+            },
+            State::TrailerValue => match byte {
+                // field-vchar (VCHAR, obs-text), SP, HTAB.
+                b'\t' | b' ' | 0x21..=0x7e | 0x80..=0xff => Ok(State::TrailerValue),
                 b'\r' => Ok(State::TrailerLf),
-                b'\n' | 0 => Err(MalformedChunk),
-                _ => Ok(State::TrailerLine),
+                b'\n' => Ok(State::TrailerStart { field: true }),
+                _ => Err(MalformedChunk),
             },
-            State::TrailerLf => expect(byte, b'\n', State::TrailerStart),
+            State::TrailerLf => expect(byte, b'\n', State::TrailerStart { field: true }),
             State::EndLf => expect(byte, b'\n', State::Done),
             // Data and Done are handled by `feed` before stepping.
             State::Data { .. } | State::Done | State::Failed => Err(MalformedChunk),
@@ -224,14 +363,42 @@ impl ChunkedDecoder {
     }
 }
 
+/// A size line's end: CR (LF must follow) or LF alone; anything else is an error.
+fn end_of_size_line(value: u64, byte: u8) -> Result<State, MalformedChunk> {
+    match byte {
+        b'\r' => Ok(State::SizeLf { value }),
+        b'\n' => Ok(after_size_line(value)),
+        _ => Err(MalformedChunk),
+    }
+}
+
+/// What follows a size line: the chunk's data, or the trailer section after the last chunk.
+fn after_size_line(value: u64) -> State {
+    match value {
+        0 => State::TrailerStart { field: false },
+        remaining => State::Data { remaining },
+    }
+}
+
+fn next_size_line() -> State {
+    State::Size {
+        value: 0,
+        digits: 0,
+    }
+}
+
+/// A `tchar` of RFC 9110's token: letters, digits and ``!#$%&'*+-.^_`|~``.
+fn is_tchar(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
+}
+
 fn size_digit(value: u64, digits: u8, byte: u8) -> Result<State, MalformedChunk> {
     let Some(digit) = (byte as char).to_digit(16) else {
         return match (digits, byte) {
             (0, _) => Err(MalformedChunk),
             (_, b' ' | b'\t') => Ok(State::SizeSpace { value }),
-            (_, b';') => Ok(State::Extension { value }),
-            (_, b'\r') => Ok(State::SizeLf { value }),
-            _ => Err(MalformedChunk),
+            (_, b';') => Ok(State::ExtNameStart { value }),
+            _ => end_of_size_line(value, byte),
         };
     };
     let value = value
@@ -314,7 +481,7 @@ mod tests {
             b"+1\r\n",
             b" 1\r\n",
             b"1 2\r\n",
-            b"1\n",
+            b"1\rx",
             b"0x10\r\n",
         ] {
             let mut d = ChunkedDecoder::new();
@@ -331,20 +498,45 @@ mod tests {
     }
 
     #[test]
-    fn rejects_missing_crlf_after_data() {
+    fn rejects_missing_line_end_after_data() {
         let mut d = ChunkedDecoder::new();
         let mut buf = *b"3\r\nabcX\r\n0\r\n\r\n";
         assert_eq!(d.decode_in_place(&mut buf), Err(MalformedChunk));
         let mut d = ChunkedDecoder::new();
-        let mut buf = *b"3\r\nabc\n0\r\n\r\n";
+        let mut buf = *b"3\r\nabc\r0\r\n\r\n";
         assert_eq!(d.decode_in_place(&mut buf), Err(MalformedChunk));
     }
 
     #[test]
-    fn rejects_bare_lf_in_trailers() {
+    fn lf_alone_ends_every_line_and_a_lone_cr_ends_none() {
+        assert_eq!(decode(b"3\nabc\n0\nX: y\n\n", 1), Ok((b"abc".to_vec(), 0)));
+        assert_eq!(
+            decode(b"3\r\nabc\n0\r\nX: y\n\r\n", 2),
+            Ok((b"abc".to_vec(), 0))
+        );
+        for bad in [&b"0\r\nX: y\r\r\n"[..], b"0\r\n\rX", b"3\r\nabc\r\r\n"] {
+            let mut d = ChunkedDecoder::new();
+            assert_eq!(
+                d.decode_in_place(&mut bad.to_vec()),
+                Err(MalformedChunk),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn extension_and_trailer_limits_count_the_right_bytes() {
+        // The size line's limit leaves out its line end; the trailers' counts everything.
+        let mut line = std::vec![b'0'; ChunkedDecoder::MAX_SIZE_LINE - 1];
+        line.extend_from_slice(b"5\r\nhello\r\n0\r\n\r\n");
+        assert_eq!(decode(&line, 7), Ok((b"hello".to_vec(), 0)));
+        let mut trailers = b"0\r\nX:".to_vec();
+        trailers.resize(3 + ChunkedDecoder::MAX_TRAILERS - 4, b'v');
+        trailers.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(decode(&trailers, 5), Ok((Vec::new(), 0)));
+        trailers.insert(5, b'v');
         let mut d = ChunkedDecoder::new();
-        let mut buf = *b"0\r\nX: y\n\r\n";
-        assert_eq!(d.decode_in_place(&mut buf), Err(MalformedChunk));
+        assert_eq!(d.decode_in_place(&mut trailers), Err(MalformedChunk));
     }
 
     #[test]

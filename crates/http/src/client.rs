@@ -5,7 +5,7 @@ use core::time::Duration;
 use iot_transport::{Received, Sent, Transport};
 
 use crate::body::{BodyWriter, Response, StreamingResponse};
-use crate::response::{HeadInfo, find_head_end, parse_head};
+use crate::response::{HeadInfo, find_head_end, leading_blank_lines, parse_head, unfold};
 use crate::{BodyFraming, Error, Method, Request, TimeoutKind};
 
 /// A monotonic clock. The device backs it with the FreeRTOS tick count; tests script it.
@@ -283,10 +283,20 @@ impl<T: Transport, C: Clock, const MAX_HEADERS: usize> HttpClient<T, C, MAX_HEAD
         method: Method,
     ) -> Result<(HeadInfo, usize), Error<T::Error>> {
         let mut filled = 0;
-        let mut scanned = 0;
+        let mut scanned: usize = 0;
         loop {
-            if let Some(end) = find_head_end(buf.get(..filled).unwrap_or_default(), scanned) {
+            // The head is parsed once its empty line (after any blank lines before the status
+            // line) has arrived, or a bare CR has: never a part of it, so that a fold is
+            // unfolded before httparse sees it, wherever the input was split.
+            let data = buf.get(..filled).unwrap_or_default();
+            let blank = leading_blank_lines(data);
+            let found = find_head_end(
+                data.get(blank..).unwrap_or_default(),
+                scanned.saturating_sub(blank),
+            );
+            if let Some(end) = found.and_then(|end| end.checked_add(blank)) {
                 scanned = end;
+                unfold(buf.get_mut(..filled).unwrap_or_default());
                 let head = buf.get(..filled).unwrap_or_default();
                 if let Some(info) = parse_head::<T::Error, MAX_HEADERS>(head, method)? {
                     if !info.status.is_informational() || info.status.as_u16() == 101 {

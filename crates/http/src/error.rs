@@ -69,11 +69,14 @@ pub enum Error<E> {
     Timeout(TimeoutKind),
     /// The status line is not `HTTP/1.x NNN [reason]` with a code in `100..=599`.
     MalformedStatusLine,
-    /// A header line is malformed: empty or invalid name, bad byte in a value, folded line.
+    /// A header line is malformed: empty or invalid name, whitespace before the colon or
+    /// before the first header, a bad byte in a value, a CR not followed by LF.
     MalformedHeader,
     /// The response has more headers than the client's `MAX_HEADERS` limit.
     TooManyHeaders,
-    /// A chunk size line or chunk terminator is malformed, or a chunk size overflows.
+    /// The chunked framing is malformed (see [`MalformedChunk`](crate::MalformedChunk)):
+    /// a bad size line or extension, a bad trailer field, a missing line end after a
+    /// chunk, a size overflowing `u64`, or a size line or trailer section over its limit.
     MalformedChunk,
     /// `Content-Length` is not a plain decimal number, overflows, or has conflicting values.
     InvalidContentLength,

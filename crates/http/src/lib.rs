@@ -26,6 +26,34 @@
 //! 4. **Reuse or close**: each response reports a [`ConnectionOutcome`]. After `MustClose`
 //!    or any [`Error`], the client refuses more requests; close the transport.
 //!
+//! # Conformance (RFC 9112)
+//!
+//! What the response side accepts where RFC 9112 leaves a recipient a choice, and what it
+//! does where it gives a user agent a duty:
+//!
+//! - **Line ends: one policy everywhere.** A line ends with LF, and a CR right before that
+//!   LF is ignored (section 2.2 allows a recipient to accept LF alone). This holds for the
+//!   status line and the header lines, as for every line of a chunked body: size lines,
+//!   the line end after each chunk's data, trailer lines and the final empty line. A CR
+//!   that is not followed by LF is an error everywhere ([`Error::MalformedStatusLine`] or
+//!   [`Error::MalformedHeader`] in the head, [`Error::MalformedChunk`] in the body), found
+//!   as soon as the byte after it arrives.
+//! - **obs-fold** (a header value continued on a line that starts with SP or HTAB): its
+//!   line end is replaced with SP bytes in the response buffer before the head is parsed
+//!   (section 5.2), so the value reads as one line, e.g. `first   second`. Whitespace
+//!   before the first header line is still an error (the status line cannot be continued),
+//!   as is whitespace between a header name and its colon.
+//! - **Chunk extensions** must follow `*( BWS ";" BWS token [ BWS "=" BWS ( token /
+//!   quoted-string ) ] )` and are then ignored; **trailer fields** must be field lines (a
+//!   token, a colon, a value of visible characters, obs-text, SP and HTAB; obs-fold
+//!   allowed) and are then ignored. A size line may be at most
+//!   [`ChunkedDecoder::MAX_SIZE_LINE`] bytes and the trailer section at most
+//!   [`ChunkedDecoder::MAX_TRAILERS`], so an endless extension or trailer fails early.
+//! - **`101 Switching Protocols`**: the bytes that arrived after the head belong to the new
+//!   protocol. They are handed over as [`Response::upgrade`] (or
+//!   [`BodyReader::upgrade`] / [`BodyReader::into_upgrade`] when streaming); the rest
+//!   follows on the transport ([`HttpClient::transport_mut`]).
+//!
 //! # Buffers
 //!
 //! The crate owns no memory. The request head lives in the buffer given to

@@ -29,20 +29,69 @@ pub(crate) struct HeadInfo {
     pub(crate) close: bool,
 }
 
-/// Index just past the first empty line (`\n\n` or `\n\r\n`) found at or after `from`.
+/// Where a head ends, scanning at or after `from`: just past the first empty line (LF LF or
+/// LF CR LF; a line ends with LF, optionally preceded by CR), or just past a CR that is not
+/// followed by LF, which `httparse` then rejects (a bare CR is never a line end).
 pub(crate) fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
+    // Both patterns are at most three bytes long: starting two bytes back finds one that
+    // straddles `from`.
     let start = from.saturating_sub(2);
     let tail = buf.get(start..)?;
-    let mut prev_lf = false;
+    let mut after_lf = false;
+    let mut cr = false;
     for (i, &b) in tail.iter().enumerate() {
         match b {
-            b'\n' if prev_lf => return start.checked_add(i + 1),
-            b'\n' => prev_lf = true,
-            b'\r' => {}
-            _ => prev_lf = false,
+            b'\n' if after_lf => return start.checked_add(i + 1),
+            b'\n' => {
+                after_lf = true;
+                cr = false;
+            }
+            _ if cr => return start.checked_add(i + 1),
+            b'\r' => cr = true,
+            _ => after_lf = false,
         }
     }
     None
+}
+
+/// How many CR and LF bytes precede the status line: httparse skips blank lines there, so
+/// the head's empty line is looked for after them.
+pub(crate) fn leading_blank_lines(buf: &[u8]) -> usize {
+    buf.iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len())
+}
+
+/// Replaces each obs-fold (a line end followed by SP or HTAB, inside a header field) of the
+/// complete head at the front of `buf` with SP bytes, as RFC 9112 (section 5.2) asks of a
+/// user agent, so that `httparse` and [`Headers`] see one line per field. The head keeps its
+/// length. Whitespace before the first header line is not a fold (the status line cannot be
+/// continued) and is left for `httparse` to reject; so is anything after the head's empty
+/// line. Does nothing until `buf` holds a whole head.
+pub(crate) fn unfold(buf: &mut [u8]) {
+    let blank = leading_blank_lines(buf);
+    let head = buf.get_mut(blank..).unwrap_or_default();
+    let Some(end) = find_head_end(head, 0) else {
+        return;
+    };
+    let Some(status_end) = head.iter().position(|&b| b == b'\n') else {
+        return;
+    };
+    // LFs strictly inside the header fields: after the status line's, before the last one.
+    for lf in status_end + 1..end.saturating_sub(1) {
+        let folds = head.get(lf) == Some(&b'\n') && matches!(head.get(lf + 1), Some(b' ' | b'\t'));
+        if !folds {
+            continue;
+        }
+        if let Some(byte) = head.get_mut(lf) {
+            *byte = b' ';
+        }
+        if let Some(byte) = lf.checked_sub(1).and_then(|cr| head.get_mut(cr)) {
+            if *byte == b'\r' {
+                *byte = b' ';
+            }
+        }
+    }
 }
 
 /// Parses a complete head in `buf` (which ends at an empty line).
@@ -194,7 +243,9 @@ fn trim(mut s: &[u8]) -> &[u8] {
 /// The status line and headers of a response.
 ///
 /// **Buffer ownership:** borrows the response buffer immutably for `'b`; the head is the
-/// front of that buffer, exactly as received. Header names and values are slices of it.
+/// front of that buffer, as received except that each obs-fold (a header value continued
+/// on a line starting with SP or HTAB) has had its line end replaced with SP bytes. Header
+/// names and values are slices of it.
 #[derive(Debug, Clone, Copy)]
 pub struct ResponseHead<'b> {
     raw: &'b [u8],
@@ -273,7 +324,8 @@ impl<'b> ResponseHead<'b> {
         }
     }
 
-    /// The raw head bytes: status line, headers and the empty line.
+    /// The raw head bytes: status line, headers and the empty line (folded lines unfolded,
+    /// see the type's documentation).
     pub fn raw(&self) -> &'b [u8] {
         self.raw
     }
@@ -346,7 +398,15 @@ mod tests {
     type E = Error<()>;
 
     fn parse(text: &str, method: Method) -> Result<HeadInfo, E> {
-        parse_head::<(), 8>(text.as_bytes(), method).map(|h| h.expect("complete"))
+        let mut raw = text.as_bytes().to_vec();
+        unfold(&mut raw);
+        parse_head::<(), 8>(&raw, method).map(|h| h.expect("complete"))
+    }
+
+    fn unfolded(text: &[u8]) -> std::vec::Vec<u8> {
+        let mut raw = text.to_vec();
+        unfold(&mut raw);
+        raw
     }
 
     fn framing(text: &str) -> Result<ResponseFraming, E> {
@@ -357,9 +417,55 @@ mod tests {
     fn finds_the_empty_line_with_crlf_or_lf() {
         assert_eq!(find_head_end(b"HTTP/1.1 200 OK\r\n\r\nbody", 0), Some(19));
         assert_eq!(find_head_end(b"HTTP/1.1 200 OK\n\nbody", 0), Some(17));
+        assert_eq!(find_head_end(b"HTTP/1.1 200 OK\n\r\nbody", 0), Some(18));
+        assert_eq!(find_head_end(b"HTTP/1.1 200 OK\r\n\nbody", 0), Some(18));
         assert_eq!(find_head_end(b"HTTP/1.1 200 OK\r\nA: b\r\n", 0), None);
         assert_eq!(find_head_end(b"\r\n\r\n", 3), Some(4));
         assert_eq!(find_head_end(b"", 10), None);
+    }
+
+    #[test]
+    fn a_bare_cr_stops_the_scan_wherever_the_input_was_split() {
+        let head = b"HTTP/1.1 200 OK\r\nA: b\r\n\r\r\n";
+        assert_eq!(find_head_end(head, 0), Some(25));
+        // Scanning resumes where the previous scan stopped, as the client does.
+        for from in 0..head.len() {
+            assert_eq!(find_head_end(head, from), Some(25), "from {from}");
+        }
+        assert_eq!(find_head_end(b"HTTP/1.1 200 OK\rX", 0), Some(17));
+        assert_eq!(
+            parse("HTTP/1.1 200 OK\r\nA: b\r\n\r\r\n", Method::Get).err(),
+            Some(Error::MalformedHeader)
+        );
+        assert_eq!(
+            parse("HTTP/1.1 200 OK\r\nA: b\rc\r\n\r\n", Method::Get).err(),
+            Some(Error::MalformedHeader)
+        );
+        assert_eq!(
+            parse("HTTP/1.1 200 OK\rA: b\r\n\r\n", Method::Get).err(),
+            Some(Error::MalformedStatusLine)
+        );
+    }
+
+    #[test]
+    fn folds_become_spaces_and_nothing_else_changes() {
+        assert_eq!(
+            unfolded(b"HTTP/1.1 200 OK\r\nA: b\r\n c\r\n\td\r\nE: f\r\n\r\n x"),
+            b"HTTP/1.1 200 OK\r\nA: b   c  \td\r\nE: f\r\n\r\n x"
+        );
+        assert_eq!(
+            unfolded(b"\r\nHTTP/1.1 200 OK\nA: b\n c\n\n"),
+            b"\r\nHTTP/1.1 200 OK\nA: b  c\n\n"
+        );
+        // The status line is not continued; an incomplete head is left alone.
+        let untouched: [&[u8]; 3] = [
+            b"HTTP/1.1 200 OK\r\n A: b\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nA: b\r\n c",
+            b"\r\n\r\n",
+        ];
+        for raw in untouched {
+            assert_eq!(unfolded(raw), raw, "{raw:?}");
+        }
     }
 
     #[test]
@@ -397,13 +503,19 @@ mod tests {
     }
 
     #[test]
-    fn rejects_folded_and_spaced_header_lines() {
+    fn unfolds_folded_lines_and_rejects_spaced_names() {
+        let raw = unfolded(b"HTTP/1.1 200 OK\r\nA: b\r\n c\r\nContent-Length: 0\r\n\r\n");
+        let info = parse_head::<(), 8>(&raw, Method::Get).unwrap().unwrap();
+        let head = ResponseHead::new(&raw, &info);
+        assert_eq!(head.header("a"), Some(&b"b   c"[..]));
+        assert_eq!(head.headers().count(), 2);
+        assert_eq!(info.framing, ResponseFraming::Length(0));
         assert_eq!(
-            parse("HTTP/1.1 200 OK\r\nA: b\r\n c\r\n\r\n", Method::Get).err(),
+            parse("HTTP/1.1 200 OK\r\nA : b\r\n\r\n", Method::Get).err(),
             Some(Error::MalformedHeader)
         );
         assert_eq!(
-            parse("HTTP/1.1 200 OK\r\nA : b\r\n\r\n", Method::Get).err(),
+            parse("HTTP/1.1 200 OK\r\n c\r\n\r\n", Method::Get).err(),
             Some(Error::MalformedHeader)
         );
     }

@@ -1,13 +1,15 @@
 //! DNS lookups (A records) through the stack, over UDP.
 //!
 //! smoltcp's own DNS socket only talks to port 53, so tests could not point it at a fake
-//! server on the host's loopback; this small client takes any server address and port. By
+//! server on the host's loopback; this small client takes any server address and port. The
+//! wire format (query, answer) is the `iot-dns` crate's. By
 //! default it asks the DNS server DHCP gave (slirp's forwarder at `10.0.2.3`).
 
 use core::net::Ipv4Addr;
 use core::time::Duration;
 
 use alloc::vec;
+use iot_dns::{AnswerError, MAX_MESSAGE, QueryError, decode_answer, encode_query};
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::udp;
 
@@ -20,8 +22,6 @@ use crate::rtos::time::Deadline;
 pub const DNS_PORT: u16 = 53;
 /// A query is sent again when no answer came within this time.
 const RETRY_INTERVAL: Duration = Duration::from_secs(1);
-/// Largest DNS message handled (plain UDP DNS).
-const MAX_MESSAGE: usize = 512;
 
 impl Stack {
     /// The IPv4 address of `host`: `localhost` and IP literals directly (see
@@ -59,7 +59,7 @@ impl Stack {
         // guess it to forge an answer.
         let id = (board::random_u32().map_err(|_| DnsError::Entropy)? & 0xffff) as u16;
         let mut query = [0u8; MAX_MESSAGE];
-        let query_len = encode_query(name, id, &mut query)?;
+        let query_len = encode_query(name, id, &mut query).map_err(query_error)?;
         let handle = self.open_udp()?;
         let result = self.exchange(
             handle,
@@ -112,10 +112,8 @@ impl Stack {
                 let socket = inner.sockets.get_mut::<udp::Socket>(handle);
                 let mut buffer = [0u8; MAX_MESSAGE];
                 while let Ok((length, _)) = socket.recv_slice(&mut buffer) {
-                    match decode_answer(&buffer[..length], id) {
-                        Err(DecodeError::NotOurs) => continue,
-                        Err(DecodeError::Dns(error)) => return Some(Err(error)),
-                        Ok(address) => return Some(Ok(address)),
+                    if let Some(result) = answer_result(decode_answer(&buffer[..length], id)) {
+                        return Some(result);
                     }
                 }
                 None
@@ -130,213 +128,46 @@ impl Stack {
     }
 }
 
-/// Writes a recursive A query for `name` into `out`; returns its length.
-fn encode_query(name: &str, id: u16, out: &mut [u8; MAX_MESSAGE]) -> Result<usize, DnsError> {
-    let name = name.strip_suffix('.').unwrap_or(name);
-    if name.is_empty() || name.len() > 253 {
-        return Err(DnsError::InvalidName);
-    }
-    // Header: id, flags (recursion desired), one question.
-    out[..12].copy_from_slice(&[
-        (id >> 8) as u8,
-        id as u8,
-        0x01,
-        0x00,
-        0,
-        1,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-    ]);
-    let mut at = 12;
-    for label in name.split('.') {
-        let valid = !label.is_empty()
-            && label.len() <= 63
-            && label
-                .bytes()
-                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_');
-        if !valid {
-            return Err(DnsError::InvalidName);
-        }
-        out[at] = label.len() as u8;
-        out[at + 1..at + 1 + label.len()].copy_from_slice(label.as_bytes());
-        at += 1 + label.len();
-    }
-    // Root label, type A, class IN.
-    out[at..at + 5].copy_from_slice(&[0, 0, 1, 0, 1]);
-    Ok(at + 5)
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum DecodeError {
-    /// Not an answer to our query (another id, or a query): ignore it.
-    NotOurs,
-    Dns(DnsError),
-}
-
-impl From<DnsError> for DecodeError {
-    fn from(error: DnsError) -> DecodeError {
-        DecodeError::Dns(error)
+/// The resolver's error for a query the wire format refused.
+fn query_error(error: QueryError) -> DnsError {
+    match error {
+        QueryError::InvalidName => DnsError::InvalidName,
     }
 }
 
-/// The first A record of the answer to query `id`.
-fn decode_answer(message: &[u8], id: u16) -> Result<Ipv4Addr, DecodeError> {
-    let header = message.get(..12).ok_or(DecodeError::NotOurs)?;
-    let is_response = header[2] & 0x80 != 0;
-    if u16::from_be_bytes([header[0], header[1]]) != id || !is_response {
-        return Err(DecodeError::NotOurs);
-    }
-    match header[3] & 0x0f {
-        0 => {}
-        3 => return Err(DnsError::NotFound.into()),
-        code => return Err(DnsError::ServerFailure(code).into()),
-    }
-    let questions = u16::from_be_bytes([header[4], header[5]]);
-    let answers = u16::from_be_bytes([header[6], header[7]]);
-    let mut at = 12;
-    for _ in 0..questions {
-        at = skip_name(message, at)?
-            .checked_add(4)
-            .ok_or(DnsError::Malformed)?;
-    }
-    for _ in 0..answers {
-        at = skip_name(message, at)?;
-        let fixed = message.get(at..at + 10).ok_or(DnsError::Malformed)?;
-        let (kind, class) = (
-            u16::from_be_bytes([fixed[0], fixed[1]]),
-            u16::from_be_bytes([fixed[2], fixed[3]]),
-        );
-        let length = usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
-        let data = message
-            .get(at + 10..at + 10 + length)
-            .ok_or(DnsError::Malformed)?;
-        if kind == 1 && class == 1 {
-            let octets: [u8; 4] = data.try_into().map_err(|_| DnsError::Malformed)?;
-            return Ok(Ipv4Addr::from(octets));
-        }
-        at += 10 + length;
-    }
-    Err(DnsError::NotFound.into())
-}
-
-/// The offset just past the (possibly compressed) name at `at`.
-fn skip_name(message: &[u8], mut at: usize) -> Result<usize, DnsError> {
-    loop {
-        let length = *message.get(at).ok_or(DnsError::Malformed)?;
-        match length {
-            0 => return Ok(at + 1),
-            // A compression pointer ends the name (two bytes).
-            _ if length & 0xc0 == 0xc0 => {
-                return message
-                    .get(at + 1)
-                    .map(|_| at + 2)
-                    .ok_or(DnsError::Malformed);
-            }
-            _ if length & 0xc0 != 0 => return Err(DnsError::Malformed),
-            _ => at += 1 + usize::from(length),
-        }
+/// The resolver's verdict on a datagram: `None` when it is not an answer to our query (keep
+/// waiting), else the address or the error.
+fn answer_result(answer: Result<Ipv4Addr, AnswerError>) -> Option<Result<Ipv4Addr, DnsError>> {
+    match answer {
+        Ok(address) => Some(Ok(address)),
+        Err(AnswerError::NotOurs) => None,
+        Err(AnswerError::NotFound) => Some(Err(DnsError::NotFound)),
+        Err(AnswerError::ServerFailure(code)) => Some(Err(DnsError::ServerFailure(code))),
+        Err(AnswerError::Malformed) => Some(Err(DnsError::Malformed)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    #[allow(unused_imports)]
-    use std::prelude::rust_2024::*;
-    #[allow(unused_imports)]
-    use std::{format, vec};
-
-    fn answer_for(query: &[u8], rcode: u8, records: &[(u16, &[u8])]) -> Vec<u8> {
-        let mut message = query.to_vec();
-        message[2] |= 0x80;
-        message[3] = (message[3] & 0xf0) | rcode;
-        message[6..8].copy_from_slice(&(records.len() as u16).to_be_bytes());
-        for (kind, data) in records {
-            message.extend_from_slice(&[0xc0, 12]);
-            message.extend_from_slice(&kind.to_be_bytes());
-            message.extend_from_slice(&[0, 1, 0, 0, 0, 60]);
-            message.extend_from_slice(&(data.len() as u16).to_be_bytes());
-            message.extend_from_slice(data);
-        }
-        message
-    }
-
-    fn query(name: &str, id: u16) -> Vec<u8> {
-        let mut buffer = [0u8; MAX_MESSAGE];
-        let length = encode_query(name, id, &mut buffer).expect("valid name");
-        buffer[..length].to_vec()
-    }
 
     #[test]
-    fn queries_are_encoded_as_labels() {
-        let message = query("a.example.com.", 0x1234);
-        assert_eq!(&message[..4], &[0x12, 0x34, 0x01, 0x00]);
+    fn wire_errors_become_resolver_errors() {
+        assert_eq!(query_error(QueryError::InvalidName), DnsError::InvalidName);
+        let address = Ipv4Addr::new(192, 0, 2, 9);
+        assert_eq!(answer_result(Ok(address)), Some(Ok(address)));
+        assert_eq!(answer_result(Err(AnswerError::NotOurs)), None);
         assert_eq!(
-            &message[12..],
-            b"\x01a\x07example\x03com\x00\x00\x01\x00\x01"
-        );
-    }
-
-    #[test]
-    fn invalid_names_are_refused() {
-        let mut buffer = [0u8; MAX_MESSAGE];
-        for name in [
-            "",
-            "a..b",
-            "bad name",
-            &"x".repeat(64),
-            &format!("{}.com", "a.".repeat(130)),
-        ] {
-            assert_eq!(
-                encode_query(name, 1, &mut buffer),
-                Err(DnsError::InvalidName),
-                "{name:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn the_first_a_record_is_the_answer() {
-        let q = query("device.example", 7);
-        let answer = answer_for(&q, 0, &[(5, b"\x03cname\x00"), (1, &[192, 0, 2, 9])]);
-        assert_eq!(decode_answer(&answer, 7), Ok(Ipv4Addr::new(192, 0, 2, 9)));
-    }
-
-    #[test]
-    fn nxdomain_and_empty_answers_are_not_found() {
-        let q = query("missing.example", 7);
-        assert_eq!(
-            decode_answer(&answer_for(&q, 3, &[]), 7),
-            Err(DecodeError::Dns(DnsError::NotFound))
+            answer_result(Err(AnswerError::NotFound)),
+            Some(Err(DnsError::NotFound))
         );
         assert_eq!(
-            decode_answer(&answer_for(&q, 0, &[]), 7),
-            Err(DecodeError::Dns(DnsError::NotFound))
+            answer_result(Err(AnswerError::ServerFailure(2))),
+            Some(Err(DnsError::ServerFailure(2)))
         );
         assert_eq!(
-            decode_answer(&answer_for(&q, 2, &[]), 7),
-            Err(DecodeError::Dns(DnsError::ServerFailure(2)))
-        );
-    }
-
-    #[test]
-    fn foreign_and_truncated_messages_never_panic() {
-        let q = query("device.example", 7);
-        let answer = answer_for(&q, 0, &[(1, &[192, 0, 2, 9])]);
-        assert_eq!(decode_answer(&answer, 8), Err(DecodeError::NotOurs));
-        assert_eq!(decode_answer(&q, 7), Err(DecodeError::NotOurs));
-        for cut in 0..answer.len() {
-            let _ = decode_answer(&answer[..cut], 7);
-        }
-        let mut looping = answer.clone();
-        looping[12] = 0x80; // a reserved label type
-        assert_eq!(
-            decode_answer(&looping, 7),
-            Err(DecodeError::Dns(DnsError::Malformed))
+            answer_result(Err(AnswerError::Malformed)),
+            Some(Err(DnsError::Malformed))
         );
     }
 }
