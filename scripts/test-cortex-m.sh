@@ -53,15 +53,19 @@ start_server() {
 }
 
 # boot ENDPOINT DIR [ITERATIONS]: builds the image for the endpoint with DIR's device
-# credentials, boots it; $status is QEMU's exit status, $last the guest's last line.
+# credentials, boots it; $status is QEMU's exit status, $last the guest's last line, $boot_ms
+# the host's wall time for the whole boot (cargo's start included).
 boot() {
     status=0
+    local started_ns
+    started_ns=$(date +%s%N)
     IOT_ENDPOINT=$1 IOT_PORT="$port" IOT_ATTEMPTS=1 IOT_JSON=1 IOT_ITERATIONS=${3:-1} \
         IOT_ROOT_CA="$2/ca.pem" IOT_CLIENT_CERT="$2/device.pem" \
         IOT_CLIENT_KEY="$2/device.key" QEMU_TIMEOUT=60 \
         cargo run --quiet --profile board --locked --target thumbv7em-none-eabihf \
         >"$work/guest.out" 2>"$work/guest.err" || status=$?
     last=$(tail -n 1 "$work/guest.out")
+    boot_ms=$((($(date +%s%N) - started_ns) / 1000000))
 }
 
 # expect_pass [POSTS]: exit 0, a passing report, and POSTS (default 1) POSTs at the endpoint.
@@ -99,13 +103,14 @@ say "pass: connected in $connect_ms ms (interrupt-driven receive)"
 
 # The board counts the handshake's processor time (the kernel's run-time statistics on the
 # CMSDK timer, for scripts/bench-cortex-m.sh): it must be there, non-zero, and no more than the
-# handshake took on the uptime clock (1 ms ticks, so one tick of slack).
+# whole boot took on the host's clock. (Not the handshake's own duration in the report: that
+# is on the kernel's ticks, which QEMU delivers late, and drops, when the host is loaded; the
+# timer's count follows QEMU's virtual clock, which keeps host time.)
 busy_ns=$(printf '%s' "$last" | sed -n 's/.*"handshake_busy_ns":\([0-9]*\).*/\1/p')
 handshake_ms=$(printf '%s' "$last" | sed -n 's/.*"handshake":\([0-9]*\)\..*/\1/p')
-[ -n "$busy_ns" ] && [ "$busy_ns" -gt 0 ] && [ -n "$handshake_ms" ] &&
-    [ "$busy_ns" -le $(((handshake_ms + 1) * 1000000)) ] ||
-    fail "handshake_busy_ns is ${busy_ns:-missing} for a handshake of ${handshake_ms:-?} ms"
-say "pass: the handshake cost $busy_ns ns of processor time in $handshake_ms ms"
+[ -n "$busy_ns" ] && [ "$busy_ns" -gt 0 ] && [ "$busy_ns" -le $((boot_ms * 1000000)) ] ||
+    fail "handshake_busy_ns is ${busy_ns:-missing} for a boot of ${boot_ms} ms"
+say "pass: the handshake cost $busy_ns ns of processor time (${handshake_ms:-?} ms on the tick clock, boot ${boot_ms} ms)"
 
 image=target/thumbv7em-none-eabihf/board/http-mutual-auth-demo
 ./scripts/check-float-abi.sh "$image"
