@@ -559,20 +559,18 @@ fn compile_kernel_and_shim(
     }
 }
 
-fn generate_bindings(
-    manifest_dir: &Path,
+/// A bindgen run over `header` as the C code is compiled: for the real target (so that type
+/// widths such as `TickType_t` and `BaseType_t` are the target's), with the same defines and
+/// include directories, `core` types, constants for enums, and no layout tests or comments.
+fn bindings_builder(
+    header: &Path,
     target: &str,
     include_dirs: &[PathBuf],
     system_include_dirs: &[PathBuf],
     defines: &[(String, Option<String>)],
-) {
+) -> bindgen::Builder {
     let mut builder = bindgen::Builder::default()
-        .header(
-            manifest_dir
-                .join("c_shim/freertos_shim.h")
-                .to_string_lossy(),
-        )
-        // The real target, so that type widths (TickType_t, BaseType_t) are the target's.
+        .header(header.to_string_lossy())
         .clang_arg(format!("--target={target}"))
         .use_core()
         .layout_tests(false)
@@ -592,6 +590,23 @@ fn generate_bindings(
     for dir in system_include_dirs {
         builder = builder.clang_arg(format!("-isystem{}", dir.display()));
     }
+    builder
+}
+
+fn generate_bindings(
+    manifest_dir: &Path,
+    target: &str,
+    include_dirs: &[PathBuf],
+    system_include_dirs: &[PathBuf],
+    defines: &[(String, Option<String>)],
+) {
+    let mut builder = bindings_builder(
+        &manifest_dir.join("c_shim/freertos_shim.h"),
+        target,
+        include_dirs,
+        system_include_dirs,
+        defines,
+    );
     // Only what the Rust layer uses: keeps the bindings reviewable and the build quick.
     for function in [
         "xShim.*",
@@ -643,31 +658,13 @@ fn generate_plus_tcp_bindings(
     system_include_dirs: &[PathBuf],
     defines: &[(String, Option<String>)],
 ) {
-    let mut builder = bindgen::Builder::default()
-        .header(
-            manifest_dir
-                .join("c_shim/plus_tcp/plus_tcp_shim.h")
-                .to_string_lossy(),
-        )
-        .clang_arg(format!("--target={target}"))
-        .use_core()
-        .layout_tests(false)
-        .generate_comments(false)
-        .default_enum_style(bindgen::EnumVariation::Consts)
-        .prepend_enum_name(false)
-        .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()));
-    for (name, value) in defines {
-        builder = builder.clang_arg(match value {
-            Some(value) => format!("-D{name}={value}"),
-            None => format!("-D{name}"),
-        });
-    }
-    for dir in include_dirs {
-        builder = builder.clang_arg(format!("-I{}", dir.display()));
-    }
-    for dir in system_include_dirs {
-        builder = builder.clang_arg(format!("-isystem{}", dir.display()));
-    }
+    let mut builder = bindings_builder(
+        &manifest_dir.join("c_shim/plus_tcp/plus_tcp_shim.h"),
+        target,
+        include_dirs,
+        system_include_dirs,
+        defines,
+    );
     for function in [
         "FreeRTOS_socket",
         "FreeRTOS_connect",
