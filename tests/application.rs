@@ -388,6 +388,87 @@ fn a_server_that_knows_none_of_the_alpn_protocols_gets_an_error_naming_alpn() {
     );
 }
 
+/// A TCP proxy on 127.0.0.1 to `target`, for one connection, that replaces the first `from`
+/// in what the server sends with `to` (same length). Returns its port.
+fn rewriting_proxy(target: u16, from: &'static [u8], to: &'static [u8]) -> u16 {
+    assert_eq!(from.len(), to.len());
+    let listener = TcpListener::bind("127.0.0.1:0").expect("proxy listener");
+    let port = listener.local_addr().expect("address").port();
+    thread::spawn(move || {
+        let Ok((client, _)) = listener.accept() else {
+            return;
+        };
+        let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", target)) else {
+            return;
+        };
+        let (mut client_in, mut server_out) =
+            (client.try_clone().unwrap(), server.try_clone().unwrap());
+        thread::spawn(move || {
+            let _ = std::io::copy(&mut client_in, &mut server_out);
+            let _ = server_out.shutdown(std::net::Shutdown::Write);
+        });
+        let (mut server_in, mut client_out) = (server, client);
+        use std::io::{Read, Write};
+        let mut pending: Vec<u8> = Vec::new();
+        let mut replaced = false;
+        let mut chunk = [0u8; 4096];
+        while let Ok(count) = server_in.read(&mut chunk) {
+            if count == 0 {
+                break;
+            }
+            pending.extend_from_slice(&chunk[..count]);
+            if !replaced {
+                if let Some(at) = pending.windows(from.len()).position(|w| w == from) {
+                    pending[at..at + from.len()].copy_from_slice(to);
+                    replaced = true;
+                }
+            }
+            // Hold back what could be the start of a pattern split across reads.
+            let keep = if replaced {
+                0
+            } else {
+                (from.len() - 1).min(pending.len())
+            };
+            let send = pending.len() - keep;
+            if client_out.write_all(&pending[..send]).is_err() {
+                break;
+            }
+            pending.drain(..send);
+        }
+        let _ = client_out.write_all(&pending);
+        let _ = client_out.shutdown(std::net::Shutdown::Write);
+    });
+    port
+}
+
+#[test]
+fn a_server_that_picks_an_alpn_protocol_never_offered_gets_an_error_naming_alpn() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    certs::generate_into(dir.path(), DeviceKey::P256).expect("certificates");
+    let paths = certs::CertPaths::in_dir(dir.path());
+    // TLS 1.2, where the ServerHello (and its ALPN choice) travels in the clear: a proxy makes
+    // the server's `x-amzn-http-ca` read `x-amzn-http-cb`, a protocol the device never offered.
+    let mut config = EndpointConfig::new(&paths.server_cert, &paths.server_key, &paths.ca_cert, 0);
+    config.versions = iot_server::TlsVersions::Tls12Only;
+    let endpoint = iot_server::start(config).expect("endpoint");
+    let port = rewriting_proxy(endpoint.port(), b"x-amzn-http-ca", b"x-amzn-http-cb");
+    let output = demo()
+        .args(endpoint_args(dir.path(), port))
+        .args(["--json", "--attempts", "1", "--alpn", "x-amzn-http-ca"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1), "{:?}", text(&output));
+    let error = json_report(&output)["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        error.contains("ALPN") && error.contains("x-amzn-http-ca"),
+        "the error does not name ALPN: {error}\n{:?}",
+        text(&output)
+    );
+}
+
 #[test]
 fn every_failed_attempt_gives_back_all_the_heap_it_took() {
     // No answer at all, and an answer that is a retryable error.

@@ -472,9 +472,49 @@ impl<T: Connection> Engine<T> {
                     let flags = unsafe { sys::mbedtls_ssl_get_verify_result(&self.ssl) };
                     return Err(TlsError::ServerNotTrusted(VerifyFailure { flags }));
                 }
+                sys::MBEDTLS_ERR_SSL_HANDSHAKE_FAILURE | sys::MBEDTLS_ERR_SSL_ILLEGAL_PARAMETER
+                    if self.unoffered_alpn_choice().is_some() =>
+                {
+                    return Err(TlsError::AlpnNotOffered {
+                        chosen: self.unoffered_alpn_choice().unwrap_or_default(),
+                        offered: self.alpn_offered(),
+                    });
+                }
                 error => return Err(self.rejection_or(self.classify(error))),
             }
         }
+    }
+
+    /// The protocol the server's hello names in its ALPN extension, if that is one the device
+    /// never offered. Mbed TLS refuses such a choice with a bare handshake failure; the
+    /// message it refused is still in its input buffer: the ServerHello in TLS 1.2, the
+    /// (decrypted) EncryptedExtensions in TLS 1.3. (Mbed TLS refuses it while parsing that
+    /// message, so a hello in the buffer that names such a protocol is the cause.)
+    fn unoffered_alpn_choice(&self) -> Option<String> {
+        if self.ssl.private_in_msg.is_null() || self.alpn_names.is_empty() {
+            return None;
+        }
+        // The handshake message's length, within the record content Mbed TLS holds.
+        let length = self.ssl.private_in_hslen.min(self.ssl.private_in_msglen);
+        // SAFETY: `in_msg` points into the context's input buffer, which holds the
+        // `in_msglen` bytes of the current record's content (Mbed TLS set both when it read
+        // the record), so `length` bytes are readable; the slice is only read, while the
+        // context is borrowed.
+        let message = unsafe { core::slice::from_raw_parts(self.ssl.private_in_msg, length) };
+        let chosen = super::alpn::server_hello_choice(message)
+            .or_else(|| super::alpn::encrypted_extensions_choice(message))?;
+        let offered = self.alpn_names.iter().any(|name| name.as_bytes() == chosen);
+        (!offered).then(|| String::from_utf8_lossy(chosen).into_owned())
+    }
+
+    /// The ALPN protocols offered, comma-separated.
+    fn alpn_offered(&self) -> String {
+        let names: Vec<String> = self
+            .alpn_names
+            .iter()
+            .map(|name| name.to_string_lossy().into_owned())
+            .collect();
+        names.join(", ")
     }
 
     /// When the server turns the device's certificate away in TLS 1.2, it sends an alert and

@@ -211,6 +211,14 @@ pub enum TlsError {
         /// The protocols offered, comma-separated.
         offered: String,
     },
+    /// The server picked an ALPN protocol the device never offered (Mbed TLS refuses the
+    /// handshake): a server misconfigured or not what it claims to be.
+    AlpnNotOffered {
+        /// The protocol the server picked.
+        chosen: String,
+        /// The protocols offered, comma-separated.
+        offered: String,
+    },
     /// The peer sent a fatal alert for another reason.
     PeerAlert(u8),
     /// The peer closed the connection during the handshake.
@@ -245,6 +253,7 @@ impl TlsError {
             | TlsError::Credentials(_)
             | TlsError::Config(_)
             | TlsError::AlpnRefused { .. }
+            | TlsError::AlpnNotOffered { .. }
             | TlsError::PeerAlert(_)
             | TlsError::Entropy
             | TlsError::Protocol(_) => false,
@@ -322,6 +331,11 @@ impl fmt::Display for TlsError {
                 f,
                 "the server accepts none of the ALPN protocols offered ({offered}): TLS alert \
                  120, no_application_protocol"
+            ),
+            TlsError::AlpnNotOffered { chosen, offered } => write!(
+                f,
+                "the server picked the ALPN protocol {chosen:?}, which the device never offered \
+                 (it offered {offered})"
             ),
             TlsError::PeerAlert(alert) => {
                 write!(f, "the server ended the connection with {}", Alert(*alert))

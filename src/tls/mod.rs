@@ -52,6 +52,7 @@
 //! What stays for the connection: the two record buffers, the session and the transforms;
 //! in TLS 1.3 Mbed TLS 3.6 also keeps its handshake state until the connection is freed.
 
+mod alpn;
 mod engine;
 mod errors;
 
