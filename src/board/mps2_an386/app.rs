@@ -24,6 +24,8 @@ use alloc::string::{String, ToString};
 use super::lan9118::Lan9118;
 use crate::board::{self, BoardServices};
 use crate::demo::{self, DemoConfig, DemoReport};
+use crate::link::LinkCard;
+use crate::link::faults::FaultyLink;
 use crate::net;
 use crate::rtos::console::{self, Stream};
 use crate::rtos::log as rtos_log;
@@ -60,6 +62,9 @@ fn build_setting(name: &str) -> Option<String> {
         "IOT_RETRY_DELAY_MS" => option_env!("IOT_RETRY_DELAY_MS"),
         "IOT_TIMEOUT_MS" => option_env!("IOT_TIMEOUT_MS"),
         "IOT_JSON" => option_env!("IOT_JSON"),
+        "IOT_DEADLINE" => option_env!("IOT_DEADLINE"),
+        "IOT_ALPN" => option_env!("IOT_ALPN"),
+        "IOT_LINK_FAULTS" => option_env!("IOT_LINK_FAULTS"),
         "FREERTOS_HTTPS_LOG" => option_env!("FREERTOS_HTTPS_LOG"),
         _ => None,
     };
@@ -104,9 +109,17 @@ pub fn main() -> ! {
         Ok(card) => card,
         Err(error) => fail(services, &error.to_string(), 1),
     };
+    // IOT_LINK_FAULTS: the same flaky link as on the simulator, around the board's NIC.
+    let card: Box<dyn LinkCard> = match config.link_faults {
+        Some(spec) => {
+            log::info!("Link faults on: {spec}.");
+            Box::new(FaultyLink::new(card, spec))
+        }
+        None => Box::new(card),
+    };
     let priority = Priority::new(DEMO_PRIORITY).expect("the kernel has at least 3 priority levels");
     let ran = scheduler::run_application(priority, move || {
-        let report = match net::start(Box::new(card), demo::network_config()) {
+        let report = match net::start(card, demo::network_config()) {
             Ok(stack) => {
                 let report = demo::run(stack, started, &config, &server_name, &credentials);
                 let frames = stack.link_counters();
