@@ -171,10 +171,10 @@ impl PlusTcp {
         if env::var_os("CARGO_FEATURE_FREERTOS_PLUS_TCP").is_none() {
             return Ok(None);
         }
-        if !matches!(port, Port::Posix) {
+        if !matches!(port, Port::Posix | Port::ArmCm4f) {
             return Err(
-                "the `freertos-plus-tcp` feature is supported on the POSIX simulator only for \
-                 now (Linux/macOS targets); build this target without it (smoltcp)"
+                "the `freertos-plus-tcp` feature is supported on the POSIX simulator and the \
+                 Cortex-M4F board for now; build this target without it (smoltcp)"
                     .to_owned(),
             );
         }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The network, TLS and demo end-to-end tests again, on the FreeRTOS+TCP backend (cargo feature
 # `freertos-plus-tcp`), when its sources are here: the FreeRTOS-Plus-TCP/ submodule, or the
-# tree FREERTOS_PLUS_TCP_PATH names. Without them it says so in one line and skips: a clone
+# tree FREERTOS_PLUS_TCP_PATH names, on the simulator and on the Cortex-M4F board under QEMU.
+# Without them it says so in one line and skips: a clone
 # without the submodule (CI) tests the default smoltcp backend only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,3 +16,36 @@ cargo clippy --locked -p freertos-https -p freertos-https-harness --all-targets 
 cargo test --locked -p freertos-https --features freertos-plus-tcp --lib --test application
 cargo test --locked -p freertos-https-harness --features freertos-plus-tcp \
     --test net --test tls --test tls_offline
+
+# The Cortex-M4F board (QEMU mps2-an386) on FreeRTOS+TCP over its LAN9118: one mutual-TLS POST
+# to the bundled endpoint on 127.0.0.1, which must pass and name the stack.
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+cargo build --locked -q -p iot-server
+target/debug/iot-server gen-certs --dir "$work" >/dev/null
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+target/debug/iot-server serve --port "$port" --certs "$work" >"$work/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 50); do
+    grep -q "listening" "$work/server.log" && break
+    sleep 0.1
+done
+status=0
+IOT_ENDPOINT=localhost IOT_PORT="$port" IOT_ATTEMPTS=1 IOT_JSON=1 \
+    IOT_ROOT_CA="$work/ca.pem" IOT_CLIENT_CERT="$work/device.pem" IOT_CLIENT_KEY="$work/device.key" \
+    QEMU_TIMEOUT=90 cargo run --quiet --locked --profile board --target thumbv7em-none-eabihf \
+    --features freertos-plus-tcp >"$work/guest.out" 2>&1 || status=$?
+last=$(tail -n 1 "$work/guest.out")
+case "$status:$last" in
+    '0:{"result":"pass"'*'"tcpip_stack":"FreeRTOS+TCP"'*)
+        echo "test-plus-tcp: the Cortex-M4F board passed on FreeRTOS+TCP: $(grep -o '"heap_peak_used":[0-9]*' <<<"$last")" ;;
+    *)
+        echo "test-plus-tcp: the Cortex-M4F board on FreeRTOS+TCP failed (exit $status):" >&2
+        tail -n 20 "$work/guest.out" >&2
+        exit 1 ;;
+esac

@@ -201,6 +201,10 @@ unsafe extern "C" fn mbedtls_psa_external_get_random(
 struct Io<T> {
     connection: Option<T>,
     lock: Option<MbedtlsGuard>,
+    /// The peer closed the stream for our sends during the handshake: what Mbed TLS still
+    /// sends is dropped, so that the handshake can go on to read why (see
+    /// [`Engine::handshake`]). Never set once the handshake is over.
+    discard_sends: bool,
 }
 
 impl<T> Io<T> {
@@ -231,6 +235,9 @@ unsafe extern "C" fn bio_send<T: Connection>(
             core::slice::from_raw_parts(data, length),
         )
     };
+    if io.discard_sends {
+        return c_int::try_from(length).unwrap_or(c_int::MAX);
+    }
     let Some(sent) = io.unlocked(|connection| connection.send(data)) else {
         return NET_SEND_FAILED;
     };
@@ -299,6 +306,7 @@ impl<T: Connection> Engine<T> {
             ptr::addr_of_mut!((*raw).io).write(Io {
                 connection: None,
                 lock: None,
+                discard_sends: false,
             });
             ptr::addr_of_mut!((*raw).alpn_names).write(Vec::new());
             ptr::addr_of_mut!((*raw).alpn_list).write(Vec::new());
@@ -451,6 +459,9 @@ impl<T: Connection> Engine<T> {
         loop {
             if self.ssl.private_state == sys::mbedtls_ssl_states_MBEDTLS_SSL_HANDSHAKE_OVER as c_int
             {
+                if self.io.discard_sends {
+                    return Err(self.why_the_peer_stopped_listening(deadline));
+                }
                 return Ok(());
             }
             if release_when_verified && !released && self.server_no_longer_needed() {
@@ -467,6 +478,19 @@ impl<T: Connection> Engine<T> {
             let result = unsafe { sys::mbedtls_ssl_handshake_step(&mut self.ssl) };
             match result {
                 0 | sys::MBEDTLS_ERR_SSL_WANT_READ | sys::MBEDTLS_ERR_SSL_WANT_WRITE => continue,
+                // The peer shut its receiving side (a TCP FIN; stacks such as FreeRTOS+TCP
+                // refuse to send after one) while the device still sent its flight. In TLS 1.3
+                // a server that rejects the device's certificate does exactly this, with its
+                // reason in an encrypted alert: finish the flight into the void, so that the
+                // alert is read and decrypted, and fail with what it says.
+                NET_SEND_FAILED
+                    if !self.io.discard_sends
+                        && self.ssl.private_tls_version
+                            == sys::mbedtls_ssl_protocol_version_MBEDTLS_SSL_VERSION_TLS1_3 =>
+                {
+                    self.io.discard_sends = true;
+                    continue;
+                }
                 sys::MBEDTLS_ERR_X509_CERT_VERIFY_FAILED => {
                     // SAFETY: a handshake context; returns the verification flags.
                     let flags = unsafe { sys::mbedtls_ssl_get_verify_result(&self.ssl) };
@@ -515,6 +539,37 @@ impl<T: Connection> Engine<T> {
             .map(|name| name.to_string_lossy().into_owned())
             .collect();
         names.join(", ")
+    }
+
+    /// After a handshake whose last sends were dropped (the peer had stopped listening): reads
+    /// what the peer sent, up to `deadline`, and names it; a close without an alert is
+    /// [`TlsError::PeerClosed`]. Never a success: the server did not get the device's flight.
+    fn why_the_peer_stopped_listening(&mut self, deadline: Deadline) -> TlsError {
+        self.io.discard_sends = false;
+        let mut scratch = [0u8; 64];
+        loop {
+            if let Some(socket) = self.io.connection.as_mut() {
+                let wait = deadline
+                    .remaining()
+                    .map_or(Duration::from_millis(1), |left| left.as_duration())
+                    .min(Duration::from_secs(1));
+                socket.set_timeouts(wait, wait);
+            }
+            // SAFETY: a context whose handshake is over; the buffer is live and writable.
+            let result = unsafe {
+                sys::mbedtls_ssl_read(&mut self.ssl, scratch.as_mut_ptr(), scratch.len())
+            };
+            match result {
+                sys::MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET => continue,
+                sys::MBEDTLS_ERR_SSL_WANT_READ | sys::MBEDTLS_ERR_SSL_WANT_WRITE
+                    if deadline.remaining().is_some() =>
+                {
+                    continue;
+                }
+                error if error < 0 => return self.classify(error),
+                _ => return TlsError::PeerClosed,
+            }
+        }
     }
 
     /// When the server turns the device's certificate away in TLS 1.2, it sends an alert and
