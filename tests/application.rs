@@ -41,6 +41,19 @@ fn json_report(output: &Output) -> serde_json::Value {
     })
 }
 
+/// Runs `demo`, which must fail (exit 1) within `limit`; returns the error of its JSON report.
+fn failure_within(mut demo: Command, limit: Duration) -> String {
+    let started = Instant::now();
+    let output = demo.output().expect("run the demo");
+    let took = started.elapsed();
+    assert_eq!(output.status.code(), Some(1), "{:?}", text(&output));
+    assert!(took < limit, "the run took {took:?}, more than {limit:?}");
+    json_report(&output)["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// Arguments that point the demo at an endpoint using the PKI in `dir`.
 fn endpoint_args(dir: &Path, port: u16) -> Vec<String> {
     let paths = certs::CertPaths::in_dir(dir);
@@ -305,21 +318,11 @@ fn a_server_that_never_answers_ends_the_run_within_its_deadline() {
         thread::sleep(Duration::from_secs(60));
         drop(held);
     });
-    let started = Instant::now();
-    let output = demo()
-        .args(endpoint_args(dir.path(), port))
+    let mut run = demo();
+    run.args(endpoint_args(dir.path(), port))
         .args(["--json", "--deadline", "3", "--attempts", "5"])
-        .args(["--retry-delay-ms", "100", "--timeout-ms", "1000"])
-        .output()
-        .expect("run");
-    let took = started.elapsed();
-    assert_eq!(output.status.code(), Some(1), "{:?}", text(&output));
-    assert!(
-        took < Duration::from_secs(6),
-        "a 3 s deadline took {took:?}"
-    );
-    let report = json_report(&output);
-    let error = report["error"].as_str().unwrap_or_default();
+        .args(["--retry-delay-ms", "100", "--timeout-ms", "1000"]);
+    let error = failure_within(run, Duration::from_secs(6));
     assert!(
         error.contains("deadline of 3 s") && error.contains("handshake"),
         "the error names neither the deadline nor the last cause: {error}"
@@ -575,21 +578,15 @@ fn twenty_cycles_complete_over_a_link_that_loses_and_reorders_frames() {
 #[test]
 fn a_cut_link_fails_cleanly_within_the_deadline() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let started = Instant::now();
-    let output = demo()
-        .arg("--certs-dir")
-        .arg(dir.path())
-        .args(["--json", "--link-faults", "drop=100%", "--deadline", "4"])
-        .output()
-        .expect("run");
-    let took = started.elapsed();
-    assert_eq!(output.status.code(), Some(1), "{:?}", text(&output));
-    assert!(
-        took < Duration::from_secs(8),
-        "a 4 s deadline took {took:?}"
-    );
-    let report = json_report(&output);
-    let error = report["error"].as_str().unwrap_or_default();
+    let mut run = demo();
+    run.arg("--certs-dir").arg(dir.path()).args([
+        "--json",
+        "--link-faults",
+        "drop=100%",
+        "--deadline",
+        "4",
+    ]);
+    let error = failure_within(run, Duration::from_secs(8));
     assert!(
         error.contains("network did not come up"),
         "the error does not say the network never came up: {error}"
