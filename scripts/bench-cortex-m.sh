@@ -32,32 +32,9 @@ command -v qemu-system-arm >/dev/null || fail "qemu-system-arm not found (script
 command -v arm-none-eabi-size >/dev/null || fail "arm-none-eabi-size not found (binutils-arm-none-eabi)"
 
 work=$(mktemp -d)
-server_pid=
-stop_server() {
-    if [ -n "$server_pid" ]; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-        server_pid=
-    fi
-}
 trap 'stop_server; rm -rf "$work"' EXIT
-
-cargo build --quiet --release --locked -p iot-server
-server=target/release/iot-server
-
-# start_server DIR rsa|ec: fresh certificates in DIR, the endpoint on a free port ($port).
-start_server() {
-    "$server" gen-certs --dir "$1" --device-key "$2" >/dev/null
-    "$server" --port 0 --certs "$1" >"$work/server.out" 2>"$work/server.log" &
-    server_pid=$!
-    port=
-    for _ in $(seq 1 100); do
-        port=$(sed -n 's|.*listening on https://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$work/server.out" 2>/dev/null || true)
-        [ -n "$port" ] && break
-        sleep 0.1
-    done
-    [ -n "$port" ] || fail "the endpoint did not start: $(cat "$work/server.log")"
-}
+# shellcheck source=lib/endpoint.sh
+source scripts/lib/endpoint.sh
 
 # json FIELD FILE: a number field of the last line's JSON report.
 json() { tail -n 1 "$2" | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }

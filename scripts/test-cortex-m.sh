@@ -24,33 +24,9 @@ say() { printf '[test-cortex-m] %s\n' "$*"; }
 fail() { say "FAIL: $*"; exit 1; }
 
 work=$(mktemp -d)
-server_pid=
-stop_server() {
-    if [ -n "$server_pid" ]; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-        server_pid=
-    fi
-}
 trap 'stop_server; rm -rf "$work"' EXIT
-
-cargo build --quiet --release --locked -p iot-server
-server=target/release/iot-server
-
-# start_server DIR [rsa|ec]: fresh certificates in DIR, the endpoint on a free port ($port).
-start_server() {
-    "$server" gen-certs --dir "$1" --device-key "${2:-ec}" >/dev/null
-    "$server" --port 0 --certs "$1" >"$work/server.out" 2>"$work/server.log" &
-    server_pid=$!
-    port=
-    for _ in $(seq 1 100); do
-        port=$(sed -n 's|.*listening on https://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$work/server.out")
-        [ -n "$port" ] && break
-        sleep 0.1
-    done
-    [ -n "$port" ] || fail "the endpoint did not start: $(cat "$work/server.log")"
-    say "endpoint on 127.0.0.1:$port"
-}
+# shellcheck source=lib/endpoint.sh
+source scripts/lib/endpoint.sh
 
 # boot ENDPOINT DIR [ITERATIONS]: builds the image for the endpoint with DIR's device
 # credentials, boots it; $status is QEMU's exit status, $last the guest's last line, $boot_ms
@@ -83,6 +59,7 @@ expect_pass() {
 
 say "1. P-256 device key, server localhost (must pass)"
 start_server "$work/ec" ec
+say "endpoint on 127.0.0.1:$port"
 boot localhost "$work/ec"
 cat "$work/guest.out"
 expect_pass
@@ -134,6 +111,7 @@ say "pass: exit 1, the report names the refused connection"
 
 say "3. RSA-2048 device key, server 127.0.0.1, 5 cycles (must pass, heap stable)"
 start_server "$work/rsa" rsa
+say "endpoint on 127.0.0.1:$port"
 boot 127.0.0.1 "$work/rsa" 5
 expect_pass 5
 free=$(printf '%s' "$last" | sed -n 's/.*"heap_free_per_iteration":\[\([0-9,]*\)\].*/\1/p')

@@ -19,22 +19,12 @@ cargo test --locked -p freertos-https-harness --features freertos-plus-tcp \
 
 # The Cortex-M4F board (QEMU mps2-an386) on FreeRTOS+TCP over its LAN9118: one mutual-TLS POST
 # to the bundled endpoint on 127.0.0.1, which must pass and name the stack.
+fail() { echo "test-plus-tcp: $*" >&2; exit 1; }
 work=$(mktemp -d)
-server_pid=
-cleanup() {
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-cargo build --locked -q -p iot-server
-target/debug/iot-server gen-certs --dir "$work" >/dev/null
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-target/debug/iot-server serve --port "$port" --certs "$work" >"$work/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 50); do
-    grep -q "listening" "$work/server.log" && break
-    sleep 0.1
-done
+trap 'stop_server; rm -rf "$work"' EXIT
+# shellcheck source=lib/endpoint.sh
+source scripts/lib/endpoint.sh
+start_server "$work"
 status=0
 IOT_ENDPOINT=localhost IOT_PORT="$port" IOT_ATTEMPTS=1 IOT_JSON=1 \
     IOT_ROOT_CA="$work/ca.pem" IOT_CLIENT_CERT="$work/device.pem" IOT_CLIENT_KEY="$work/device.key" \
