@@ -71,6 +71,9 @@ mod board {
     use super::Outcome;
     use super::portable::{self, Scenario, priority};
 
+    /// The board's own scenarios, run after the portable ones.
+    const BOARD_SCENARIOS: &[Scenario] = &[("p256_multiplier", p256_multiplier)];
+
     /// Scenarios that end the boot, run only when chosen by `BOARD_SCENARIO`: the portable
     /// ones, and the board's own.
     const BOARD_ENDING_SCENARIOS: &[Scenario] = &[("stack_overflow", stack_overflow)];
@@ -84,9 +87,10 @@ mod board {
         let services = boards::services();
         let ran = scheduler::run_application(priority(APP_PRIORITY), || {
             let chosen: Vec<&Scenario> = match option_env!("BOARD_SCENARIO") {
-                None => portable::SCENARIOS.iter().collect(),
+                None => portable::SCENARIOS.iter().chain(BOARD_SCENARIOS).collect(),
                 Some(wanted) => portable::SCENARIOS
                     .iter()
+                    .chain(BOARD_SCENARIOS)
                     .chain(portable::ENDING_SCENARIOS)
                     .chain(BOARD_ENDING_SCENARIOS)
                     .filter(|(name, _)| *name == wanted)
@@ -126,6 +130,18 @@ mod board {
 
     fn line(args: core::fmt::Arguments<'_>) {
         console::write_line(Stream::Stdout, args);
+    }
+
+    /// The Cortex-M4 P-256 multiplication behind Mbed TLS's hook against Mbed TLS's own, on
+    /// random scalars, by the generator and by random points.
+    fn p256_multiplier(_: ()) -> Outcome {
+        const CASES: u32 = 24;
+        freertos_https::tls::initialise().map_err(|error| format!("TLS set-up: {error}"))?;
+        freertos_https::tls::check_p256_against_mbed_tls(CASES)
+            .map_err(|error| format!("{error}"))?;
+        Ok(format!(
+            "{CASES} random scalars x (generator, random point) agree"
+        ))
     }
 
     /// Board only (the simulators' tasks run on host stacks): a task recurses on a 1 KiB

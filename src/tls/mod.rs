@@ -55,6 +55,11 @@
 mod alpn;
 mod engine;
 mod errors;
+#[cfg(all(target_arch = "arm", target_os = "none"))]
+mod p256_cortex_m4;
+
+#[cfg(all(target_arch = "arm", target_os = "none"))]
+pub use p256_cortex_m4::{P256CheckError, check_against_mbed_tls as check_p256_against_mbed_tls};
 
 use core::net::Ipv4Addr;
 use core::time::Duration;
