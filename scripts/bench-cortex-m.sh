@@ -219,7 +219,7 @@ mkdir -p bench
     echo "  Mbed TLS's record buffers are the largest part: 16 KiB in (any server), 2 KiB out."
     echo "- handshake: every P-256 scalar multiplication (ECDHE, the ECDSA signature, both halves"
     echo "  of each ECDSA verification) runs in \`p256-cm4\` (Cortex-M4 assembly, constant time)"
-    echo "  behind Mbed TLS's ECP hook (src/tls/p256_cortex_m4.rs); with Mbed TLS's portable C"
+    echo "  behind Mbed TLS's ECP hook (src/tls/ecp_hook.rs); with Mbed TLS's portable C"
     echo "  (-Os, no \`MBEDTLS_HAVE_ASM\`) the same handshake was 70.1 M instructions. An RSA-2048"
     echo "  device key adds one RSA signature in Mbed TLS's portable bignum code (~159 M)."
     echo

@@ -85,8 +85,7 @@ pub fn initialise() -> Result<(), TlsError> {
         sys::mbedtls_platform_set_calloc_free(Some(heap::C_CALLOC), Some(heap::C_FREE));
         sys::hook::timer::hook_timer(Some(&BOARD_TIMER));
         sys::hook::wall_clock::hook_wall_clock(Some(&BOARD_WALL_CLOCK));
-        #[cfg(all(target_arch = "arm", target_os = "none"))]
-        super::p256_cortex_m4::install();
+        super::ecp_hook::install();
         if sys::psa_crypto_init() != 0 {
             return Err(TlsError::Entropy);
         }
@@ -154,7 +153,7 @@ fn utc_from_unix(seconds: u64) -> Option<sys::tm> {
 }
 
 /// Mbed TLS's random number callback.
-pub(super) unsafe extern "C" fn random_bytes(
+unsafe extern "C" fn random_bytes(
     _state: *mut c_void,
     output: *mut c_uchar,
     length: usize,

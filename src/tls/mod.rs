@@ -53,13 +53,11 @@
 //! in TLS 1.3 Mbed TLS 3.6 also keeps its handshake state until the connection is freed.
 
 mod alpn;
+mod ecp_hook;
 mod engine;
 mod errors;
-#[cfg(all(target_arch = "arm", target_os = "none"))]
-mod p256_cortex_m4;
 
-#[cfg(all(target_arch = "arm", target_os = "none"))]
-pub use p256_cortex_m4::{P256CheckError, check_against_mbed_tls as check_p256_against_mbed_tls};
+pub use ecp_hook::{EcpCheckError, check_against_mbed_tls as check_ecp_hook_against_mbed_tls};
 
 use core::net::Ipv4Addr;
 use core::time::Duration;
