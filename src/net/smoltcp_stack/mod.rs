@@ -439,13 +439,23 @@ impl Inner {
             let SlotState::Closing { since } = slot.state else {
                 continue;
             };
-            match socket.state() {
-                smol_tcp::State::Closed | smol_tcp::State::TimeWait => {
-                    self.sockets.remove(slot.handle);
-                    *entry = None;
-                }
-                _ if now.saturating_sub(since.count()) > linger_ticks => socket.abort(),
-                _ => {}
+            // Crossing FINs (CLOSING) with everything sent acknowledged: both sides have
+            // closed and all data arrived; only the ACK of our FIN is outstanding. smoltcp 0.14
+            // takes the peer's repeated FIN, which carries that ACK, for a keep-alive probe and
+            // ignores it, so waiting would cost a retransmission timeout (1 s) for nothing: the
+            // socket is freed as in TIME_WAIT.
+            let crossed_and_delivered =
+                socket.state() == smol_tcp::State::Closing && socket.send_queue() == 0;
+            if crossed_and_delivered
+                || matches!(
+                    socket.state(),
+                    smol_tcp::State::Closed | smol_tcp::State::TimeWait
+                )
+            {
+                self.sockets.remove(slot.handle);
+                *entry = None;
+            } else if now.saturating_sub(since.count()) > linger_ticks {
+                socket.abort();
             }
         }
     }
