@@ -9,8 +9,9 @@
 //!   has none), at most [`MAX_TOPIC_BYTES`] bytes and [`MAX_TOPIC_SLASHES`] forward slashes
 //!   (AWS IoT Core message broker quotas "Topic size" and "Maximum number of slashes in topic
 //!   and topic filter"; the AWS IoT device SDKs' `AwsIotCoreDefaults` validation checks the
-//!   same two numbers). The `$aws/rules/<rule-name>/` prefix of Basic Ingest topics does not
-//!   count towards either, as those quotas say.
+//!   same two numbers, "not counting any AWS rules prefix"). The `$aws/rules/<rule-name>/`
+//!   prefix of Basic Ingest topics is left out of the slash count, as that says, and (our
+//!   choice, by analogy) out of the size too.
 //! - **Query** (Publish API reference): `qos` `0` or `1` (default 0), `retain` `true` or
 //!   `false` (default false), `contentType` (UTF-8 string), `messageExpiry` (integer seconds;
 //!   absent means the message does not expire), `responseTopic` (a topic, checked as above).
