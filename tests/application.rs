@@ -991,3 +991,33 @@ fn the_heap_trace_accounts_for_the_peak_by_owner_and_marks_every_phase() {
         previous = Some(used);
     }
 }
+
+// -- endpointapi: what the device published, as the bundled endpoint understood it.
+#[test]
+fn the_endpoint_records_the_device_s_publish_as_aws_iot_s_api_reads_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    certs::generate_into(dir.path(), DeviceKey::P256).expect("certificates");
+    let endpoint = start_endpoint(dir.path(), 0, Behaviour::Normal);
+    let output = demo()
+        .args(endpoint_args(dir.path(), endpoint.port()))
+        .args(["--topic", "sensors/room 1/t", "--qos", "0"])
+        .args(["--message", r#"{"t":21.5}"#, "--attempts", "1"])
+        .output()
+        .expect("run the demo");
+    assert_eq!(output.status.code(), Some(0), "{:?}", text(&output));
+    let requests = endpoint.observations().requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0].status, 200);
+    let publish = requests[0].publish.clone().expect("a valid publish");
+    assert_eq!(publish.topic, "sensors/room 1/t");
+    assert_eq!((publish.qos, publish.retain), (0, false));
+    assert_eq!(publish.payload, br#"{"t":21.5}"#);
+    assert!(
+        publish
+            .summary()
+            .starts_with("publish topic=\"sensors/room 1/t\" qos=0 retain=false"),
+        "{}",
+        publish.summary()
+    );
+    assert!(endpoint.observations().retained.list().is_empty());
+}

@@ -15,6 +15,7 @@ use std::time::Duration;
 use rustls::{ServerConnection, StreamOwned};
 
 use crate::http::{self, Exchange, Request};
+use crate::retained::RetainedStore;
 use crate::server::Behaviour;
 
 /// A way of answering that is wrong, late or unusual (see the module docs).
@@ -306,11 +307,14 @@ fn send_fatal_alert(tls: &mut Tls) {
 pub(crate) fn answer_before_body(
     tls: &mut Tls,
     buffer: &mut Vec<u8>,
+    retained: &RetainedStore,
 ) -> io::Result<Option<(Request, u16)>> {
     let Some((request, body_length)) = http::read_head(tls, buffer)? else {
         return Ok(None);
     };
-    let exchange = http::answer(&request, Behaviour::Normal);
+    // Answered before the body is read, so the publish is checked (and retained) as if it had
+    // an empty payload: only for testing how clients cope with early answers.
+    let exchange = http::answer(&request, Behaviour::Normal, retained);
     tls.write_all(&exchange.bytes)?;
     tls.flush()?;
     // Now the body, which the answer did not wait for; then the connection is dropped hard.
@@ -365,6 +369,9 @@ mod tests {
             )
             .into_bytes(),
             close: false,
+            publish: None,
+            retained: crate::retained::RetainOutcome::Untouched,
+            refusal: None,
         }
     }
 

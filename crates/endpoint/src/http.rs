@@ -6,10 +6,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustls::{ServerConnection, StreamOwned};
 
+pub use crate::publish_api::percent_decode;
+use crate::publish_api::{
+    Publish, PublishRequest, Rejection, base64_encode, decode_topic, parse_publish,
+    user_properties_json,
+};
+use crate::retained::{RetainOutcome, RetainedStore};
 use crate::server::{Behaviour, read_some};
 
-/// AWS IoT's message size limit: larger bodies get 413.
-pub const MAX_BODY: usize = 128 * 1024;
+/// AWS IoT's message size limit: larger bodies get 413 (see [`crate::publish_api`]).
+pub const MAX_BODY: usize = crate::publish_api::MAX_PAYLOAD;
 /// Largest request head accepted.
 const MAX_HEAD: usize = 16 * 1024;
 
@@ -20,6 +26,8 @@ pub struct Request {
     pub method: String,
     /// The path, query included.
     pub path: String,
+    /// The headers, name and value (the value trimmed; bytes that are not UTF-8 replaced).
+    pub headers: Vec<(String, String)>,
     /// The body (empty if it was too large; `too_large` is then set).
     pub body: Vec<u8>,
     /// The body exceeded [`MAX_BODY`].
@@ -38,6 +46,12 @@ pub struct Exchange {
     pub bytes: Vec<u8>,
     /// Close after sending.
     pub close: bool,
+    /// The publish, if the request was one that passed every check.
+    pub publish: Option<Publish>,
+    /// What the publish did to the retained messages.
+    pub retained: RetainOutcome,
+    /// Why the request was refused (the JSON body's message), for a status of 300 or more.
+    pub refusal: Option<String>,
 }
 
 /// Reads the next request from `tls`, using `buffer` for bytes read ahead. `Ok(None)` when the
@@ -93,15 +107,25 @@ pub fn read_head(
     };
     let method = parsed.method.unwrap_or_default().to_owned();
     let path = parsed.path.unwrap_or_default().to_owned();
+    let http_1_0 = parsed.version == Some(0);
+    let headers: Vec<(String, String)> = parsed
+        .headers
+        .iter()
+        .map(|header| {
+            (
+                header.name.to_owned(),
+                String::from_utf8_lossy(header.value).trim().to_owned(),
+            )
+        })
+        .collect();
     let header = |name: &str| {
-        parsed
-            .headers
+        headers
             .iter()
-            .find(|header| header.name.eq_ignore_ascii_case(name))
-            .map(|header| String::from_utf8_lossy(header.value).trim().to_owned())
+            .find(|(header, _)| header.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
     };
-    let wants_close = header("connection").is_some_and(|value| value.eq_ignore_ascii_case("close"))
-        || parsed.version == Some(0);
+    let wants_close =
+        header("connection").is_some_and(|value| value.eq_ignore_ascii_case("close")) || http_1_0;
     let length = match header("content-length").map(|value| value.parse::<usize>()) {
         None => 0,
         Some(Ok(length)) => length,
@@ -115,6 +139,7 @@ pub fn read_head(
     let request = Request {
         method,
         path,
+        headers,
         body: Vec::new(),
         too_large,
         wants_close: wants_close || too_large,
@@ -147,6 +172,7 @@ fn malformed() -> Request {
     Request {
         method: String::new(),
         path: String::new(),
+        headers: Vec::new(),
         body: Vec::new(),
         too_large: false,
         wants_close: true,
@@ -214,14 +240,20 @@ fn trace_id() -> String {
     )
 }
 
-/// The answer to `request`, as AWS IoT's HTTPS publish API gives it.
-pub fn answer(request: &Request, behaviour: Behaviour) -> Exchange {
-    let (status, message) = route(request, behaviour);
-    let body = format!(
-        "{{\"message\":\"{}\",\"traceId\":\"{}\"}}",
-        json_escape(&message),
-        trace_id()
-    );
+/// The answer to `request`, as AWS IoT's HTTPS data plane gives it: `POST /topics/{topic}`
+/// (Publish), `GET /retainedMessage/{topic}` (GetRetainedMessage) and `GET /retainedMessage`
+/// (ListRetainedMessages). An accepted publish is applied to `retained`.
+pub fn answer(request: &Request, behaviour: Behaviour, retained: &RetainedStore) -> Exchange {
+    let routed = route(request, behaviour, retained);
+    let body = match &routed.body {
+        Body::Message(message) => format!(
+            "{{\"message\":\"{}\",\"traceId\":\"{}\"}}",
+            json_escape(message),
+            trace_id()
+        ),
+        Body::Json(json) => json.clone(),
+    };
+    let status = routed.status;
     let close = request.wants_close || status >= 500;
     let bytes = format!(
         "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n{body}",
@@ -233,84 +265,172 @@ pub fn answer(request: &Request, behaviour: Behaviour) -> Exchange {
         status,
         bytes: bytes.into_bytes(),
         close,
+        publish: routed.publish,
+        retained: routed.retained,
+        refusal: match routed.body {
+            Body::Message(message) if status >= 300 => Some(message),
+            _ => None,
+        },
     }
 }
 
-fn route(request: &Request, behaviour: Behaviour) -> (u16, String) {
+/// A response body: AWS's `{"message":...,"traceId":...}`, or a JSON document.
+enum Body {
+    Message(String),
+    Json(String),
+}
+
+struct Routed {
+    status: u16,
+    body: Body,
+    publish: Option<Publish>,
+    retained: RetainOutcome,
+}
+
+impl Routed {
+    fn message(status: u16, message: impl Into<String>) -> Routed {
+        Routed {
+            status,
+            body: Body::Message(message.into()),
+            publish: None,
+            retained: RetainOutcome::Untouched,
+        }
+    }
+}
+
+impl From<Rejection> for Routed {
+    fn from(rejection: Rejection) -> Routed {
+        Routed::message(rejection.status, rejection.message)
+    }
+}
+
+/// The path of the data plane's retained-message operations.
+const RETAINED_PATH: &str = "/retainedMessage";
+
+fn route(request: &Request, behaviour: Behaviour, retained: &RetainedStore) -> Routed {
     if request.malformed {
-        return (400, "Malformed request".into());
+        return Routed::message(400, "Malformed request");
     }
     let (path, query) = request.path.split_once('?').unwrap_or((&request.path, ""));
-    let Some(encoded_topic) = path.strip_prefix("/topics/") else {
-        return (404, "Not Found".into());
+    if let Some(encoded_topic) = path.strip_prefix("/topics/") {
+        if request.method != "POST" {
+            return Routed::message(
+                405,
+                format!("Method {} is not allowed on /topics", request.method),
+            );
+        }
+        return publish(request, encoded_topic, query, behaviour, retained);
+    }
+    if path == RETAINED_PATH || path.starts_with("/retainedMessage/") {
+        if request.method != "GET" {
+            return Routed::message(
+                405,
+                format!(
+                    "Method {} is not allowed on {RETAINED_PATH}",
+                    request.method
+                ),
+            );
+        }
+        return match path.strip_prefix("/retainedMessage/") {
+            Some(encoded_topic) => get_retained(encoded_topic, retained),
+            None => Routed {
+                status: 200,
+                body: Body::Json(list_retained(retained)),
+                publish: None,
+                retained: RetainOutcome::Untouched,
+            },
+        };
+    }
+    Routed::message(404, format!("No such resource: {path}"))
+}
+
+fn publish(
+    request: &Request,
+    encoded_topic: &str,
+    query: &str,
+    behaviour: Behaviour,
+    retained: &RetainedStore,
+) -> Routed {
+    let parsed = parse_publish(&PublishRequest {
+        encoded_topic,
+        query,
+        headers: &request.headers,
+        body: &request.body,
+        too_large: request.too_large,
+    });
+    let publish = match parsed {
+        Ok(publish) => publish,
+        Err(rejection) => return rejection.into(),
     };
-    if request.method != "POST" {
-        return (
-            405,
-            format!("Method {} is not allowed on /topics", request.method),
-        );
-    }
-    let Some(topic) = percent_decode(encoded_topic).filter(|topic| !topic.is_empty()) else {
-        return (400, "Invalid topic".into());
-    };
-    if let Some(why) = invalid_query(query) {
-        return (400, why);
-    }
-    if request.too_large {
-        return (413, "Payload too large".into());
-    }
-    match behaviour {
-        Behaviour::ForceStatus(status) => (status, format!("Forced status for topic {topic}")),
+    let (status, message) = match behaviour {
+        Behaviour::ForceStatus(status) => {
+            (status, format!("Forced status for topic {}", publish.topic))
+        }
         Behaviour::Normal
         | Behaviour::CloseWithoutAnswer
         | Behaviour::CloseWithoutAnswerAfter(_)
         | Behaviour::CloseDelimitedBody { .. }
-        | Behaviour::Fault(_) => (200, "OK".into()),
+        | Behaviour::Fault(_) => (200, "OK".to_owned()),
+    };
+    // A publish that AWS would have refused changes nothing.
+    let outcome = if (200..300).contains(&status) {
+        retained.apply(&publish)
+    } else {
+        RetainOutcome::Untouched
+    };
+    Routed {
+        status,
+        body: Body::Message(message),
+        publish: Some(publish),
+        retained: outcome,
     }
 }
 
-/// Checks the query parameters AWS IoT's publish API takes.
-fn invalid_query(query: &str) -> Option<String> {
-    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        match name {
-            "qos" if !matches!(value, "0" | "1") => return Some(format!("Invalid qos: {value}")),
-            "retain" if !matches!(value, "true" | "false") => {
-                return Some(format!("Invalid retain: {value}"));
-            }
-            "messageExpiry" if value.parse::<u64>().is_err() => {
-                return Some(format!("Invalid messageExpiry: {value}"));
-            }
-            "qos"
-            | "retain"
-            | "messageExpiry"
-            | "contentType"
-            | "responseTopic"
-            | "correlationData"
-            | "payloadFormatIndicator"
-            | "userProperties" => {}
-            other => return Some(format!("Unknown query parameter: {other}")),
-        }
+/// GetRetainedMessage: `{"topic","payload" (base64),"qos","lastModifiedTime" (ms since the
+/// epoch),"userProperties" (base64 of the JSON array, only if it had some)}`; 404 if the topic
+/// has no retained message (ResourceNotFoundException).
+fn get_retained(encoded_topic: &str, retained: &RetainedStore) -> Routed {
+    let topic = match decode_topic(encoded_topic) {
+        Ok(topic) => topic,
+        Err(rejection) => return rejection.into(),
+    };
+    let Some(message) = retained.get(&topic) else {
+        return Routed::message(404, format!("No retained message for topic {topic}"));
+    };
+    let mut document = serde_json::json!({
+        "topic": message.topic,
+        "payload": base64_encode(&message.payload),
+        "qos": message.qos,
+        "lastModifiedTime": message.last_modified_ms,
+    });
+    if let Some(properties) = &message.user_properties {
+        document["userProperties"] =
+            base64_encode(user_properties_json(properties).as_bytes()).into();
     }
-    None
+    Routed {
+        status: 200,
+        body: Body::Json(document.to_string()),
+        publish: None,
+        retained: RetainOutcome::Untouched,
+    }
 }
 
-/// Percent-decodes a path segment; `None` for a bad escape or text that is not UTF-8.
-pub fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while at < bytes.len() {
-        if bytes[at] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(at + 1..at + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            at += 3;
-        } else {
-            out.push(bytes[at]);
-            at += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+/// ListRetainedMessages, in one page: `{"retainedTopics":[{"topic","payloadSize","qos",
+/// "lastModifiedTime"}]}`.
+fn list_retained(retained: &RetainedStore) -> String {
+    let topics: Vec<serde_json::Value> = retained
+        .list()
+        .into_iter()
+        .map(|message| {
+            serde_json::json!({
+                "topic": message.topic,
+                "payloadSize": message.payload.len(),
+                "qos": message.qos,
+                "lastModifiedTime": message.last_modified_ms,
+            })
+        })
+        .collect();
+    serde_json::json!({ "retainedTopics": topics }).to_string()
 }
 
 fn json_escape(text: &str) -> String {
@@ -352,6 +472,7 @@ mod tests {
         Request {
             method: method.into(),
             path: path.into(),
+            headers: Vec::new(),
             body: Vec::new(),
             too_large: false,
             wants_close: false,
@@ -359,53 +480,91 @@ mod tests {
         }
     }
 
+    fn status(method: &str, path: &str, behaviour: Behaviour) -> u16 {
+        route(&request(method, path), behaviour, &RetainedStore::default()).status
+    }
+
     #[test]
     fn publishes_are_answered_like_aws_iot() {
+        let normal = Behaviour::Normal;
+        assert_eq!(status("POST", "/topics/a%2Fb?qos=1", normal), 200);
         assert_eq!(
-            route(&request("POST", "/topics/a%2Fb?qos=1"), Behaviour::Normal).0,
+            status("POST", "/topics/sensors?qos=0&retain=true", normal),
             200
         );
+        assert_eq!(status("POST", "/topics/a?qos=2", normal), 400);
+        assert_eq!(status("POST", "/topics/%zz", normal), 400);
+        assert_eq!(status("GET", "/topics/a?qos=1", normal), 405);
+        assert_eq!(status("POST", "/things/a", normal), 404);
         assert_eq!(
-            route(
-                &request("POST", "/topics/sensors?qos=0&retain=true"),
-                Behaviour::Normal
-            )
-            .0,
-            200
-        );
-        assert_eq!(
-            route(&request("POST", "/topics/a?qos=2"), Behaviour::Normal).0,
-            400
-        );
-        assert_eq!(
-            route(&request("POST", "/topics/a?qos=abc"), Behaviour::Normal).0,
-            400
-        );
-        assert_eq!(
-            route(&request("POST", "/topics/%zz"), Behaviour::Normal).0,
-            400
-        );
-        assert_eq!(
-            route(&request("GET", "/topics/a?qos=1"), Behaviour::Normal).0,
-            405
-        );
-        assert_eq!(
-            route(&request("POST", "/things/a"), Behaviour::Normal).0,
-            404
-        );
-        assert_eq!(
-            route(
-                &request("POST", "/topics/a?qos=1"),
-                Behaviour::ForceStatus(403)
-            )
-            .0,
+            status("POST", "/topics/a?qos=1", Behaviour::ForceStatus(403)),
             403
+        );
+        // The forced status comes after validation.
+        assert_eq!(
+            status("POST", "/topics/a?qos=5", Behaviour::ForceStatus(403)),
+            400
         );
     }
 
     #[test]
+    fn retained_messages_are_kept_read_and_deleted() {
+        let store = RetainedStore::default();
+        let mut publish = request("POST", "/topics/a%2Fb?qos=1&retain=true");
+        publish.body = b"hi".to_vec();
+        let exchange = answer(&publish, Behaviour::Normal, &store);
+        assert_eq!(exchange.retained, RetainOutcome::Stored);
+        assert_eq!(exchange.publish.expect("parsed").topic, "a/b");
+        let read = answer(
+            &request("GET", "/retainedMessage/a%2Fb"),
+            Behaviour::Normal,
+            &store,
+        );
+        let text = String::from_utf8(read.bytes).expect("text");
+        let body = &text[text.find("\r\n\r\n").expect("head") + 4..];
+        let document: serde_json::Value = serde_json::from_str(body).expect("json");
+        assert_eq!(document["topic"], "a/b");
+        assert_eq!(document["payload"], "aGk=");
+        assert_eq!(document["qos"], 1);
+        assert!(
+            document["lastModifiedTime"]
+                .as_u64()
+                .is_some_and(|ms| ms > 0)
+        );
+        assert!(document.get("userProperties").is_none());
+        // Refused publishes change nothing.
+        publish.body.clear();
+        let forced = answer(&publish, Behaviour::ForceStatus(503), &store);
+        assert_eq!(forced.retained, RetainOutcome::Untouched);
+        assert!(store.get("a/b").is_some());
+        assert_eq!(
+            answer(&publish, Behaviour::Normal, &store).retained,
+            RetainOutcome::Deleted
+        );
+        assert_eq!(
+            route(
+                &request("GET", "/retainedMessage/a%2Fb"),
+                Behaviour::Normal,
+                &store
+            )
+            .status,
+            404
+        );
+        assert_eq!(status("POST", "/retainedMessage/a", Behaviour::Normal), 405);
+        assert_eq!(
+            status("GET", "/retainedMessage/a%2B", Behaviour::Normal),
+            400
+        );
+        assert_eq!(status("GET", "/retainedMessage", Behaviour::Normal), 200);
+    }
+
+    #[test]
     fn answers_carry_a_json_body_with_a_trace_id() {
-        let exchange = answer(&request("POST", "/topics/a?qos=1"), Behaviour::Normal);
+        let exchange = answer(
+            &request("POST", "/topics/a?qos=1"),
+            Behaviour::Normal,
+            &RetainedStore::default(),
+        );
         let text = String::from_utf8(exchange.bytes).expect("text");
         assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
         assert!(
@@ -416,9 +575,21 @@ mod tests {
     }
 
     #[test]
-    fn topics_are_percent_decoded() {
-        assert_eq!(percent_decode("a%2Fb%20c").as_deref(), Some("a/b c"));
-        assert_eq!(percent_decode("%"), None);
-        assert_eq!(percent_decode("%ff"), None);
+    fn refusals_name_their_cause() {
+        let exchange = answer(
+            &request("POST", "/topics/a?qos=7"),
+            Behaviour::Normal,
+            &RetainedStore::default(),
+        );
+        assert_eq!(exchange.status, 400);
+        assert_eq!(
+            exchange.refusal.as_deref(),
+            Some("Invalid qos: 7 (must be 0 or 1)")
+        );
+        let text = String::from_utf8(exchange.bytes).expect("text");
+        assert!(
+            text.contains("\"message\":\"Invalid qos: 7 (must be 0 or 1)\""),
+            "{text}"
+        );
     }
 }

@@ -16,6 +16,8 @@ use rustls::{RootCertStore, ServerConfig, ServerConnection, StreamOwned};
 
 use crate::faults::{self, Fault};
 use crate::http::{self, Exchange};
+use crate::publish_api::Publish;
+use crate::retained::RetainedStore;
 
 /// Which TLS versions the endpoint accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,6 +146,8 @@ pub struct RequestRecord {
     pub status: u16,
     /// The request body.
     pub body: Vec<u8>,
+    /// The publish as the endpoint understood it, if the request was a valid one.
+    pub publish: Option<Publish>,
 }
 
 /// What the endpoint has seen, for tests and the demo's report.
@@ -159,11 +163,14 @@ pub struct Observations {
     pub close_notifies: AtomicUsize,
     /// Connections that ended without one.
     pub abrupt_closes: AtomicUsize,
+    /// The retained messages, one per topic: the endpoint's state, kept here so that every
+    /// connection shares it and tests can read it.
+    pub retained: RetainedStore,
 }
 
 impl Observations {
     /// Notes a request answered with `status`.
-    fn record(&self, client: &str, request: &http::Request, status: u16) {
+    fn record(&self, client: &str, request: &http::Request, status: u16, publish: Option<Publish>) {
         self.requests
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -173,6 +180,7 @@ impl Observations {
                 path: request.path.clone(),
                 status,
                 body: request.body.clone(),
+                publish,
             });
     }
 }
@@ -446,14 +454,10 @@ fn serve_requests(
                     );
                     return;
                 }
-                let exchange: Exchange = http::answer(&request, config.behaviour);
-                log::info!(
-                    "{client}: {} {} -> {}",
-                    request.method,
-                    request.path,
-                    exchange.status
-                );
-                observations.record(client, &request, exchange.status);
+                let exchange: Exchange =
+                    http::answer(&request, config.behaviour, &observations.retained);
+                log_exchange(client, &request, &exchange);
+                observations.record(client, &request, exchange.status, exchange.publish.clone());
                 if let Behaviour::Fault(fault) = config.behaviour {
                     log::info!("{client}: answered with the fault {fault:?} (test knob)");
                     if faults::answer(tls, &exchange, fault) {
@@ -497,6 +501,34 @@ fn serve_requests(
     }
 }
 
+/// Logs an answered request: for an accepted publish, everything it carried (the format is
+/// [`Publish::summary`]'s, then `retained=stored|deleted|-` and the status), then for every
+/// request `CLIENT: METHOD PATH -> STATUS`, with the refusal's message in brackets.
+fn log_exchange(client: &str, request: &http::Request, exchange: &Exchange) {
+    if let Some(publish) = &exchange.publish {
+        log::info!(
+            "{client}: {} retained={} -> {}",
+            publish.summary(),
+            exchange.retained.as_str(),
+            exchange.status
+        );
+    }
+    match &exchange.refusal {
+        Some(why) => log::info!(
+            "{client}: {} {} -> {} ({why})",
+            request.method,
+            request.path,
+            exchange.status
+        ),
+        None => log::info!(
+            "{client}: {} {} -> {}",
+            request.method,
+            request.path,
+            exchange.status
+        ),
+    }
+}
+
 /// [`Fault::AnswerBeforeBody`] on one connection.
 fn answer_before_body(
     tls: &mut StreamOwned<ServerConnection, TcpStream>,
@@ -504,14 +536,14 @@ fn answer_before_body(
     client: &str,
     observations: &Observations,
 ) {
-    match faults::answer_before_body(tls, buffer) {
+    match faults::answer_before_body(tls, buffer, &observations.retained) {
         Ok(Some((request, status))) => {
             log::info!(
                 "{client}: {} {} -> {status} before the body, then a reset (test knob)",
                 request.method,
                 request.path
             );
-            observations.record(client, &request, status);
+            observations.record(client, &request, status, None);
         }
         Ok(None) => log::info!("{client}: closed with close_notify"),
         Err(error) => log::info!("{client}: connection ended: {error}"),
