@@ -52,8 +52,12 @@
 //!   MQTT 5.0 sections 1.5.4 (UTF-8 Encoded String) and 1.5.6 (Binary Data), the types these
 //!   properties have once AWS IoT turns the request into an MQTT 5 PUBLISH.
 //! - Message expiry: MQTT 5.0 section 3.3.2.3.3 makes it a four-byte integer, so it is a
-//!   `u32` here. AWS IoT's own maximum for it is in its quotas page and is left to the
-//!   server (which answers 400 above it).
+//!   `u32` here. AWS IoT's own maximum for it is in its quotas page ("message broker and
+//!   protocol limits") and is left to the server, which refuses a larger value.
+//! - AWS documents 1,024-character limits for the content type, correlation data, message
+//!   expiry and response topic only for the rules engine's republish action
+//!   (`MqttHeaders` in the AWS IoT API reference), not for the publish API: they are not
+//!   applied here.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
