@@ -29,7 +29,7 @@ FREERTOS_HTTPS_CARD=gateway cargo test --locked -p freertos-https-harness --test
 
 step "portable crates build for Cortex-M4F (thumbv7em-none-eabihf)"
 cargo build --locked --target thumbv7em-none-eabihf --no-default-features \
-    -p iot-transport -p iot-http -p iot-backoff -p iot-dns
+    -p iot-transport -p iot-http -p iot-backoff -p iot-dns -p iot-publish
 
 step "the device library's portable core builds for Cortex-M4F, with no std (thumbv7em-none-eabihf)"
 cargo build --locked --profile board --target thumbv7em-none-eabihf --lib -p freertos-https

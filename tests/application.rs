@@ -1021,3 +1021,179 @@ fn the_endpoint_records_the_device_s_publish_as_aws_iot_s_api_reads_it() {
     );
     assert!(endpoint.observations().retained.list().is_empty());
 }
+
+// -- publish: the AWS IoT publish API's options through the real device stack.
+
+/// Runs the demo with `args` against an endpoint of its own; returns the run, the paths
+/// (query included) of the requests that reached the endpoint, and what the endpoint made of
+/// each (`None` for a request it refused).
+fn publish_against(
+    behaviour: Behaviour,
+    args: &[&str],
+) -> (
+    Output,
+    Vec<String>,
+    Vec<Option<iot_server::publish_api::Publish>>,
+) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    certs::generate_into(dir.path(), DeviceKey::P256).expect("certificates");
+    let endpoint = start_endpoint(dir.path(), 0, behaviour);
+    let output = demo()
+        .args(endpoint_args(dir.path(), endpoint.port()))
+        .args(args)
+        .output()
+        .expect("run the demo");
+    let requests = endpoint.observations().requests.lock().unwrap().clone();
+    let paths = requests
+        .iter()
+        .map(|request| request.path.clone())
+        .collect();
+    let publishes = requests
+        .into_iter()
+        .map(|request| request.publish)
+        .collect();
+    (output, paths, publishes)
+}
+
+#[test]
+fn a_publish_with_every_mqtt5_option_succeeds_and_arrives_with_its_query() {
+    let (output, paths, publishes) = publish_against(
+        Behaviour::Normal,
+        &[
+            "--json",
+            "--topic",
+            "dt/room 1/temp",
+            "--retain",
+            "--content-type",
+            "application/json",
+            "--message-expiry",
+            "3600",
+            "--response-topic",
+            "dt/room 1/reply",
+            "--user-property",
+            "device=alpha",
+            "--user-property",
+            "note=say \"hi\"\\",
+            "--payload-format",
+            "utf8",
+            "--correlation-data",
+            "request-7",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{:?}", text(&output));
+    assert_eq!(json_report(&output)["http_status"], 200);
+    assert_eq!(
+        paths,
+        [
+            "/topics/dt%2Froom%201%2Ftemp?qos=1&retain=true&contentType=application%2Fjson\
+             &messageExpiry=3600&responseTopic=dt%2Froom%201%2Freply"
+        ]
+    );
+    // The headers too, as the bundled endpoint (AWS IoT's API) decodes them.
+    let publish = publishes[0]
+        .clone()
+        .expect("the endpoint accepted the publish");
+    assert_eq!(publish.topic, "dt/room 1/temp");
+    assert_eq!((publish.qos, publish.retain), (1, true));
+    assert_eq!(publish.content_type.as_deref(), Some("application/json"));
+    assert_eq!(publish.message_expiry, Some(3600));
+    assert_eq!(publish.response_topic.as_deref(), Some("dt/room 1/reply"));
+    let properties = [("device", "alpha"), ("note", "say \"hi\"\\")]
+        .map(|(name, value)| (name.to_owned(), value.to_owned()));
+    assert_eq!(publish.user_properties, Some(properties.to_vec()));
+    assert_eq!(
+        publish.payload_format,
+        Some(iot_server::publish_api::PayloadFormat::Utf8Data)
+    );
+    assert_eq!(publish.correlation_data.as_deref(), Some(&b"request-7"[..]));
+}
+
+#[test]
+fn a_topic_aws_iot_would_refuse_is_a_configuration_error_before_any_connection() {
+    for (args, named) in [
+        (
+            &["--topic", "sensors/#"][..],
+            "--topic: the topic holds the wildcard '#'",
+        ),
+        (
+            &["--response-topic", "a/+/b"][..],
+            "--response-topic: response topic",
+        ),
+        (
+            &["--topic", "1/2/3/4/5/6/7/8/9"][..],
+            "--topic: the topic has 8 slashes",
+        ),
+        (&["--payload-format", "text"][..], "--payload-format"),
+    ] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        certs::generate_into(dir.path(), DeviceKey::P256).expect("certificates");
+        let endpoint = start_endpoint(dir.path(), 0, Behaviour::Normal);
+        let started = Instant::now();
+        let output = demo()
+            .args(endpoint_args(dir.path(), endpoint.port()))
+            .args(args)
+            .output()
+            .expect("run the demo");
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {:?}",
+            text(&output)
+        );
+        assert!(
+            text(&output).1.contains(named),
+            "{args:?}: {:?}",
+            text(&output)
+        );
+        assert!(started.elapsed() < Duration::from_secs(5), "{args:?}");
+        thread::sleep(Duration::from_millis(100));
+        let observed = endpoint.observations();
+        let handshakes = observed
+            .handshakes
+            .load(std::sync::atomic::Ordering::SeqCst)
+            + observed
+                .failed_handshakes
+                .load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(handshakes, 0, "{args:?}: a connection was made");
+    }
+}
+
+#[test]
+fn a_throttled_publish_is_retried_and_a_bad_request_is_not() {
+    let (output, paths, _) = publish_against(
+        Behaviour::ForceStatus(429),
+        &["--json", "--attempts", "3", "--retry-delay-ms", "10"],
+    );
+    assert_eq!(output.status.code(), Some(1), "{:?}", text(&output));
+    assert_eq!(
+        paths.len(),
+        3,
+        "429 is retried until the attempts are used up"
+    );
+    let error = json_report(&output)["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        error.contains("429 too many requests (throttled): Forced status for topic")
+            && error.contains("(retryable)"),
+        "the error names neither the status nor the server's message: {error}"
+    );
+    for status in [400, 403, 413] {
+        let (output, paths, _) = publish_against(
+            Behaviour::ForceStatus(status),
+            &["--json", "--attempts", "3", "--retry-delay-ms", "10"],
+        );
+        assert_eq!(output.status.code(), Some(1), "{:?}", text(&output));
+        assert_eq!(paths.len(), 1, "{status} was retried");
+        let error = json_report(&output)["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            error.contains(&format!("{status} ")) && error.contains("Forced status for topic"),
+            "{error}"
+        );
+        assert!(error.contains("(not retryable)"), "{error}");
+    }
+}

@@ -13,6 +13,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::link::faults::{FaultSpec, FaultSpecError};
+use iot_publish::{PayloadFormat, Publish, Qos, Topic, UserProperty};
 
 /// Port AWS IoT serves mutual TLS on without ALPN.
 pub const DEFAULT_PORT: u16 = 8443;
@@ -77,6 +78,29 @@ pub struct DemoConfig {
     /// The simulated network card, by name (`slirp` or `gateway`); `None` is the board's
     /// default. Checked by the board, which knows its cards. `--card`, `FREERTOS_HTTPS_CARD`.
     pub card: Option<String>,
+    // -- publish: the AWS IoT publish API's parameters and MQTT 5 properties (issue #16).
+    /// Set MQTT's RETAIN flag (`retain=true`; the policy then needs `iot:RetainPublish`).
+    /// `--retain`, `IOT_RETAIN=1`.
+    pub retain: bool,
+    /// MQTT 5 content type of the message (`contentType`). `--content-type`,
+    /// `IOT_CONTENT_TYPE`.
+    pub content_type: Option<String>,
+    /// Seconds AWS IoT keeps the message for subscribers (`messageExpiry`).
+    /// `--message-expiry`, `IOT_MESSAGE_EXPIRY`.
+    pub message_expiry: Option<u32>,
+    /// The topic a receiver should answer on (`responseTopic`). `--response-topic`,
+    /// `IOT_RESPONSE_TOPIC`.
+    pub response_topic: Option<String>,
+    /// MQTT 5 user properties, in order (`x-amz-mqtt5-user-properties`).
+    /// `--user-property NAME=VALUE` (repeatable), `IOT_USER_PROPERTIES` (one `NAME=VALUE` a
+    /// line); the variable's come first.
+    pub user_properties: Vec<(String, String)>,
+    /// The payload format indicator (`x-amz-mqtt5-payload-format-indicator`).
+    /// `--payload-format utf8|bytes`, `IOT_PAYLOAD_FORMAT`.
+    pub payload_format: Option<PayloadFormat>,
+    /// Correlation data: the UTF-8 bytes of this text, sent base64-encoded
+    /// (`x-amz-mqtt5-correlation-data`). `--correlation-data`, `IOT_CORRELATION_DATA`.
+    pub correlation_data: Option<String>,
 }
 
 impl Default for DemoConfig {
@@ -104,6 +128,14 @@ impl Default for DemoConfig {
             pcap: None,
             link_faults: None,
             card: None,
+            // -- publish: no AWS IoT publish option set (AWS IoT's defaults apply).
+            retain: false,
+            content_type: None,
+            message_expiry: None,
+            response_topic: None,
+            user_properties: Vec::new(),
+            payload_format: None,
+            correlation_data: None,
         }
     }
 }
@@ -139,6 +171,14 @@ endpoint and runs against it.
   --log-level LEVEL      off, error, warn, info, debug, trace                  FREERTOS_HTTPS_LOG
   --card slirp|gateway   simulated network card (default: slirp on Linux,      FREERTOS_HTTPS_CARD
                          gateway on Windows, which has only the gateway)
+  --retain               set the RETAIN flag (needs iot:RetainPublish)         IOT_RETAIN=1
+  --content-type TEXT    MQTT 5 content type (contentType)                     IOT_CONTENT_TYPE
+  --message-expiry SECS  seconds the broker keeps the message (messageExpiry)  IOT_MESSAGE_EXPIRY
+  --response-topic T     topic a receiver answers on (responseTopic)           IOT_RESPONSE_TOPIC
+  --user-property N=V    MQTT 5 user property, repeatable                      IOT_USER_PROPERTIES
+                         (the variable: one NAME=VALUE a line)
+  --payload-format F     utf8 or bytes (payload format indicator)              IOT_PAYLOAD_FORMAT
+  --correlation-data T   correlation data (the text's bytes, sent base64)      IOT_CORRELATION_DATA
   -h, --help             this text";
 
 /// A setting that could not be used.
@@ -163,6 +203,14 @@ pub enum ConfigError {
     MissingCredential(&'static str),
     /// A `--link-faults` spec that does not parse.
     LinkFaults(FaultSpecError),
+    // -- publish
+    /// A value AWS IoT's publish API would refuse (checked before any connection).
+    Publish {
+        /// The flag or variable.
+        setting: &'static str,
+        /// Why it is refused.
+        reason: String,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -180,6 +228,8 @@ impl fmt::Display for ConfigError {
                 write!(f, "--endpoint needs {flag} (or its environment variable)")
             }
             ConfigError::LinkFaults(error) => write!(f, "--link-faults: {error}"),
+            // -- publish
+            ConfigError::Publish { setting, reason } => write!(f, "{setting}: {reason}"),
         }
     }
 }
@@ -209,6 +259,14 @@ const FLAGS: &[(&str, &str, bool)] = &[
     ("--link-faults", "IOT_LINK_FAULTS", true),
     ("--log-level", "FREERTOS_HTTPS_LOG", true),
     ("--card", "FREERTOS_HTTPS_CARD", true),
+    // -- publish
+    ("--retain", "IOT_RETAIN", false),
+    ("--content-type", "IOT_CONTENT_TYPE", true),
+    ("--message-expiry", "IOT_MESSAGE_EXPIRY", true),
+    ("--response-topic", "IOT_RESPONSE_TOPIC", true),
+    ("--user-property", "IOT_USER_PROPERTIES", true),
+    ("--payload-format", "IOT_PAYLOAD_FORMAT", true),
+    ("--correlation-data", "IOT_CORRELATION_DATA", true),
 ];
 
 impl DemoConfig {
@@ -337,6 +395,35 @@ impl DemoConfig {
                         .ok_or_else(|| invalid("a card name"))?,
                 )
             }
+            // -- publish: the values' form here; what AWS IoT accepts in `check_publish`.
+            "--retain" => self.retain = truthy(&value).ok_or_else(|| invalid("1 or 0"))?,
+            "--content-type" => self.content_type = Some(value),
+            "--message-expiry" => {
+                self.message_expiry = Some(
+                    value
+                        .parse()
+                        .map_err(|_| invalid("a whole number of seconds (0 to 4294967295)"))?,
+                )
+            }
+            "--response-topic" => self.response_topic = Some(value),
+            "--user-property" => {
+                for line in value.lines().filter(|line| !line.trim().is_empty()) {
+                    let (name, property) = line
+                        .split_once('=')
+                        .filter(|(name, _)| !name.is_empty())
+                        .ok_or_else(|| invalid("NAME=VALUE (one a line in IOT_USER_PROPERTIES)"))?;
+                    self.user_properties
+                        .push((name.to_owned(), property.to_owned()));
+                }
+            }
+            "--payload-format" => {
+                self.payload_format = Some(match value.as_str() {
+                    "utf8" => PayloadFormat::Utf8,
+                    "bytes" => PayloadFormat::Bytes,
+                    _ => return Err(invalid("utf8 or bytes")),
+                })
+            }
+            "--correlation-data" => self.correlation_data = Some(value),
             _ => self.log_level = value,
         }
         Ok(())
@@ -354,7 +441,75 @@ impl DemoConfig {
                 .as_ref()
                 .ok_or(ConfigError::MissingCredential("--client-key"))?;
         }
+        // -- publish: a request AWS IoT would refuse never costs a connection.
+        self.check_publish()?;
         Ok(())
+    }
+
+    // -- publish
+    /// Checks the publish these settings describe against AWS IoT's rules (see
+    /// [`DemoConfig::publish_request`]).
+    fn check_publish(&self) -> Result<(), ConfigError> {
+        let mut properties = Vec::new();
+        self.publish_request(&mut properties).map(|_| ())
+    }
+
+    /// The publish request these settings describe, every value checked as AWS IoT would
+    /// (topic rules, 128 KB payload, MQTT 5 property limits: see the `iot_publish` crate).
+    /// `properties` holds the user properties the request borrows.
+    ///
+    /// # Errors
+    /// [`ConfigError::Publish`] naming the flag whose value is refused and why.
+    pub fn publish_request<'a>(
+        &'a self,
+        properties: &'a mut Vec<UserProperty<'a>>,
+    ) -> Result<Publish<'a>, ConfigError> {
+        fn refused(setting: &'static str) -> impl Fn(&dyn fmt::Display) -> ConfigError {
+            move |reason| ConfigError::Publish {
+                setting,
+                reason: alloc::format!("{reason}"),
+            }
+        }
+        let topic = Topic::new(&self.topic).map_err(|e| refused("--topic")(&e))?;
+        iot_publish::check_payload_size(self.message.len())
+            .map_err(|e| refused("--message")(&e))?;
+        properties.clear();
+        for (name, value) in &self.user_properties {
+            properties
+                .push(UserProperty::new(name, value).map_err(|e| refused("--user-property")(&e))?);
+        }
+        let qos = if self.qos == 0 {
+            Qos::AtMostOnce
+        } else {
+            Qos::AtLeastOnce
+        };
+        let properties: &'a [UserProperty<'a>] = properties;
+        let mut publish = Publish::new(topic, qos)
+            .retain(self.retain)
+            .user_properties(properties)
+            .map_err(|e| refused("--user-property")(&e))?;
+        if let Some(content_type) = &self.content_type {
+            publish = publish
+                .content_type(content_type)
+                .map_err(|e| refused("--content-type")(&e))?;
+        }
+        if let Some(seconds) = self.message_expiry {
+            publish = publish.message_expiry(seconds);
+        }
+        if let Some(topic) = &self.response_topic {
+            publish = publish
+                .response_topic(topic)
+                .map_err(|e| refused("--response-topic")(&e))?;
+        }
+        if let Some(format) = self.payload_format {
+            publish = publish.payload_format(format);
+        }
+        if let Some(data) = &self.correlation_data {
+            publish = publish
+                .correlation_data(data.as_bytes())
+                .map_err(|e| refused("--correlation-data")(&e))?;
+        }
+        Ok(publish)
     }
 
     /// The ALPN protocols to offer: `--alpn` if given, else AWS IoT's rule, `x-amzn-http-ca`
@@ -557,6 +712,199 @@ mod tests {
         assert_eq!(
             parse(&["--bogus"], &[]),
             Err(ConfigError::UnknownArgument("--bogus".into()))
+        );
+    }
+
+    // -- publish: the AWS IoT publish API's flags, good and bad values.
+    fn refusal(args: &[&str], env: &[(&str, &str)]) -> String {
+        match parse(args, env) {
+            Err(error @ (ConfigError::Publish { .. } | ConfigError::InvalidValue { .. })) => {
+                error.to_string()
+            }
+            other => core::panic!("{args:?} {env:?}: expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn publish_options_default_to_aws_iots_defaults() {
+        let config = parse(&[], &[]).expect("valid");
+        assert!(!config.retain);
+        assert_eq!(
+            (
+                &config.content_type,
+                config.message_expiry,
+                &config.response_topic
+            ),
+            (&None, None, &None)
+        );
+        assert!(config.user_properties.is_empty());
+        assert_eq!(
+            (config.payload_format, &config.correlation_data),
+            (None, &None)
+        );
+    }
+
+    #[test]
+    fn retain_is_a_flag_or_a_variable() {
+        assert!(parse(&["--retain"], &[]).expect("valid").retain);
+        assert!(parse(&[], &[("IOT_RETAIN", "1")]).expect("valid").retain);
+        assert!(!parse(&[], &[("IOT_RETAIN", "0")]).expect("valid").retain);
+        assert_eq!(
+            refusal(&[], &[("IOT_RETAIN", "maybe")]),
+            "--retain: \"maybe\" is not 1 or 0"
+        );
+    }
+
+    #[test]
+    fn content_type_is_an_mqtt_string() {
+        let config = parse(&["--content-type", "text/plain; charset=utf-8"], &[]).expect("valid");
+        assert_eq!(
+            config.content_type.as_deref(),
+            Some("text/plain; charset=utf-8")
+        );
+        let from_env = parse(&[], &[("IOT_CONTENT_TYPE", "application/cbor")]).expect("valid");
+        assert_eq!(from_env.content_type.as_deref(), Some("application/cbor"));
+        assert_eq!(
+            refusal(&["--content-type", "a\0b"], &[]),
+            "--content-type: the content type holds U+0000 (NUL), which MQTT forbids"
+        );
+        let long = "x".repeat(65_536);
+        assert!(refusal(&["--content-type", &long], &[]).starts_with("--content-type: "));
+    }
+
+    #[test]
+    fn message_expiry_is_whole_seconds_in_32_bits() {
+        for (value, seconds) in [("0", 0), ("3600", 3600), ("4294967295", u32::MAX)] {
+            let config = parse(&["--message-expiry", value], &[]).expect("valid");
+            assert_eq!(config.message_expiry, Some(seconds));
+        }
+        let from_env = parse(&[], &[("IOT_MESSAGE_EXPIRY", "60")]).expect("valid");
+        assert_eq!(from_env.message_expiry, Some(60));
+        for bad in ["-1", "1.5", "4294967296", "soon", ""] {
+            assert!(
+                refusal(&["--message-expiry", bad], &[]).starts_with("--message-expiry: "),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn response_topic_follows_the_topic_rules() {
+        let config = parse(&["--response-topic", "dt/reply"], &[]).expect("valid");
+        assert_eq!(config.response_topic.as_deref(), Some("dt/reply"));
+        let from_env = parse(&[], &[("IOT_RESPONSE_TOPIC", "r")]).expect("valid");
+        assert_eq!(from_env.response_topic.as_deref(), Some("r"));
+        assert_eq!(
+            refusal(&["--response-topic", "dt/+/reply"], &[]),
+            "--response-topic: response topic: the topic holds the wildcard '+', which only a \
+             subscription may use"
+        );
+        assert!(refusal(&["--response-topic", ""], &[]).contains("the topic is empty"));
+    }
+
+    #[test]
+    fn user_properties_repeat_and_come_from_the_variable_first() {
+        let config = parse(
+            &["--user-property", "b=2", "--user-property", "c=x=y"],
+            &[("IOT_USER_PROPERTIES", "a=1\nempty=\n")],
+        )
+        .expect("valid");
+        let pairs: Vec<(&str, &str)> = config
+            .user_properties
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        assert_eq!(pairs, [("a", "1"), ("empty", ""), ("b", "2"), ("c", "x=y")]);
+        for bad in ["novalue", "=value"] {
+            assert!(
+                refusal(&["--user-property", bad], &[]).starts_with("--user-property: "),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            refusal(&["--user-property", "n=a\0"], &[]),
+            "--user-property: a user property's value holds U+0000 (NUL), which MQTT forbids"
+        );
+    }
+
+    #[test]
+    fn payload_format_is_utf8_or_bytes() {
+        assert_eq!(
+            parse(&["--payload-format", "utf8"], &[]).map(|c| c.payload_format),
+            Ok(Some(PayloadFormat::Utf8))
+        );
+        assert_eq!(
+            parse(&[], &[("IOT_PAYLOAD_FORMAT", "bytes")]).map(|c| c.payload_format),
+            Ok(Some(PayloadFormat::Bytes))
+        );
+        assert_eq!(
+            refusal(&["--payload-format", "UTF8_DATA"], &[]),
+            "--payload-format: \"UTF8_DATA\" is not utf8 or bytes"
+        );
+    }
+
+    #[test]
+    fn correlation_data_is_binary_data_of_mqtt_size() {
+        let config = parse(&["--correlation-data", "request-7"], &[]).expect("valid");
+        assert_eq!(config.correlation_data.as_deref(), Some("request-7"));
+        let from_env = parse(&[], &[("IOT_CORRELATION_DATA", "x")]).expect("valid");
+        assert_eq!(from_env.correlation_data.as_deref(), Some("x"));
+        let long = "x".repeat(65_536);
+        assert_eq!(
+            refusal(&["--correlation-data", &long], &[]),
+            "--correlation-data: the correlation data is 65536 bytes; MQTT 5 takes at most 65535"
+        );
+    }
+
+    #[test]
+    fn topics_and_messages_aws_iot_would_refuse_are_configuration_errors() {
+        assert_eq!(
+            refusal(&["--topic", "a/#"], &[]),
+            "--topic: the topic holds the wildcard '#', which only a subscription may use"
+        );
+        assert!(refusal(&[], &[("IOT_TOPIC", "a/+")]).starts_with("--topic: "));
+        assert!(refusal(&["--topic", &"t".repeat(257)], &[]).contains("at most 256"));
+        assert!(refusal(&["--topic", "1/2/3/4/5/6/7/8/9"], &[]).contains("at most 7"));
+        assert!(parse(&["--topic", "1/2/3/4/5/6/7/8"], &[]).is_ok());
+        let big = "m".repeat(128 * 1024 + 1);
+        assert!(refusal(&["--message", &big], &[]).starts_with("--message: the payload is 131073"));
+        assert!(parse(&["--message", &"m".repeat(128 * 1024)], &[]).is_ok());
+    }
+
+    #[test]
+    fn the_publish_request_carries_every_setting() {
+        let config = parse(
+            &[
+                "--retain",
+                "--content-type",
+                "text/plain",
+                "--message-expiry",
+                "30",
+                "--response-topic",
+                "r/1",
+                "--user-property",
+                "k=v",
+                "--payload-format",
+                "utf8",
+                "--correlation-data",
+                "c",
+            ],
+            &[],
+        )
+        .expect("valid");
+        let mut properties = Vec::new();
+        let publish = config.publish_request(&mut properties).expect("valid");
+        assert_eq!(
+            std::string::String::from(publish.topic().as_str()),
+            config.topic
+        );
+        let mut path = [0u8; 256];
+        assert_eq!(
+            publish.write_path(&mut path),
+            Ok(
+                "/topics/freertos%2Fdemo%2Fhttps?qos=1&retain=true&contentType=text%2Fplain\
+                &messageExpiry=30&responseTopic=r%2F1"
+            )
         );
     }
 }

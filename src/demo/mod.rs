@@ -23,8 +23,10 @@ use core::time::Duration;
 
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 use iot_backoff::{Backoff, BackoffPolicy, EntropySource, NextDelay};
-use iot_http::{Config as HttpConfig, HttpClient, Method, PathBuilder, RequestBuilder};
+use iot_http::{Config as HttpConfig, HttpClient};
+use iot_publish::{PublishOutcome, Retry};
 
 pub use config::{ConfigError, DemoConfig, USAGE};
 pub use report::{DemoReport, Timings};
@@ -236,6 +238,14 @@ impl<S: TcpIpStack> Session<'_, S> {
     fn run_cycle_with_attempts(&self, report: &mut DemoReport) -> Result<(), CycleError> {
         let config = self.config;
         let mut attempt = 1;
+        // The pauses between tries: exponential backoff with full jitter from the board's
+        // entropy, each drawn from [0, retry_delay * 2^n] (at most 8 x retry_delay), so that
+        // devices refused together (429, 500, 503...) do not come back together.
+        let mut pauses = Backoff::new(BackoffPolicy {
+            base: config.retry_delay,
+            max_delay: config.retry_delay.saturating_mul(8),
+            max_attempts: None,
+        });
         loop {
             let settle = || self.deadline.bound(SOCKET_SETTLE).unwrap_or_default();
             let free_before = settled_heap(self.stack, settle()).free;
@@ -262,10 +272,25 @@ impl<S: TcpIpStack> Session<'_, S> {
                 Ok(()) => return Ok(()),
                 Err(error) if !error.retryable || attempt >= config.attempts => return Err(error),
                 Err(error) => {
-                    let Some(delay) = self.deadline.bound(config.retry_delay) else {
+                    let pause = match pauses.next_delay(&mut BoardEntropy) {
+                        Ok(NextDelay::Retry(pause)) => pause,
+                        // Unlimited retries: never exhausted (attempts bound the loop).
+                        Ok(NextDelay::Exhausted) => config.retry_delay,
+                        Err(board::EntropyError) => {
+                            return Err(CycleError {
+                                message: message(format_args!(
+                                    "{} (no entropy for the backoff)",
+                                    error.message.as_str()
+                                )),
+                                retryable: false,
+                                http_status: error.http_status,
+                            });
+                        }
+                    };
+                    let Some(delay) = self.deadline.bound(pause) else {
                         return Err(self.deadline.exceeded(error.message.as_str()));
                     };
-                    if delay < config.retry_delay {
+                    if delay < pause {
                         // The pause would outlast the run: there is no time for another try.
                         return Err(self.deadline.exceeded(error.message.as_str()));
                     }
@@ -384,11 +409,13 @@ impl<S: TcpIpStack> Session<'_, S> {
     }
 }
 
-fn is_retryable_status(status: u16) -> bool {
-    matches!(status, 429 | 500 | 502 | 503 | 504)
-}
-
 /// Sends the publish and returns the 2xx status, or why not.
+///
+/// The request comes from [`DemoConfig::publish_request`] (the `iot_publish` crate): topic,
+/// QoS, retain, content type, message expiry, response topic, user properties, payload
+/// format and correlation data, each already checked when the configuration was read. A
+/// refusal names the status and the server's message; 429, 500, 502, 503 and 504 are
+/// retried (with backoff and jitter, by the caller), every other status is not.
 fn post<T: Connection>(
     transport: &mut TlsTransport<T>,
     server_name: &str,
@@ -400,35 +427,28 @@ fn post<T: Connection>(
         retryable,
         http_status: None,
     };
-    let mut path_buffer = [0u8; 512];
-    let mut path = PathBuilder::new(&mut path_buffer);
-    path.literal("/topics/")
-        .and_then(|path| path.segment(&config.topic))
-        .and_then(|path| path.literal(if config.qos == 0 { "?qos=0" } else { "?qos=1" }))
-        .map_err(|error| {
-            failure(
-                message(format_args!("the topic cannot be put in a path: {error}")),
-                false,
-            )
-        })?;
-    let mut head = [0u8; 1024];
+    let mut properties = Vec::new();
+    let publish = config
+        .publish_request(&mut properties)
+        .map_err(|error| failure(message(format_args!("{error}")), false))?;
     let body = config.message.as_bytes();
-    let request = RequestBuilder::new(&mut head, Method::Post, path.as_str(), server_name)
-        .and_then(|mut builder| {
-            builder.user_agent("freertos-https/0.1")?;
-            builder.header("Content-Type", "application/json")?;
-            builder.finish_for_body(body)
-        })
+    let headers = [
+        ("User-Agent", "freertos-https/0.1"),
+        ("Content-Type", "application/json"),
+    ];
+    // Sized to this request (a few hundred bytes without properties), on the heap rather
+    // than the task's stack.
+    let mut request_buffer = alloc::vec![0u8; publish.buffer_len(server_name, &headers, body)];
+    let built = publish
+        .build(&mut request_buffer, server_name, &headers, body)
         .map_err(|error| {
             failure(
                 message(format_args!("cannot build the request: {error}")),
                 false,
             )
         })?;
-    log::info!(
-        "Sending HTTP POST request to {server_name}{}...",
-        path.as_str()
-    );
+    let (request, path) = (built.request, built.path);
+    log::info!("Sending HTTP POST request to {server_name}{path}...");
     // The exchange ends with the run at the latest (`post` is only called with time left).
     let bounded = |wait: Duration| deadline.bound(wait).unwrap_or(Duration::from_millis(1));
     let http_config = HttpConfig {
@@ -450,20 +470,19 @@ fn post<T: Connection>(
         .chars()
         .take(200)
         .collect();
-    log::info!(
-        "Received HTTP response from {server_name}{}: status {status}, body: {excerpt}",
-        path.as_str()
-    );
-    if (200..300).contains(&status) {
-        Ok(status)
-    } else {
-        Err(CycleError {
+    log::info!("Received HTTP response from {server_name}{path}: status {status}, body: {excerpt}");
+    match iot_publish::classify(status, response.body) {
+        PublishOutcome::Published { status } => Ok(status),
+        PublishOutcome::Rejected(rejection) => Err(CycleError {
             message: message(format_args!(
-                "the server answered {status} {}: {excerpt}",
-                response.head.reason()
+                "the server answered {rejection} ({})",
+                match rejection.retry {
+                    Retry::WithBackoff => "retryable",
+                    Retry::Never => "not retryable",
+                }
             )),
-            retryable: is_retryable_status(status),
+            retryable: rejection.retry == Retry::WithBackoff,
             http_status: Some(status),
-        })
+        }),
     }
 }

@@ -66,6 +66,15 @@ fn build_setting(name: &str) -> Option<String> {
         "IOT_ALPN" => option_env!("IOT_ALPN"),
         "IOT_LINK_FAULTS" => option_env!("IOT_LINK_FAULTS"),
         "FREERTOS_HTTPS_LOG" => option_env!("FREERTOS_HTTPS_LOG"),
+        // -- publish: the AWS IoT publish API's options (`IOT_USER_PROPERTIES`: one
+        // NAME=VALUE a line).
+        "IOT_RETAIN" => option_env!("IOT_RETAIN"),
+        "IOT_CONTENT_TYPE" => option_env!("IOT_CONTENT_TYPE"),
+        "IOT_MESSAGE_EXPIRY" => option_env!("IOT_MESSAGE_EXPIRY"),
+        "IOT_RESPONSE_TOPIC" => option_env!("IOT_RESPONSE_TOPIC"),
+        "IOT_USER_PROPERTIES" => option_env!("IOT_USER_PROPERTIES"),
+        "IOT_PAYLOAD_FORMAT" => option_env!("IOT_PAYLOAD_FORMAT"),
+        "IOT_CORRELATION_DATA" => option_env!("IOT_CORRELATION_DATA"),
         _ => None,
     };
     value.map(ToString::to_string)
