@@ -77,6 +77,15 @@ pub struct DemoConfig {
     /// The simulated network card, by name (`slirp` or `gateway`); `None` is the board's
     /// default. Checked by the board, which knows its cards. `--card`, `FREERTOS_HTTPS_CARD`.
     pub card: Option<String>,
+    // -- resume: TLS session resumption.
+    /// Resume the TLS session of an earlier connection to the same server name and port
+    /// (TLS 1.3 tickets, TLS 1.2 tickets or session IDs). Default on; `--no-resume` or
+    /// `IOT_NO_RESUME=1` makes every connection a full handshake and keeps no session.
+    pub resume: bool,
+    /// Keep the session in this file, so that the next run resumes it (simulator only; a
+    /// secret: written with mode 0600). Default none: the session lives in RAM for the run.
+    /// `--session-file PATH`, `IOT_SESSION_FILE`.
+    pub session_file: Option<String>,
 }
 
 impl Default for DemoConfig {
@@ -104,6 +113,9 @@ impl Default for DemoConfig {
             pcap: None,
             link_faults: None,
             card: None,
+            // -- resume: TLS session resumption.
+            resume: true,
+            session_file: None,
         }
     }
 }
@@ -139,6 +151,9 @@ endpoint and runs against it.
   --log-level LEVEL      off, error, warn, info, debug, trace                  FREERTOS_HTTPS_LOG
   --card slirp|gateway   simulated network card (default: slirp on Linux,      FREERTOS_HTTPS_CARD
                          gateway on Windows, which has only the gateway)
+  --no-resume            full TLS handshake every time, keep no session        IOT_NO_RESUME=1
+  --session-file PATH    keep the TLS session in PATH (secret, mode 0600) so   IOT_SESSION_FILE
+                         that the next run resumes it (simulator only)
   -h, --help             this text";
 
 /// A setting that could not be used.
@@ -209,6 +224,9 @@ const FLAGS: &[(&str, &str, bool)] = &[
     ("--link-faults", "IOT_LINK_FAULTS", true),
     ("--log-level", "FREERTOS_HTTPS_LOG", true),
     ("--card", "FREERTOS_HTTPS_CARD", true),
+    // -- resume: TLS session resumption.
+    ("--no-resume", "IOT_NO_RESUME", false),
+    ("--session-file", "IOT_SESSION_FILE", true),
 ];
 
 impl DemoConfig {
@@ -335,6 +353,15 @@ impl DemoConfig {
                     Some(value.clone())
                         .filter(|name| !name.is_empty())
                         .ok_or_else(|| invalid("a card name"))?,
+                )
+            }
+            // -- resume: TLS session resumption.
+            "--no-resume" => self.resume = !truthy(&value).ok_or_else(|| invalid("1 or 0"))?,
+            "--session-file" => {
+                self.session_file = Some(
+                    Some(value.clone())
+                        .filter(|path| !path.is_empty())
+                        .ok_or_else(|| invalid("a file path"))?,
                 )
             }
             _ => self.log_level = value,
@@ -484,6 +511,29 @@ mod tests {
             parse(&["--card", ""], &[]),
             Err(ConfigError::InvalidValue {
                 setting: "--card",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn resumption_is_on_unless_turned_off_and_the_session_file_is_optional() {
+        let config = parse(&[], &[]).expect("valid");
+        assert!(config.resume);
+        assert_eq!(config.session_file, None);
+        assert!(!parse(&["--no-resume"], &[]).expect("valid").resume);
+        assert!(!parse(&[], &[("IOT_NO_RESUME", "1")]).expect("valid").resume);
+        assert!(parse(&[], &[("IOT_NO_RESUME", "0")]).expect("valid").resume);
+        assert_eq!(
+            parse(&[], &[("IOT_SESSION_FILE", "s.bin")])
+                .expect("valid")
+                .session_file,
+            Some("s.bin".into())
+        );
+        assert!(matches!(
+            parse(&["--session-file", ""], &[]),
+            Err(ConfigError::InvalidValue {
+                setting: "--session-file",
                 ..
             })
         ));

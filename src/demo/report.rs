@@ -59,6 +59,10 @@ pub struct DemoReport {
     pub tls_cipher: &'static str,
     /// The TCP/IP stack the demo ran on ([`crate::net::TcpIpStack::name`]).
     pub tcpip_stack: &'static str,
+    // -- resume: TLS session resumption.
+    /// For each completed cycle, whether its connection resumed a TLS session (`false`: a
+    /// full handshake).
+    pub resumed_per_iteration: Vec<bool>,
 }
 
 impl DemoReport {
@@ -81,6 +85,12 @@ impl DemoReport {
             tls_version: "",
             tls_cipher: "",
             tcpip_stack,
+            // -- resume: reserved up front too, for the same reason.
+            resumed_per_iteration: {
+                let mut resumed = Vec::new();
+                let _ = resumed.try_reserve_exact(iterations as usize);
+                resumed
+            },
         }
     }
 
@@ -203,11 +213,19 @@ impl DemoReport {
         );
         let _ = write!(
             json,
-            "\"tcpip_stack\":{},\"tls\":{{\"version\":{},\"cipher\":{}}}}}",
+            "\"tcpip_stack\":{},\"tls\":{{\"version\":{},\"cipher\":{}}}",
             json_string(self.tcpip_stack),
             json_string(self.tls_version),
             json_string(self.tls_cipher)
         );
+        // -- resume: TLS session resumption.
+        let resumed: Vec<&str> = self
+            .resumed_per_iteration
+            .iter()
+            .map(|resumed| if *resumed { "true" } else { "false" })
+            .collect();
+        let _ = write!(json, ",\"resumed_per_iteration\":[{}]", resumed.join(","));
+        json.push('}');
         json
     }
 }
@@ -258,9 +276,17 @@ mod tests {
         assert!(json.starts_with("{\"result\":\"fail\",\"error\":\"server said \\\"no\\\"\",\"http_status\":null,\"iterations\":2,"), "{json}");
         assert!(json.contains("\"heap_peak_used\":60"), "{json}");
         assert!(
-            json.ends_with(
-                "\"tcpip_stack\":\"smoltcp\",\"tls\":{\"version\":\"\",\"cipher\":\"\"}}"
+            json.contains(
+                "\"tcpip_stack\":\"smoltcp\",\"tls\":{\"version\":\"\",\"cipher\":\"\"},"
             ),
+            "{json}"
+        );
+        assert!(json.ends_with(",\"resumed_per_iteration\":[]}"), "{json}");
+        report.resumed_per_iteration = vec![false, true];
+        assert!(
+            report
+                .to_json()
+                .ends_with(",\"resumed_per_iteration\":[false,true]}"),
             "{json}"
         );
     }
