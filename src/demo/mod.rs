@@ -472,11 +472,13 @@ impl<S: TcpIpStack> Session<'_, S> {
                 self.forget_session(key);
             }
         }
+        let micros = transport.timings().tls_handshake.as_micros();
         log::info!(
-            "TLS handshake with {}:{} in {} ms: {}.",
+            "TLS handshake with {}:{} in {}.{} ms: {}.",
             key.server_name,
             key.port,
-            transport.timings().tls_handshake.as_millis(),
+            micros / 1000,
+            micros % 1000 / 100,
             if outcome.resumed() {
                 "resumed session"
             } else {
