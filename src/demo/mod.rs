@@ -177,7 +177,7 @@ pub fn run_with_sessions<S: TcpIpStack>(
     config: &DemoConfig,
     server_name: &str,
     credentials: &Credentials,
-    mut sessions: Option<&mut dyn SessionStore>,
+    sessions: Option<&mut dyn SessionStore>,
 ) -> DemoReport {
     let mut report = DemoReport::new(config.iterations, stack.name());
     let deadline = RunDeadline::starting_now(config.deadline);
@@ -219,11 +219,7 @@ pub fn run_with_sessions<S: TcpIpStack>(
         server_name,
         config,
         credentials,
-        sessions: RefCell::new(
-            sessions
-                .as_deref_mut()
-                .map(|store| store as &mut dyn SessionStore),
-        ),
+        sessions: RefCell::new(sessions.map(|store| store as &mut dyn SessionStore)),
         resumed: Cell::new(false),
     };
     for iteration in 1..=config.iterations {
@@ -237,6 +233,9 @@ pub fn run_with_sessions<S: TcpIpStack>(
         }
         report.iterations_done = iteration;
         report.resumed_per_iteration.push(session.resumed.get());
+        report
+            .handshake_per_iteration
+            .push((report.timings.handshake, report.timings.handshake_busy));
         let heap = settled_heap(stack, deadline.bound(SOCKET_SETTLE).unwrap_or_default());
         report.heap_free_per_iteration.push(heap.free);
         log::info!(

@@ -63,6 +63,10 @@ pub struct DemoReport {
     /// For each completed cycle, whether its connection resumed a TLS session (`false`: a
     /// full handshake).
     pub resumed_per_iteration: Vec<bool>,
+    /// For each completed cycle, its TLS handshake (host clock) and, on boards that count it,
+    /// the processor time it cost (see [`Timings::handshake_busy`]): the cost of a full and of
+    /// a resumed handshake side by side.
+    pub handshake_per_iteration: Vec<(Duration, Option<Duration>)>,
 }
 
 impl DemoReport {
@@ -90,6 +94,11 @@ impl DemoReport {
                 let mut resumed = Vec::new();
                 let _ = resumed.try_reserve_exact(iterations as usize);
                 resumed
+            },
+            handshake_per_iteration: {
+                let mut handshakes = Vec::new();
+                let _ = handshakes.try_reserve_exact(iterations as usize);
+                handshakes
             },
         }
     }
@@ -225,6 +234,31 @@ impl DemoReport {
             .map(|resumed| if *resumed { "true" } else { "false" })
             .collect();
         let _ = write!(json, ",\"resumed_per_iteration\":[{}]", resumed.join(","));
+        let handshakes: Vec<String> = self
+            .handshake_per_iteration
+            .iter()
+            .map(|(time, _)| ms(*time))
+            .collect();
+        let busy: Vec<String> = self
+            .handshake_per_iteration
+            .iter()
+            .map(|(_, busy)| {
+                busy.map_or_else(
+                    || "null".to_owned(),
+                    |busy| {
+                        u64::try_from(busy.as_nanos())
+                            .unwrap_or(u64::MAX)
+                            .to_string()
+                    },
+                )
+            })
+            .collect();
+        let _ = write!(
+            json,
+            ",\"handshake_ms_per_iteration\":[{}],\"handshake_busy_ns_per_iteration\":[{}]",
+            handshakes.join(","),
+            busy.join(",")
+        );
         json.push('}');
         json
     }
@@ -281,12 +315,20 @@ mod tests {
             ),
             "{json}"
         );
-        assert!(json.ends_with(",\"resumed_per_iteration\":[]}"), "{json}");
+        assert!(json.contains(",\"resumed_per_iteration\":[],"), "{json}");
         report.resumed_per_iteration = vec![false, true];
+        report.handshake_per_iteration = vec![
+            (
+                Duration::from_micros(12_345),
+                Some(Duration::from_nanos(4_000_000)),
+            ),
+            (Duration::from_micros(2_000), None),
+        ];
+        let json = report.to_json();
         assert!(
-            report
-                .to_json()
-                .ends_with(",\"resumed_per_iteration\":[false,true]}"),
+            json.ends_with(
+                ",\"resumed_per_iteration\":[false,true],\"handshake_ms_per_iteration\":[12.345,2.000],\"handshake_busy_ns_per_iteration\":[4000000,null]}"
+            ),
             "{json}"
         );
     }

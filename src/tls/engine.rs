@@ -8,7 +8,7 @@
 use core::ffi::{CStr, c_char, c_int, c_uchar, c_void};
 use core::mem::MaybeUninit;
 use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use core::time::Duration;
 
 use alloc::borrow::ToOwned;
@@ -46,8 +46,14 @@ static INITIALISED: AtomicBool = AtomicBool::new(false);
 
 /// A random number drawn once per boot: a saved session made in this boot has the uptime
 /// clock to date its ticket; one from an earlier boot needs the wall clock (see
-/// [`SessionHeader`]).
-static BOOT_ID: AtomicU64 = AtomicU64::new(0);
+/// [`SessionHeader`]). 32 bits (Cortex-M4 has no 64-bit atomics): should two boots draw the
+/// same one, an old ticket's age is misjudged and the server, which dates its tickets itself,
+/// refuses it if it is too old.
+static BOOT_ID: AtomicU32 = AtomicU32::new(0);
+
+fn boot_id() -> u64 {
+    u64::from(BOOT_ID.load(Ordering::Relaxed))
+}
 
 /// Mbed TLS is built without `MBEDTLS_THREADING_C`: its PSA key store, shared by every
 /// connection, is guarded by nothing. So every entry into Mbed TLS holds this kernel mutex
@@ -96,9 +102,9 @@ pub fn initialise() -> Result<(), TlsError> {
         }
     }
     mbedtls_lock()?;
-    let mut boot_id = [0u8; 8];
+    let mut boot_id = [0u8; 4];
     board::fill_entropy(&mut boot_id).map_err(|_| TlsError::Entropy)?;
-    BOOT_ID.store(u64::from_be_bytes(boot_id) | 1, Ordering::Relaxed);
+    BOOT_ID.store(u32::from_be_bytes(boot_id) | 1, Ordering::Relaxed);
     INITIALISED.store(true, Ordering::Release);
     Ok(())
 }
@@ -1037,7 +1043,7 @@ impl SessionHeader {
     /// wall clock if both boots had one; `None` if that cannot be known (the server then
     /// judges its age alone).
     fn age_ms(&self) -> Option<i64> {
-        if self.boot_id == BOOT_ID.load(Ordering::Relaxed) {
+        if self.boot_id == boot_id() {
             return Some((uptime_ms() - self.issued_uptime_ms).max(0));
         }
         let now = wall_ms()?;
@@ -1075,7 +1081,7 @@ fn serialize_session(session: &sys::mbedtls_ssl_session, binding: &[u8; 32]) -> 
         now
     };
     let header = SessionHeader {
-        boot_id: BOOT_ID.load(Ordering::Relaxed),
+        boot_id: boot_id(),
         issued_uptime_ms,
         issued_wall_ms: wall_ms().map_or(0, |wall| {
             wall.saturating_sub(u64::try_from(now - issued_uptime_ms).unwrap_or(0))
