@@ -1007,7 +1007,23 @@ fn resuming_endpoint(
         EndpointConfig::new(&paths.server_cert, &paths.server_key, &paths.ca_cert, port);
     config.versions = versions;
     config.resumption = resumption;
-    iot_server::start(config).expect("endpoint")
+    start_when_port_free(config)
+}
+
+/// Starts `config`, waiting (up to 2 s) for its port while an endpoint dropped just before
+/// still lets it go (its accept loop stops asynchronously).
+fn start_when_port_free(config: EndpointConfig) -> iot_server::RunningEndpoint {
+    for _ in 0..100 {
+        match iot_server::start(config.clone()) {
+            Err(iot_server::StartError::Bind(error))
+                if error.kind() == std::io::ErrorKind::AddrInUse =>
+            {
+                thread::sleep(Duration::from_millis(20));
+            }
+            started => return started.expect("endpoint"),
+        }
+    }
+    panic!("port {} stayed in use", config.bind.port());
 }
 
 /// The demo against `port` with the PKI in `dir` and `args`, which must succeed; its JSON
@@ -1259,5 +1275,68 @@ fn failed_attempts_after_a_resumed_handshake_give_back_all_the_heap_they_took() 
             "{versions:?}: the failed attempts did not resume: {:?}",
             text(&output)
         );
+    }
+}
+
+#[test]
+fn a_server_that_refuses_the_session_is_verified_in_full_also_without_sni() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pki = certs::generate_test_pki(dir.path()).expect("test PKI");
+    let (device_cert, device_key) = pki.device(DeviceKey::P256);
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("free port");
+        listener.local_addr().expect("address").port()
+    };
+    let serve = |(cert, key): &(std::path::PathBuf, std::path::PathBuf)| {
+        let mut config = EndpointConfig::new(cert, key, &pki.ca_cert, port);
+        config.resumption = iot_server::SessionResumption::Tickets { lifetime_s: 3600 };
+        start_when_port_free(config)
+    };
+    for sni in [false, true] {
+        let file = dir.path().join(format!("session-{sni}.bin"));
+        let run = || {
+            let mut command = demo();
+            command
+                .args(["--endpoint", "localhost", "--port", &port.to_string()])
+                .arg("--root-ca")
+                .arg(&pki.ca_cert)
+                .arg("--client-cert")
+                .arg(&device_cert)
+                .arg("--client-key")
+                .arg(&device_key)
+                .arg("--session-file")
+                .arg(&file)
+                .args(["--json", "--attempts", "1"]);
+            if !sni {
+                command.arg("--no-sni");
+            }
+            command.output().expect("run the demo")
+        };
+        let good = serve(&pki.server);
+        let first = run();
+        assert_eq!(first.status.code(), Some(0), "{:?}", text(&first));
+        let second = run();
+        assert_eq!(
+            resumed(&json_report(&second)),
+            [true],
+            "sni {sni}: {:?}",
+            text(&second)
+        );
+        drop(good);
+        // The same address now serves a certificate for another name: the saved session is
+        // refused, and the full handshake must find the name wrong.
+        let _impostor = serve(&pki.server_wrong_name);
+        let third = run();
+        assert_eq!(
+            third.status.code(),
+            Some(1),
+            "sni {sni}: {:?}",
+            text(&third)
+        );
+        let error = json_report(&third)["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(error.contains("name mismatch"), "sni {sni}: {error}");
     }
 }
