@@ -336,11 +336,12 @@ grep -qw aes /proc/cpuinfo 2>/dev/null && aes=yes
     for server in "${servers[@]}"; do
         for key in rsa ec; do
             rows() { awk -F'\t' -v s="$server" -v k="$key" -v c="$1" '$1 == s && $2 == k { print $c }' "$work/resume.tsv"; }
+            ms2() { if [ "$1" = "-" ]; then echo "-"; else echo "$(calc "%.2f" "$1") ms"; fi; }
             full=$(rows 3 | median)
             resumed=$(rows 4 | median)
             ratio="-"
             [ "$full" = "-" ] || [ "$resumed" = "-" ] || ratio="$(calc "%.1f" "$full / $resumed")x"
-            echo "| $(server_name "$server") | $(key_name "$key") | $(rows 6 | awk 'NR == 1') | $(rows 5 | grep -c '^yes$' || true)/$runs | $full ms | $resumed ms | $ratio |"
+            echo "| $(server_name "$server") | $(key_name "$key") | $(rows 6 | awk 'NR == 1') | $(rows 5 | grep -c '^yes$' || true)/$runs | $(ms2 "$full") | $(ms2 "$resumed") | $ratio |"
         done
     done
     echo
