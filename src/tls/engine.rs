@@ -704,11 +704,11 @@ impl<T: Connection> Engine<T> {
         } else {
             self.ssl.private_session_negotiate
         };
-        // SAFETY: `session` is the session being negotiated or the established one, owned by the context; its
-        // `peer_cert` is NULL or a chain Mbed TLS allocated with the platform calloc (our
-        // C_CALLOC) and initialised. Freeing it and storing NULL is what Mbed TLS itself does
-        // before it parses a new chain. The root CA is ours; an emptied chain is a valid
-        // (initialised) one, and the config no longer points at it.
+        // SAFETY: `session` is the session being negotiated or the established one, owned by
+        // the context; its `peer_cert` is NULL or a chain Mbed TLS allocated with the platform
+        // calloc (our C_CALLOC) and initialised. Freeing it and storing NULL is what Mbed TLS
+        // itself does before it parses a new chain. The root CA is ours; an emptied chain is a
+        // valid (initialised) one, and the config no longer points at it.
         unsafe {
             if !session.is_null() && !(*session).private_peer_cert.is_null() {
                 let chain = (*session).private_peer_cert;
