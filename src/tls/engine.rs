@@ -1015,7 +1015,8 @@ impl SessionHeader {
         }
         if bytes[1..33] != binding[..] {
             return Err(Resumption::Unusable(
-                "it was made for another server name, port, SNI setting, root CA or device certificate",
+                "it was made for another server name, port, SNI setting, TLS versions, root CA or \
+                 device certificate",
             ));
         }
         let field = |at: usize| {
@@ -1118,8 +1119,9 @@ fn serialize_session(session: &sys::mbedtls_ssl_session, binding: &[u8; 32]) -> 
     Some(bytes)
 }
 
-/// SHA-256 over what a saved session is for: the server name, port and SNI setting, the root
-/// CA and the device certificate. A session made under other settings is never offered.
+/// SHA-256 over what a saved session is for: the server name, port and SNI setting, the TLS
+/// versions allowed, the root CA and the device certificate. A session made under other
+/// settings is never offered.
 fn session_binding(
     config: &TlsConfig,
     port: u16,
@@ -1129,7 +1131,12 @@ fn session_binding(
     let parts: [&[u8]; 7] = [
         b"freertos-https TLS session 1\0",
         config.server_name.as_bytes(),
-        &[0, u8::from(send_sni)],
+        &[
+            0,
+            u8::from(send_sni),
+            version_byte(config.min_version),
+            version_byte(config.max_version),
+        ],
         &port.to_be_bytes(),
         &(credentials.root_ca.bytes.len() as u64).to_be_bytes(),
         &credentials.root_ca.bytes,
@@ -1153,6 +1160,13 @@ fn session_binding(
         }
         sys::mbedtls_sha256_free(context);
         (result == 0).then_some(digest)
+    }
+}
+
+fn version_byte(version: TlsVersion) -> u8 {
+    match version {
+        TlsVersion::Tls12 => 2,
+        TlsVersion::Tls13 => 3,
     }
 }
 
