@@ -3,7 +3,8 @@
 #
 #   scripts/bench-report.sh            full run (a few minutes): 9 alternating demo/curl runs
 #                                      per server and key, the small-record build, the network
-#                                      benchmark and the code sizes
+#                                      benchmark, TLS session resumption (two cycles per run,
+#                                      full then resumed handshake) and the code sizes
 #   scripts/bench-report.sh --smoke    the same path with 2 runs each, without the small-record
 #                                      build and the size report, into target/bench-smoke/
 #                                      (CI runs this; well under a minute once built)
@@ -122,6 +123,32 @@ for server in "${servers[@]}"; do
         done
         for variant in "${variants[@]:1}"; do
             run_demo "$server" "$key" "$variant"
+        done
+    done
+done
+
+# TLS session resumption: each run does two cycles, the first a full handshake, the second
+# offering the session the first one kept; the two handshakes of one run are a pair.
+: > "$work/resume.tsv"
+for server in "${servers[@]}"; do
+    for key in rsa ec; do
+        echo "bench-report: $server, $key device key: $runs two-cycle runs (full, then resumed handshake)"
+        for _ in $(seq "$runs"); do
+            "$demo_default" --endpoint localhost --port "${server_port[$server]}" \
+                --root-ca "$work/certs/root.pem" --client-cert "$work/certs/device-$key.pem" \
+                --client-key "$work/certs/device-$key.key" --attempts 1 --deadline 30 --json \
+                --log-level off --iterations 2 > "$work/resume.out" 2> "$work/resume.err" || true
+            if ! python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])
+assert r["result"] == "pass"
+full, resumed = r["handshake_ms_per_iteration"]
+print("\t".join([sys.argv[2], sys.argv[3], str(full), str(resumed),
+    "yes" if r["resumed_per_iteration"] == [False, True] else "no", r["tls"]["version"]]))
+' "$(tail -1 "$work/resume.out")" "$server" "$key" >> "$work/resume.tsv" 2> /dev/null; then
+                failures=$((failures + 1))
+                echo "bench-report: two-cycle demo FAILED against $server ($key key): $(tail -c 300 "$work/resume.err") $(tail -1 "$work/resume.out")" >&2
+            fi
         done
     done
 done
@@ -300,6 +327,24 @@ grep -qw aes /proc/cpuinfo 2>/dev/null && aes=yes
         done
         echo
     fi
+    echo "## TLS session resumption"
+    echo
+    echo "$runs runs per row of the demo with two cycles (\`--iterations 2\`): the first does a full handshake and keeps the session (a TLS 1.3 ticket), the second offers it. Handshake times from the demo's own clock (\`handshake_ms_per_iteration\`), medians of the pairs; \"resumed\" counts the runs whose second cycle the server resumed (\`resumed_per_iteration\`)."
+    echo
+    echo "| server | device key | TLS | resumed | full handshake | resumed handshake | full / resumed |"
+    echo "|---|---|---|---|---|---|---|"
+    for server in "${servers[@]}"; do
+        for key in rsa ec; do
+            rows() { awk -F'\t' -v s="$server" -v k="$key" -v c="$1" '$1 == s && $2 == k { print $c }' "$work/resume.tsv"; }
+            ms2() { if [ "$1" = "-" ]; then echo "-"; else echo "$(calc "%.2f" "$1") ms"; fi; }
+            full=$(rows 3 | median)
+            resumed=$(rows 4 | median)
+            ratio="-"
+            [ "$full" = "-" ] || [ "$resumed" = "-" ] || ratio="$(calc "%.1f" "$full / $resumed")x"
+            echo "| $(server_name "$server") | $(key_name "$key") | $(rows 6 | awk 'NR == 1') | $(rows 5 | grep -c '^yes$' || true)/$runs | $(ms2 "$full") | $(ms2 "$resumed") | $ratio |"
+        done
+    done
+    echo
     echo "## mTLS download through the simulator"
     echo
     echo "GET of a $download_bytes-byte file from nginx (RSA-2048 device key), the body streamed through the HTTP client's body reader and every byte checked against the pattern it was written with (\`tls-download\`); curl fetches the same file with the same credentials (its copy compared with \`cmp\`). $downloads run(s) each, alternating; medians. Start of the TLS connection to the last byte."

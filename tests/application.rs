@@ -1197,3 +1197,352 @@ fn a_throttled_publish_is_retried_and_a_bad_request_is_not() {
         assert!(error.contains("(not retryable)"), "{error}");
     }
 }
+
+// -- resume: TLS session resumption.
+
+/// An endpoint on `port` (0: any) with the PKI in `dir`, serving `versions` and resuming
+/// sessions as `resumption` says.
+fn resuming_endpoint(
+    dir: &Path,
+    port: u16,
+    versions: iot_server::TlsVersions,
+    resumption: iot_server::SessionResumption,
+) -> iot_server::RunningEndpoint {
+    let paths = certs::CertPaths::in_dir(dir);
+    let mut config =
+        EndpointConfig::new(&paths.server_cert, &paths.server_key, &paths.ca_cert, port);
+    config.versions = versions;
+    config.resumption = resumption;
+    start_when_port_free(config)
+}
+
+/// Starts `config`, waiting (up to 2 s) for its port while an endpoint dropped just before
+/// still lets it go (its accept loop stops asynchronously).
+fn start_when_port_free(config: EndpointConfig) -> iot_server::RunningEndpoint {
+    for _ in 0..100 {
+        match iot_server::start(config.clone()) {
+            Err(iot_server::StartError::Bind(error))
+                if error.kind() == std::io::ErrorKind::AddrInUse =>
+            {
+                thread::sleep(Duration::from_millis(20));
+            }
+            started => return started.expect("endpoint"),
+        }
+    }
+    panic!("port {} stayed in use", config.bind.port());
+}
+
+/// The demo against `port` with the PKI in `dir` and `args`, which must succeed; its JSON
+/// report and its stdout.
+fn resuming_run(dir: &Path, port: u16, args: &[&str]) -> (serde_json::Value, String) {
+    let output = demo()
+        .env_remove("IOT_NO_RESUME")
+        .env_remove("IOT_SESSION_FILE")
+        .args(endpoint_args(dir, port))
+        .arg("--json")
+        .args(args)
+        .output()
+        .expect("run the demo");
+    assert_eq!(output.status.code(), Some(0), "{:?}", text(&output));
+    (json_report(&output), text(&output).0)
+}
+
+fn resumed(report: &serde_json::Value) -> Vec<bool> {
+    report["resumed_per_iteration"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no resumed_per_iteration in {report}"))
+        .iter()
+        .map(|value| value.as_bool().expect("a boolean"))
+        .collect()
+}
+
+#[test]
+fn the_second_cycle_resumes_the_first_ones_session_on_tls_1_3_and_tls_1_2() {
+    use iot_server::SessionResumption::{Cache, Tickets};
+    use iot_server::TlsVersions::{Tls12Only, Tls13Only};
+    let dir = tempfile::tempdir().expect("temp dir");
+    certs::generate_into(dir.path(), DeviceKey::P256).expect("certificates");
+    let tickets = Tickets { lifetime_s: 3600 };
+    for (versions, resumption, version) in [
+        (Tls13Only, Cache, "TLSv1.3"),
+        (Tls13Only, tickets, "TLSv1.3"),
+        (Tls12Only, Cache, "TLSv1.2"),
+        (Tls12Only, tickets, "TLSv1.2"),
+    ] {
+        let endpoint = resuming_endpoint(dir.path(), 0, versions, resumption);
+        let (report, stdout) = resuming_run(dir.path(), endpoint.port(), &["--iterations", "3"]);
+        let case = format!("{versions:?} {resumption:?}");
+        assert_eq!(report["tls"]["version"], version, "{case}");
+        assert_eq!(resumed(&report), [false, true, true], "{case}: {stdout}");
+        assert!(stdout.contains(": full handshake."), "{case}: {stdout}");
+        assert!(stdout.contains(": resumed session."), "{case}: {stdout}");
+        // The kept session is in the heap from the first cycle on, and stays the same size.
+        let free = report["heap_free_per_iteration"].as_array().expect("array");
+        assert!(
+            free.windows(2).all(|pair| pair[0] == pair[1]),
+            "{case}: {report}"
+        );
+        assert_eq!(endpoint.observations().requests.lock().unwrap().len(), 3);
+    }
+}
+
+#[test]
+fn no_resume_makes_every_handshake_a_full_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    certs::generate_into(dir.path(), DeviceKey::P256).expect("certificates");
+    let endpoint = resuming_endpoint(
+        dir.path(),
+        0,
+        iot_server::TlsVersions::Both,
+        iot_server::SessionResumption::Cache,
+    );
+    let (report, stdout) = resuming_run(
+        dir.path(),
+        endpoint.port(),
+        &["--iterations", "2", "--no-resume"],
+    );
+    assert_eq!(resumed(&report), [false, false], "{stdout}");
+    let output = demo()
+        .args(endpoint_args(dir.path(), endpoint.port()))
+        .args(["--json", "--iterations", "2"])
+        .env("IOT_NO_RESUME", "1")
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(0), "{:?}", text(&output));
+    assert_eq!(resumed(&json_report(&output)), [false, false]);
+}
+
+#[test]
+fn a_server_that_refuses_every_ticket_gets_full_handshakes_without_an_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    certs::generate_into(dir.path(), DeviceKey::P256).expect("certificates");
+    for versions in [
+        iot_server::TlsVersions::Tls13Only,
+        iot_server::TlsVersions::Tls12Only,
+    ] {
+        let endpoint = resuming_endpoint(
+            dir.path(),
+            0,
+            versions,
+            iot_server::SessionResumption::IssueButReject,
+        );
+        let (report, stdout) = resuming_run(
+            dir.path(),
+            endpoint.port(),
+            &["--iterations", "3", "--attempts", "1"],
+        );
+        assert_eq!(resumed(&report), [false, false, false], "{versions:?}");
+        assert_eq!(
+            stdout
+                .matches("The server did not resume the saved TLS session.")
+                .count(),
+            2,
+            "{versions:?}: {stdout}"
+        );
+    }
+}
+
+#[test]
+fn a_session_file_carries_the_session_to_the_next_run_and_a_restarted_server_refuses_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    certs::generate_into(dir.path(), DeviceKey::P256).expect("certificates");
+    let file = dir.path().join("session.bin");
+    let file_arg = file.display().to_string();
+    let tickets = iot_server::SessionResumption::Tickets { lifetime_s: 3600 };
+    let endpoint = resuming_endpoint(dir.path(), 0, iot_server::TlsVersions::Both, tickets);
+    let port = endpoint.port();
+    let with_file = ["--session-file", file_arg.as_str()];
+    let (first, _) = resuming_run(dir.path(), port, &with_file);
+    assert_eq!(resumed(&first), [false]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file)
+            .expect("the session file")
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the session file is readable by others"
+        );
+    }
+    let (second, stdout) = resuming_run(dir.path(), port, &with_file);
+    assert_eq!(resumed(&second), [true], "{stdout}");
+    // The same through the environment variable.
+    let output = demo()
+        .args(endpoint_args(dir.path(), port))
+        .arg("--json")
+        .env("IOT_SESSION_FILE", &file)
+        .output()
+        .expect("run");
+    assert_eq!(
+        resumed(&json_report(&output)),
+        [true],
+        "{:?}",
+        text(&output)
+    );
+    // A restarted server has a new ticket key: the saved session is refused, the run does a
+    // full handshake and succeeds, and keeps the new server's session.
+    drop(endpoint);
+    let restarted = resuming_endpoint(dir.path(), port, iot_server::TlsVersions::Both, tickets);
+    let (refused, stdout) = resuming_run(dir.path(), port, &with_file);
+    assert_eq!(resumed(&refused), [false], "{stdout}");
+    assert!(
+        stdout.contains("The server did not resume the saved TLS session."),
+        "{stdout}"
+    );
+    let (again, _) = resuming_run(dir.path(), port, &with_file);
+    assert_eq!(resumed(&again), [true]);
+    drop(restarted);
+}
+
+#[test]
+fn a_damaged_or_expired_session_file_means_a_full_handshake_with_a_warning() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    certs::generate_into(dir.path(), DeviceKey::P256).expect("certificates");
+    let file = dir.path().join("session.bin");
+    let file_arg = file.display().to_string();
+    let with_file = ["--session-file", file_arg.as_str()];
+    let endpoint = resuming_endpoint(
+        dir.path(),
+        0,
+        iot_server::TlsVersions::Tls13Only,
+        iot_server::SessionResumption::Tickets { lifetime_s: 2 },
+    );
+    let port = endpoint.port();
+    resuming_run(dir.path(), port, &with_file);
+    let good = std::fs::read(&file).expect("a session file");
+    let damaged: [(&str, Vec<u8>); 4] = [
+        ("garbage", b"not a session file at all".to_vec()),
+        ("truncated", good[..good.len() / 2].to_vec()),
+        ("flipped", {
+            let mut bytes = good.clone();
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 1;
+            bytes
+        }),
+        ("oversized", vec![b'x'; 64 * 1024]),
+    ];
+    for (what, bytes) in damaged {
+        std::fs::write(&file, bytes).expect("write");
+        let (report, stdout) = resuming_run(dir.path(), port, &with_file);
+        assert_eq!(resumed(&report), [false], "{what}");
+        assert!(
+            stdout.contains("cannot be used") && stdout.contains("Full TLS handshake"),
+            "{what}: {stdout}"
+        );
+        // The run kept a good session again: the next one resumes.
+        let (next, stdout) = resuming_run(dir.path(), port, &with_file);
+        assert_eq!(resumed(&next), [true], "after {what}: {stdout}");
+    }
+    // The ticket lives 2 s: after that the device does not offer it.
+    thread::sleep(Duration::from_millis(2500));
+    let (expired, stdout) = resuming_run(dir.path(), port, &with_file);
+    assert_eq!(resumed(&expired), [false], "{stdout}");
+    assert!(
+        stdout.contains("The saved TLS session has expired."),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn failed_attempts_after_a_resumed_handshake_give_back_all_the_heap_they_took() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    certs::generate_into(dir.path(), DeviceKey::Rsa2048).expect("certificates");
+    for versions in [
+        iot_server::TlsVersions::Tls13Only,
+        iot_server::TlsVersions::Tls12Only,
+    ] {
+        let paths = certs::CertPaths::in_dir(dir.path());
+        let mut config =
+            EndpointConfig::new(&paths.server_cert, &paths.server_key, &paths.ca_cert, 0);
+        config.versions = versions;
+        config.behaviour = Behaviour::CloseWithoutAnswerAfter(1);
+        let endpoint = iot_server::start(config).expect("endpoint");
+        let output = demo()
+            .args(endpoint_args(dir.path(), endpoint.port()))
+            .args(["--json", "--iterations", "2", "--attempts", "3"])
+            .args(["--retry-delay-ms", "0"])
+            .output()
+            .expect("run");
+        assert_eq!(output.status.code(), Some(1), "{:?}", text(&output));
+        let report = json_report(&output);
+        assert_eq!(resumed(&report), [false], "{versions:?}");
+        assert_eq!(
+            report["heap_lost_per_failed_attempt"],
+            serde_json::json!([0, 0, 0]),
+            "{versions:?}: {report}"
+        );
+        // The first failed attempt resumed the first cycle's session (a server may take a
+        // ticket once only: the later ones may be full handshakes).
+        assert!(
+            text(&output).0.matches(": resumed session.").count() >= 1,
+            "{versions:?}: the failed attempts did not resume: {:?}",
+            text(&output)
+        );
+    }
+}
+
+#[test]
+fn a_server_that_refuses_the_session_is_verified_in_full_also_without_sni() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pki = certs::generate_test_pki(dir.path()).expect("test PKI");
+    let (device_cert, device_key) = pki.device(DeviceKey::P256);
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("free port");
+        listener.local_addr().expect("address").port()
+    };
+    let serve = |(cert, key): &(std::path::PathBuf, std::path::PathBuf)| {
+        let mut config = EndpointConfig::new(cert, key, &pki.ca_cert, port);
+        config.resumption = iot_server::SessionResumption::Tickets { lifetime_s: 3600 };
+        start_when_port_free(config)
+    };
+    for sni in [false, true] {
+        let file = dir.path().join(format!("session-{sni}.bin"));
+        let run = || {
+            let mut command = demo();
+            command
+                .args(["--endpoint", "localhost", "--port", &port.to_string()])
+                .arg("--root-ca")
+                .arg(&pki.ca_cert)
+                .arg("--client-cert")
+                .arg(&device_cert)
+                .arg("--client-key")
+                .arg(&device_key)
+                .arg("--session-file")
+                .arg(&file)
+                .args(["--json", "--attempts", "1"]);
+            if !sni {
+                command.arg("--no-sni");
+            }
+            command.output().expect("run the demo")
+        };
+        let good = serve(&pki.server);
+        let first = run();
+        assert_eq!(first.status.code(), Some(0), "{:?}", text(&first));
+        let second = run();
+        assert_eq!(
+            resumed(&json_report(&second)),
+            [true],
+            "sni {sni}: {:?}",
+            text(&second)
+        );
+        drop(good);
+        // The same address now serves a certificate for another name: the saved session is
+        // refused, and the full handshake must find the name wrong.
+        let _impostor = serve(&pki.server_wrong_name);
+        let third = run();
+        assert_eq!(
+            third.status.code(),
+            Some(1),
+            "sni {sni}: {:?}",
+            text(&third)
+        );
+        let error = json_report(&third)["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(error.contains("name mismatch"), "sni {sni}: {error}");
+    }
+}

@@ -101,6 +101,15 @@ pub struct DemoConfig {
     /// Correlation data: the UTF-8 bytes of this text, sent base64-encoded
     /// (`x-amz-mqtt5-correlation-data`). `--correlation-data`, `IOT_CORRELATION_DATA`.
     pub correlation_data: Option<String>,
+    // -- resume: TLS session resumption.
+    /// Resume the TLS session of an earlier connection to the same server name and port
+    /// (TLS 1.3 tickets, TLS 1.2 tickets or session IDs). Default on; `--no-resume` or
+    /// `IOT_NO_RESUME=1` makes every connection a full handshake and keeps no session.
+    pub resume: bool,
+    /// Keep the session in this file, so that the next run resumes it (simulator only; a
+    /// secret: written with mode 0600). Default none: the session lives in RAM for the run.
+    /// `--session-file PATH`, `IOT_SESSION_FILE`.
+    pub session_file: Option<String>,
 }
 
 impl Default for DemoConfig {
@@ -136,6 +145,9 @@ impl Default for DemoConfig {
             user_properties: Vec::new(),
             payload_format: None,
             correlation_data: None,
+            // -- resume: TLS session resumption.
+            resume: true,
+            session_file: None,
         }
     }
 }
@@ -179,6 +191,9 @@ endpoint and runs against it.
                          (the variable: one NAME=VALUE a line)
   --payload-format F     utf8 or bytes (payload format indicator)              IOT_PAYLOAD_FORMAT
   --correlation-data T   correlation data (the text's bytes, sent base64)      IOT_CORRELATION_DATA
+  --no-resume            full TLS handshake every time, keep no session        IOT_NO_RESUME=1
+  --session-file PATH    keep the TLS session in PATH (secret, mode 0600) so   IOT_SESSION_FILE
+                         that the next run resumes it (simulator only)
   -h, --help             this text";
 
 /// A setting that could not be used.
@@ -267,6 +282,9 @@ const FLAGS: &[(&str, &str, bool)] = &[
     ("--user-property", "IOT_USER_PROPERTIES", true),
     ("--payload-format", "IOT_PAYLOAD_FORMAT", true),
     ("--correlation-data", "IOT_CORRELATION_DATA", true),
+    // -- resume: TLS session resumption.
+    ("--no-resume", "IOT_NO_RESUME", false),
+    ("--session-file", "IOT_SESSION_FILE", true),
 ];
 
 impl DemoConfig {
@@ -424,6 +442,15 @@ impl DemoConfig {
                 })
             }
             "--correlation-data" => self.correlation_data = Some(value),
+            // -- resume: TLS session resumption.
+            "--no-resume" => self.resume = !truthy(&value).ok_or_else(|| invalid("1 or 0"))?,
+            "--session-file" => {
+                self.session_file = Some(
+                    Some(value.clone())
+                        .filter(|path| !path.is_empty())
+                        .ok_or_else(|| invalid("a file path"))?,
+                )
+            }
             _ => self.log_level = value,
         }
         Ok(())
@@ -639,6 +666,29 @@ mod tests {
             parse(&["--card", ""], &[]),
             Err(ConfigError::InvalidValue {
                 setting: "--card",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn resumption_is_on_unless_turned_off_and_the_session_file_is_optional() {
+        let config = parse(&[], &[]).expect("valid");
+        assert!(config.resume);
+        assert_eq!(config.session_file, None);
+        assert!(!parse(&["--no-resume"], &[]).expect("valid").resume);
+        assert!(!parse(&[], &[("IOT_NO_RESUME", "1")]).expect("valid").resume);
+        assert!(parse(&[], &[("IOT_NO_RESUME", "0")]).expect("valid").resume);
+        assert_eq!(
+            parse(&[], &[("IOT_SESSION_FILE", "s.bin")])
+                .expect("valid")
+                .session_file,
+            Some("s.bin".into())
+        );
+        assert!(matches!(
+            parse(&["--session-file", ""], &[]),
+            Err(ConfigError::InvalidValue {
+                setting: "--session-file",
                 ..
             })
         ));

@@ -18,6 +18,7 @@
 pub mod config;
 mod report;
 
+use core::cell::{Cell, RefCell};
 use core::fmt::{self, Write as _};
 use core::time::Duration;
 
@@ -36,7 +37,10 @@ use crate::net::{Connection, NetConfig, TcpIpStack, TcpOptions, TcpTransport};
 use crate::rtos::console::LineBuffer;
 use crate::rtos::heap::{self, HeapPhase, HeapStats};
 use crate::rtos::time::{self, Instant};
-use crate::tls::{Credentials, Endpoint, TlsConfig, TlsTransport};
+use crate::tls::{
+    Credentials, Endpoint, RamSessionStore, Resumption, SessionKey, SessionStore, TlsConfig,
+    TlsTransport,
+};
 
 /// How long to wait for DHCP.
 const NETWORK_UP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -125,6 +129,10 @@ struct Session<'a, S: TcpIpStack> {
     server_name: &'a str,
     config: &'a DemoConfig,
     credentials: &'a Credentials,
+    /// Where TLS sessions are kept between connections; `None` with `--no-resume`.
+    sessions: RefCell<Option<&'a mut dyn SessionStore>>,
+    /// Whether the last connection resumed a session.
+    resumed: Cell<bool>,
 }
 
 /// Why a cycle failed, and whether another try can help.
@@ -149,13 +157,29 @@ fn message(args: fmt::Arguments<'_>) -> Message {
 
 /// Runs the demo on the calling task over `stack` (started by the board, see
 /// [`network_config`]): waits for the network, then runs the cycles. `started` is when the
-/// board began (for the `network_up` timing).
+/// board began (for the `network_up` timing). TLS sessions are kept in RAM for the run (unless
+/// `config.resume` is off), so that every cycle after the first resumes.
 pub fn run<S: TcpIpStack>(
     stack: &'static S,
     started: Instant,
     config: &DemoConfig,
     server_name: &str,
     credentials: &Credentials,
+) -> DemoReport {
+    let mut ram = RamSessionStore::new();
+    let sessions: Option<&mut dyn SessionStore> = if config.resume { Some(&mut ram) } else { None };
+    run_with_sessions(stack, started, config, server_name, credentials, sessions)
+}
+
+/// As [`run`], with TLS sessions kept in `sessions` (a board's flash, the simulator's file:
+/// see [`crate::tls::session`]); `None` resumes nothing.
+pub fn run_with_sessions<S: TcpIpStack>(
+    stack: &'static S,
+    started: Instant,
+    config: &DemoConfig,
+    server_name: &str,
+    credentials: &Credentials,
+    sessions: Option<&mut dyn SessionStore>,
 ) -> DemoReport {
     let mut report = DemoReport::new(config.iterations, stack.name());
     let deadline = RunDeadline::starting_now(config.deadline);
@@ -197,6 +221,8 @@ pub fn run<S: TcpIpStack>(
         server_name,
         config,
         credentials,
+        sessions: RefCell::new(sessions.map(|store| store as &mut dyn SessionStore)),
+        resumed: Cell::new(false),
     };
     for iteration in 1..=config.iterations {
         if let Err(error) = session.run_cycle_with_attempts(&mut report) {
@@ -208,6 +234,10 @@ pub fn run<S: TcpIpStack>(
             return report.failed(format!("iteration {iteration}: {}", error.message.as_str()));
         }
         report.iterations_done = iteration;
+        report.resumed_per_iteration.push(session.resumed.get());
+        report
+            .handshake_per_iteration
+            .push((report.timings.handshake, report.timings.handshake_busy));
         let heap = settled_heap(stack, deadline.bound(SOCKET_SETTLE).unwrap_or_default());
         report.heap_free_per_iteration.push(heap.free);
         log::info!(
@@ -332,6 +362,7 @@ impl<S: TcpIpStack> Session<'_, S> {
         };
         report.timings.request = request_started.elapsed();
         heap::mark_phase(HeapPhase::Disconnect);
+        self.keep_session(&mut transport, status.is_ok());
         let disconnect_started = Instant::now();
         transport.close();
         report.timings.disconnect = disconnect_started.elapsed();
@@ -351,6 +382,11 @@ impl<S: TcpIpStack> Session<'_, S> {
         let mut tls = TlsConfig::new(server_name);
         tls.alpn = config.alpn();
         tls.send_sni = config.sni;
+        tls.resumption = self.sessions.borrow().is_some();
+        let key = SessionKey {
+            server_name,
+            port: endpoint.port,
+        };
         let mut backoff = Backoff::new(BackoffPolicy::DEFAULT);
         let mut last_error = message(format_args!("no connection was tried"));
         loop {
@@ -367,11 +403,41 @@ impl<S: TcpIpStack> Session<'_, S> {
                 send_timeout: io,
                 recv_timeout: io,
             };
-            let error = match TlsTransport::connect(stack, endpoint, &tls, credentials, options) {
-                Ok(transport) => return Ok(transport),
+            let saved = self
+                .sessions
+                .borrow_mut()
+                .as_mut()
+                .and_then(|store| store.load(&key));
+            let offered = saved.is_some();
+            let connected = TlsTransport::connect_resuming(
+                stack,
+                endpoint,
+                &tls,
+                credentials,
+                options,
+                saved.as_ref(),
+            );
+            drop(saved);
+            let error = match connected {
+                Ok(transport) => {
+                    self.note_resumption(&key, &transport);
+                    return Ok(transport);
+                }
                 Err(error) => error,
             };
             last_error = message(format_args!("{error}"));
+            if offered {
+                // Whatever went wrong, the next try does not offer that session again: a
+                // session can never make a connection fail twice.
+                self.forget_session(&key);
+                if !error.is_retryable() {
+                    log::warn!(
+                        "A handshake offering the saved TLS session failed ({error}); trying a \
+                         full handshake."
+                    );
+                    continue;
+                }
+            }
             if !error.is_retryable() {
                 return Err(CycleError {
                     message: message(format_args!("{error}")),
@@ -405,6 +471,67 @@ impl<S: TcpIpStack> Session<'_, S> {
                     });
                 }
             }
+        }
+    }
+}
+
+impl<S: TcpIpStack> Session<'_, S> {
+    /// Logs what resumption did on a new connection, and forgets a saved session the server
+    /// refused or that could not be used (the connection's own session replaces it).
+    fn note_resumption(&self, key: &SessionKey<'_>, transport: &Tls<S>) {
+        let outcome = transport.resumption();
+        self.resumed.set(outcome.resumed());
+        match outcome {
+            Resumption::NotOffered | Resumption::Resumed => {}
+            Resumption::Rejected => {
+                log::info!("The server did not resume the saved TLS session.");
+                self.forget_session(key);
+            }
+            Resumption::Expired => {
+                log::info!("The saved TLS session has expired.");
+                self.forget_session(key);
+            }
+            Resumption::Unusable(why) => {
+                log::warn!("The saved TLS session cannot be used: {why}.");
+                self.forget_session(key);
+            }
+        }
+        let micros = transport.timings().tls_handshake.as_micros();
+        log::info!(
+            "TLS handshake with {}:{} in {}.{} ms: {}.",
+            key.server_name,
+            key.port,
+            micros / 1000,
+            micros % 1000 / 100,
+            if outcome.resumed() {
+                "resumed session"
+            } else {
+                "full handshake"
+            }
+        );
+    }
+
+    fn forget_session(&self, key: &SessionKey<'_>) {
+        if let Some(store) = self.sessions.borrow_mut().as_mut() {
+            store.forget(key);
+        }
+    }
+
+    /// Saves the connection's session for the next one, after a successful exchange only: a
+    /// failed attempt then changes nothing in the store (and gives back all the heap it took).
+    fn keep_session(&self, transport: &mut Tls<S>, succeeded: bool) {
+        let Some(fresh) = transport.take_session() else {
+            return;
+        };
+        if !succeeded {
+            return;
+        }
+        let key = SessionKey {
+            server_name: self.server_name,
+            port: self.endpoint.port,
+        };
+        if let Some(store) = self.sessions.borrow_mut().as_mut() {
+            store.save(&key, &fresh);
         }
     }
 }

@@ -59,6 +59,14 @@ pub struct DemoReport {
     pub tls_cipher: &'static str,
     /// The TCP/IP stack the demo ran on ([`crate::net::TcpIpStack::name`]).
     pub tcpip_stack: &'static str,
+    // -- resume: TLS session resumption.
+    /// For each completed cycle, whether its connection resumed a TLS session (`false`: a
+    /// full handshake).
+    pub resumed_per_iteration: Vec<bool>,
+    /// For each completed cycle, its TLS handshake (host clock) and, on boards that count it,
+    /// the processor time it cost (see [`Timings::handshake_busy`]): the cost of a full and of
+    /// a resumed handshake side by side.
+    pub handshake_per_iteration: Vec<(Duration, Option<Duration>)>,
 }
 
 impl DemoReport {
@@ -81,6 +89,17 @@ impl DemoReport {
             tls_version: "",
             tls_cipher: "",
             tcpip_stack,
+            // -- resume: reserved up front too, for the same reason.
+            resumed_per_iteration: {
+                let mut resumed = Vec::new();
+                let _ = resumed.try_reserve_exact(iterations as usize);
+                resumed
+            },
+            handshake_per_iteration: {
+                let mut handshakes = Vec::new();
+                let _ = handshakes.try_reserve_exact(iterations as usize);
+                handshakes
+            },
         }
     }
 
@@ -203,11 +222,44 @@ impl DemoReport {
         );
         let _ = write!(
             json,
-            "\"tcpip_stack\":{},\"tls\":{{\"version\":{},\"cipher\":{}}}}}",
+            "\"tcpip_stack\":{},\"tls\":{{\"version\":{},\"cipher\":{}}}",
             json_string(self.tcpip_stack),
             json_string(self.tls_version),
             json_string(self.tls_cipher)
         );
+        // -- resume: TLS session resumption.
+        let resumed: Vec<&str> = self
+            .resumed_per_iteration
+            .iter()
+            .map(|resumed| if *resumed { "true" } else { "false" })
+            .collect();
+        let _ = write!(json, ",\"resumed_per_iteration\":[{}]", resumed.join(","));
+        let handshakes: Vec<String> = self
+            .handshake_per_iteration
+            .iter()
+            .map(|(time, _)| ms(*time))
+            .collect();
+        let busy: Vec<String> = self
+            .handshake_per_iteration
+            .iter()
+            .map(|(_, busy)| {
+                busy.map_or_else(
+                    || "null".to_owned(),
+                    |busy| {
+                        u64::try_from(busy.as_nanos())
+                            .unwrap_or(u64::MAX)
+                            .to_string()
+                    },
+                )
+            })
+            .collect();
+        let _ = write!(
+            json,
+            ",\"handshake_ms_per_iteration\":[{}],\"handshake_busy_ns_per_iteration\":[{}]",
+            handshakes.join(","),
+            busy.join(",")
+        );
+        json.push('}');
         json
     }
 }
@@ -258,8 +310,24 @@ mod tests {
         assert!(json.starts_with("{\"result\":\"fail\",\"error\":\"server said \\\"no\\\"\",\"http_status\":null,\"iterations\":2,"), "{json}");
         assert!(json.contains("\"heap_peak_used\":60"), "{json}");
         assert!(
+            json.contains(
+                "\"tcpip_stack\":\"smoltcp\",\"tls\":{\"version\":\"\",\"cipher\":\"\"},"
+            ),
+            "{json}"
+        );
+        assert!(json.contains(",\"resumed_per_iteration\":[],"), "{json}");
+        report.resumed_per_iteration = vec![false, true];
+        report.handshake_per_iteration = vec![
+            (
+                Duration::from_micros(12_345),
+                Some(Duration::from_nanos(4_000_000)),
+            ),
+            (Duration::from_micros(2_000), None),
+        ];
+        let json = report.to_json();
+        assert!(
             json.ends_with(
-                "\"tcpip_stack\":\"smoltcp\",\"tls\":{\"version\":\"\",\"cipher\":\"\"}}"
+                ",\"resumed_per_iteration\":[false,true],\"handshake_ms_per_iteration\":[12.345,2.000],\"handshake_busy_ns_per_iteration\":[4000000,null]}"
             ),
             "{json}"
         );

@@ -8,7 +8,7 @@
 use core::ffi::{CStr, c_char, c_int, c_uchar, c_void};
 use core::mem::MaybeUninit;
 use core::ptr;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use core::time::Duration;
 
 use alloc::borrow::ToOwned;
@@ -21,6 +21,7 @@ use iot_transport::{Received, Sent, Transport};
 use mbedtls_rs_sys as sys;
 
 use super::errors::{CredentialError, TlsError, VerifyFailure};
+use super::session::{MAX_SESSION_BYTES, SavedSession, zeroize};
 use super::{Credential, Credentials, Endpoint, MaxFragmentLength, TlsConfig, TlsVersion};
 use crate::board;
 use crate::net::{Connection, StreamError, TcpConnection, TcpIpStack, TcpOptions, TcpTransport};
@@ -42,6 +43,17 @@ const CERTIFICATE_ALERTS: [u8; 7] = [42, 43, 44, 45, 46, 48, 116];
 const CLOSE_NOTIFY_TIMEOUT: Duration = Duration::from_secs(2);
 
 static INITIALISED: AtomicBool = AtomicBool::new(false);
+
+/// A random number drawn once per boot: a saved session made in this boot has the uptime
+/// clock to date its ticket; one from an earlier boot needs the wall clock (see
+/// [`SessionHeader`]). 32 bits (Cortex-M4 has no 64-bit atomics): should two boots draw the
+/// same one, an old ticket's age is misjudged and the server, which dates its tickets itself,
+/// refuses it if it is too old.
+static BOOT_ID: AtomicU32 = AtomicU32::new(0);
+
+fn boot_id() -> u64 {
+    u64::from(BOOT_ID.load(Ordering::Relaxed))
+}
 
 /// Mbed TLS is built without `MBEDTLS_THREADING_C`: its PSA key store, shared by every
 /// connection, is guarded by nothing. So every entry into Mbed TLS holds this kernel mutex
@@ -91,6 +103,9 @@ pub fn initialise() -> Result<(), TlsError> {
         }
     }
     mbedtls_lock()?;
+    let mut boot_id = [0u8; 4];
+    board::fill_entropy(&mut boot_id).map_err(|_| TlsError::Entropy)?;
+    BOOT_ID.store(u32::from_be_bytes(boot_id) | 1, Ordering::Relaxed);
     INITIALISED.store(true, Ordering::Release);
     Ok(())
 }
@@ -291,6 +306,15 @@ struct Engine<T: Connection> {
     /// and parsed when the handshake needs them (`Engine::handshake`): still to do.
     own_cert_pending: bool,
     own_key_pending: bool,
+    /// What resumption did on this connection, and the session to save, if any.
+    resumption: Resumption,
+    fresh_session: Option<SavedSession>,
+    /// The handshake reached the server's Certificate, or a peer certificate was seen: it was
+    /// a full handshake whatever was offered.
+    full_handshake: bool,
+    /// With [`TlsConfig::resumption`]: what a saved session must have been made for (see
+    /// [`session_binding`]).
+    binding: Option<[u8; 32]>,
 }
 
 impl<T: Connection> Engine<T> {
@@ -313,6 +337,10 @@ impl<T: Connection> Engine<T> {
             ptr::addr_of_mut!((*raw).alpn_list).write(Vec::new());
             ptr::addr_of_mut!((*raw).own_cert_pending).write(false);
             ptr::addr_of_mut!((*raw).own_key_pending).write(false);
+            ptr::addr_of_mut!((*raw).resumption).write(Resumption::NotOffered);
+            ptr::addr_of_mut!((*raw).fresh_session).write(None);
+            ptr::addr_of_mut!((*raw).full_handshake).write(false);
+            ptr::addr_of_mut!((*raw).binding).write(None);
             sys::mbedtls_ssl_init(ptr::addr_of_mut!((*raw).ssl));
             sys::mbedtls_ssl_config_init(ptr::addr_of_mut!((*raw).config));
             sys::mbedtls_x509_crt_init(ptr::addr_of_mut!((*raw).root_ca));
@@ -373,17 +401,36 @@ impl<T: Connection> Engine<T> {
                 &mut self.client_key,
             ))?;
             sys::mbedtls_ssl_conf_rng(&mut self.config, Some(random_bytes), ptr::null_mut());
-            // Every connection is a full handshake (nothing resumes a session), so tickets
-            // would only cost memory: none asked for in TLS 1.2, and in TLS 1.3 no PSK modes
-            // offered (without psk_key_exchange_modes a server has no use for sending one).
-            sys::mbedtls_ssl_conf_session_tickets(
-                &mut self.config,
-                sys::MBEDTLS_SSL_SESSION_TICKETS_DISABLED as c_int,
-            );
-            sys::mbedtls_ssl_conf_tls13_key_exchange_modes(
-                &mut self.config,
-                sys::MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_EPHEMERAL as c_int,
-            );
+            if config.resumption {
+                // TLS 1.2: ask for a ticket (a server without them gives a session ID). TLS
+                // 1.3: offer psk_dhe_ke beside a plain (EC)DHE handshake, never PSK alone (a
+                // resumed session keeps forward secrecy), and have Mbed TLS hand each
+                // NewSessionTicket over (`TlsTransport::recv` saves it).
+                sys::mbedtls_ssl_conf_session_tickets(
+                    &mut self.config,
+                    sys::MBEDTLS_SSL_SESSION_TICKETS_ENABLED as c_int,
+                );
+                sys::mbedtls_ssl_conf_tls13_key_exchange_modes(
+                    &mut self.config,
+                    sys::MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_EPHEMERAL_ALL as c_int,
+                );
+                sys::mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(
+                    &mut self.config,
+                    sys::MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED as c_int,
+                );
+            } else {
+                // No resumption: tickets would only cost memory. None asked for in TLS 1.2,
+                // and in TLS 1.3 no PSK modes offered (without psk_key_exchange_modes a server
+                // has no use for sending one).
+                sys::mbedtls_ssl_conf_session_tickets(
+                    &mut self.config,
+                    sys::MBEDTLS_SSL_SESSION_TICKETS_DISABLED as c_int,
+                );
+                sys::mbedtls_ssl_conf_tls13_key_exchange_modes(
+                    &mut self.config,
+                    sys::MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_EPHEMERAL as c_int,
+                );
+            }
         }
         self.config.private_min_tls_version = protocol_version(config.min_version);
         self.config.private_max_tls_version = protocol_version(config.max_version);
@@ -465,6 +512,7 @@ impl<T: Connection> Engine<T> {
                 }
                 return Ok(());
             }
+            self.note_full_handshake();
             if release_when_verified && !released && self.server_no_longer_needed() {
                 self.release_server_chain();
                 released = true;
@@ -650,12 +698,18 @@ impl<T: Connection> Engine<T> {
     /// connection's life) and the root CA, once they are no longer needed: the verification
     /// result stays in the session. Afterwards `mbedtls_ssl_get_peer_cert` returns NULL.
     fn release_server_chain(&mut self) {
-        let session = self.ssl.private_session_negotiate;
-        // SAFETY: `session` is the session being negotiated, owned by the context; its
-        // `peer_cert` is NULL or a chain Mbed TLS allocated with the platform calloc (our
-        // C_CALLOC) and initialised. Freeing it and storing NULL is what Mbed TLS itself does
-        // before it parses a new chain. The root CA is ours; an emptied chain is a valid
-        // (initialised) one, and the config no longer points at it.
+        // During the handshake the chain is in the session being negotiated; once it is over
+        // (without SNI the name is checked then), in the established session.
+        let session = if self.ssl.private_session_negotiate.is_null() {
+            self.ssl.private_session
+        } else {
+            self.ssl.private_session_negotiate
+        };
+        // SAFETY: `session` is the session being negotiated or the established one, owned by
+        // the context; its `peer_cert` is NULL or a chain Mbed TLS allocated with the platform
+        // calloc (our C_CALLOC) and initialised. Freeing it and storing NULL is what Mbed TLS
+        // itself does before it parses a new chain. The root CA is ours; an emptied chain is a
+        // valid (initialised) one, and the config no longer points at it.
         unsafe {
             if !session.is_null() && !(*session).private_peer_cert.is_null() {
                 let chain = (*session).private_peer_cert;
@@ -769,6 +823,104 @@ impl<T: Connection> Engine<T> {
 }
 
 impl<T: Connection> Engine<T> {
+    /// Notes a full handshake: the server's Certificate is (about to be) read, or a peer
+    /// certificate is held. A resumed handshake never has either; a full one always has both
+    /// (verification is required). Called before every handshake step.
+    fn note_full_handshake(&mut self) {
+        if self.ssl.private_state == sys::mbedtls_ssl_states_MBEDTLS_SSL_SERVER_CERTIFICATE as c_int
+        {
+            self.full_handshake = true;
+        }
+        for session in [self.ssl.private_session_negotiate, self.ssl.private_session] {
+            // SAFETY: NULL or a session owned by the context; only its pointer field is read.
+            if !session.is_null() && unsafe { !(*session).private_peer_cert.is_null() } {
+                self.full_handshake = true;
+            }
+        }
+    }
+
+    /// Offers `saved` for resumption on a context that is set up but has not started its
+    /// handshake. A session that cannot be used is not offered, and [`Self::resumption`]
+    /// says why.
+    fn offer_session(&mut self, saved: &SavedSession) {
+        let Some(binding) = self.binding else {
+            return;
+        };
+        let offered = match SessionHeader::check(saved.as_bytes(), &binding) {
+            Ok((header, serialized)) => self.set_session(&header, serialized),
+            Err(unusable) => Err(unusable),
+        };
+        self.resumption = match offered {
+            Ok(()) => Resumption::Rejected,
+            Err(unusable) => unusable,
+        };
+    }
+
+    fn set_session(&mut self, header: &SessionHeader, serialized: &[u8]) -> Result<(), Resumption> {
+        let mut session = MaybeUninit::<sys::mbedtls_ssl_session>::zeroed();
+        // SAFETY: `session` is initialised by `mbedtls_ssl_session_init` before any other use
+        // and freed (zeroized by Mbed TLS) before it goes out of scope; `serialized` is live
+        // for the call; the context is set up and its handshake not started.
+        unsafe {
+            let session = session.as_mut_ptr();
+            sys::mbedtls_ssl_session_init(session);
+            let mut result =
+                sys::mbedtls_ssl_session_load(session, serialized.as_ptr(), serialized.len());
+            if result == 0 {
+                if (*session).private_tls_version
+                    == sys::mbedtls_ssl_protocol_version_MBEDTLS_SSL_VERSION_TLS1_3
+                {
+                    // Mbed TLS dates a TLS 1.3 ticket on this boot's uptime clock.
+                    (*session).private_ticket_reception_time =
+                        uptime_ms() - header.age_ms().unwrap_or(0);
+                }
+                result = sys::mbedtls_ssl_set_session(&mut self.ssl, session);
+            }
+            sys::mbedtls_ssl_session_free(session);
+            if result != 0 {
+                return Err(Resumption::Unusable("Mbed TLS could not load it"));
+            }
+        }
+        Ok(())
+    }
+
+    /// After the handshake: whether the offered session was resumed.
+    fn settle_resumption(&mut self) {
+        self.note_full_handshake();
+        if self.resumption == Resumption::Rejected && !self.full_handshake {
+            self.resumption = Resumption::Resumed;
+        }
+    }
+
+    /// Serializes the connection's session (once per connection: Mbed TLS exports each session
+    /// once), to be taken by [`TlsTransport::take_session`]. A TLS 1.2 session the server
+    /// gave neither a ticket nor an ID cannot be resumed, and is not kept.
+    fn capture_session(&mut self) {
+        let Some(binding) = self.binding else {
+            return;
+        };
+        if self.fresh_session.is_some() {
+            return;
+        }
+        let mut session = MaybeUninit::<sys::mbedtls_ssl_session>::zeroed();
+        // SAFETY: `session` is initialised before use and freed (zeroized) before it goes out
+        // of scope; the context's handshake is over; the output buffer has the length passed.
+        let bytes = unsafe {
+            let session = session.as_mut_ptr();
+            sys::mbedtls_ssl_session_init(session);
+            let bytes = if sys::mbedtls_ssl_get_session(&self.ssl, session) == 0 {
+                serialize_session(&*session, &binding)
+            } else {
+                None
+            };
+            sys::mbedtls_ssl_session_free(session);
+            bytes
+        };
+        self.fresh_session = bytes.and_then(|bytes| SavedSession::from_bytes(bytes).ok());
+    }
+}
+
+impl<T: Connection> Engine<T> {
     /// Runs `f`, which calls into Mbed TLS, holding the Mbed TLS lock (see `MBEDTLS_LOCK`); the
     /// I/O callbacks give it back while they wait on the socket.
     fn locked<R>(&mut self, f: impl FnOnce(&mut Self) -> R) -> Result<R, TlsError> {
@@ -794,6 +946,228 @@ impl<T: Connection> Drop for Engine<T> {
             sys::mbedtls_x509_crt_free(&mut self.client_cert);
             sys::mbedtls_pk_free(&mut self.client_key);
         }
+    }
+}
+
+/// What session resumption did on a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resumption {
+    /// No session was offered (none saved, or resumption is off).
+    NotOffered,
+    /// The saved session was offered and the server resumed it: no certificates were
+    /// exchanged, the trust comes from the full handshake that made the session.
+    Resumed,
+    /// The saved session was offered and the server did a full handshake instead (its ticket
+    /// key changed, its cache forgot, or the ticket expired on its side).
+    Rejected,
+    /// The saved session's ticket had expired: not offered.
+    Expired,
+    /// The saved session could not be used (why): not offered.
+    Unusable(&'static str),
+}
+
+impl Resumption {
+    /// Whether the handshake resumed a session.
+    pub fn resumed(self) -> bool {
+        self == Resumption::Resumed
+    }
+}
+
+/// The header of a [`SavedSession`], before Mbed TLS's serialized session:
+///
+/// | bytes | field |
+/// |---|---|
+/// | 1 | format (`SESSION_FORMAT`) |
+/// | 32 | SHA-256 of what the session is for ([`session_binding`]) |
+/// | 8 | the boot it was made in (`BOOT_ID`) |
+/// | 8 | when its ticket arrived, on that boot's uptime clock (ms) |
+/// | 8 | the same on the wall clock (ms since 1970; 0 without a wall clock) |
+/// | 4 | the ticket's lifetime (s; 0 when the server gave none) |
+struct SessionHeader {
+    boot_id: u64,
+    issued_uptime_ms: i64,
+    issued_wall_ms: u64,
+    lifetime_s: u32,
+}
+
+const SESSION_FORMAT: u8 = 1;
+const SESSION_HEADER_BYTES: usize = 1 + 32 + 8 + 8 + 8 + 4;
+
+impl SessionHeader {
+    fn write(&self, binding: &[u8; 32], out: &mut Vec<u8>) {
+        out.push(SESSION_FORMAT);
+        out.extend_from_slice(binding);
+        out.extend_from_slice(&self.boot_id.to_be_bytes());
+        out.extend_from_slice(&self.issued_uptime_ms.to_be_bytes());
+        out.extend_from_slice(&self.issued_wall_ms.to_be_bytes());
+        out.extend_from_slice(&self.lifetime_s.to_be_bytes());
+    }
+
+    /// The header and the serialized session of `bytes`, if they are for `binding` and the
+    /// ticket has not expired.
+    fn check<'a>(
+        bytes: &'a [u8],
+        binding: &[u8; 32],
+    ) -> Result<(SessionHeader, &'a [u8]), Resumption> {
+        if bytes.len() <= SESSION_HEADER_BYTES || bytes[0] != SESSION_FORMAT {
+            return Err(Resumption::Unusable(
+                "it is damaged or from another version of the firmware",
+            ));
+        }
+        if bytes[1..33] != binding[..] {
+            return Err(Resumption::Unusable(
+                "it was made for another server name, port, SNI setting, TLS versions, root CA or \
+                 device certificate",
+            ));
+        }
+        let field = |at: usize| {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&bytes[at..at + 8]);
+            word
+        };
+        let mut lifetime = [0u8; 4];
+        lifetime.copy_from_slice(&bytes[57..61]);
+        let header = SessionHeader {
+            boot_id: u64::from_be_bytes(field(33)),
+            issued_uptime_ms: i64::from_be_bytes(field(41)),
+            issued_wall_ms: u64::from_be_bytes(field(49)),
+            lifetime_s: u32::from_be_bytes(lifetime),
+        };
+        if let Some(age) = header.age_ms() {
+            if header.lifetime_s > 0 && age > i64::from(header.lifetime_s) * 1000 {
+                return Err(Resumption::Expired);
+            }
+        }
+        Ok((header, &bytes[SESSION_HEADER_BYTES..]))
+    }
+
+    /// How old the ticket is: on the uptime clock if it was made in this boot, else on the
+    /// wall clock if both boots had one; `None` if that cannot be known (the server then
+    /// judges its age alone).
+    fn age_ms(&self) -> Option<i64> {
+        if self.boot_id == boot_id() {
+            return Some((uptime_ms() - self.issued_uptime_ms).max(0));
+        }
+        let now = wall_ms()?;
+        if self.issued_wall_ms == 0 {
+            return None;
+        }
+        Some(i64::try_from(now.saturating_sub(self.issued_wall_ms)).unwrap_or(i64::MAX))
+    }
+}
+
+/// Milliseconds since boot: Mbed TLS's clock ([`BoardTimer`]).
+fn uptime_ms() -> i64 {
+    i64::try_from(Instant::now().since_start().as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Milliseconds since 1970 on the board's wall clock, if it has one.
+fn wall_ms() -> Option<u64> {
+    board::services()
+        .wall_clock()
+        .and_then(|since_epoch| u64::try_from(since_epoch.as_millis()).ok())
+}
+
+/// A header and Mbed TLS's serialization of `session`, unless it cannot be resumed or is larger
+/// than a store holds.
+fn serialize_session(session: &sys::mbedtls_ssl_session, binding: &[u8; 32]) -> Option<Vec<u8>> {
+    let tls13 =
+        session.private_tls_version == sys::mbedtls_ssl_protocol_version_MBEDTLS_SSL_VERSION_TLS1_3;
+    if !tls13 && session.private_id_len == 0 && session.private_ticket_len == 0 {
+        return None;
+    }
+    let now = uptime_ms();
+    let issued_uptime_ms = if tls13 {
+        session.private_ticket_reception_time
+    } else {
+        now
+    };
+    let header = SessionHeader {
+        boot_id: boot_id(),
+        issued_uptime_ms,
+        issued_wall_ms: wall_ms().map_or(0, |wall| {
+            wall.saturating_sub(u64::try_from(now - issued_uptime_ms).unwrap_or(0))
+        }),
+        lifetime_s: session.private_ticket_lifetime,
+    };
+    let mut needed = 0usize;
+    // SAFETY: a NULL buffer of length 0 asks only for the size.
+    unsafe { sys::mbedtls_ssl_session_save(session, ptr::null_mut(), 0, &mut needed) };
+    if needed == 0 || SESSION_HEADER_BYTES + needed > MAX_SESSION_BYTES {
+        log::debug!("A TLS session of {needed} bytes is too large to keep.");
+        return None;
+    }
+    let mut bytes = Vec::new();
+    bytes
+        .try_reserve_exact(SESSION_HEADER_BYTES + needed)
+        .ok()?;
+    header.write(binding, &mut bytes);
+    bytes.resize(SESSION_HEADER_BYTES + needed, 0);
+    let mut written = 0usize;
+    // SAFETY: the buffer has `needed` writable bytes after the header.
+    let saved = unsafe {
+        sys::mbedtls_ssl_session_save(
+            session,
+            bytes[SESSION_HEADER_BYTES..].as_mut_ptr(),
+            needed,
+            &mut written,
+        )
+    };
+    if saved != 0 || written != needed {
+        zeroize(&mut bytes);
+        return None;
+    }
+    Some(bytes)
+}
+
+/// SHA-256 over what a saved session is for: the server name, port and SNI setting, the TLS
+/// versions allowed, the root CA and the device certificate. A session made under other
+/// settings is never offered.
+fn session_binding(
+    config: &TlsConfig,
+    port: u16,
+    send_sni: bool,
+    credentials: &Credentials,
+) -> Option<[u8; 32]> {
+    let parts: [&[u8]; 7] = [
+        b"freertos-https TLS session 1\0",
+        config.server_name.as_bytes(),
+        &[
+            0,
+            u8::from(send_sni),
+            version_byte(config.min_version),
+            version_byte(config.max_version),
+        ],
+        &port.to_be_bytes(),
+        &(credentials.root_ca.bytes.len() as u64).to_be_bytes(),
+        &credentials.root_ca.bytes,
+        &credentials.client_cert.bytes,
+    ];
+    let mut digest = [0u8; 32];
+    let mut context = MaybeUninit::<sys::mbedtls_sha256_context>::zeroed();
+    // SAFETY: the context is initialised before use and freed after; every input is a live
+    // slice for its call; the output has the 32 bytes SHA-256 writes.
+    unsafe {
+        let context = context.as_mut_ptr();
+        sys::mbedtls_sha256_init(context);
+        let mut result = sys::mbedtls_sha256_starts(context, 0);
+        for part in parts {
+            if result == 0 {
+                result = sys::mbedtls_sha256_update(context, part.as_ptr(), part.len());
+            }
+        }
+        if result == 0 {
+            result = sys::mbedtls_sha256_finish(context, digest.as_mut_ptr());
+        }
+        sys::mbedtls_sha256_free(context);
+        (result == 0).then_some(digest)
+    }
+}
+
+fn version_byte(version: TlsVersion) -> u8 {
+    match version {
+        TlsVersion::Tls12 => 2,
+        TlsVersion::Tls13 => 3,
     }
 }
 
@@ -983,9 +1357,25 @@ impl<C: TcpConnection> TlsTransport<TcpTransport<C>> {
         credentials: &Credentials,
         socket: TcpOptions,
     ) -> Result<TlsTransport<TcpTransport<C>>, TlsError> {
+        Self::connect_resuming(stack, endpoint, config, credentials, socket, None)
+    }
+
+    /// As [`connect`](Self::connect), offering `session` (saved from an earlier connection to
+    /// the same server name and port, see [`super::SessionStore`]) for resumption when
+    /// `config.resumption` is on. A session that is damaged, expired or made for other
+    /// settings is not offered, and one the server refuses gives a full handshake: neither is
+    /// an error ([`TlsTransport::resumption`] says what happened).
+    pub fn connect_resuming<S: TcpIpStack<Socket = C>>(
+        stack: &'static S,
+        endpoint: Endpoint,
+        config: &TlsConfig,
+        credentials: &Credentials,
+        socket: TcpOptions,
+        session: Option<&SavedSession>,
+    ) -> Result<TlsTransport<TcpTransport<C>>, TlsError> {
         // Credentials and configuration are checked before anything goes on the network.
         heap::mark_phase(HeapPhase::Credentials);
-        let prepared = Prepared::new(config, credentials)?;
+        let prepared = Prepared::new(config, credentials, endpoint.port)?;
         heap::mark_phase(HeapPhase::TcpConnect);
         let deadline = Deadline::after(config.handshake_timeout);
         let started = Instant::now();
@@ -1000,8 +1390,13 @@ impl<C: TcpConnection> TlsTransport<TcpTransport<C>> {
         )?;
         let tcp_connect = started.elapsed();
         heap::mark_phase(HeapPhase::TlsHandshake);
-        let mut transport =
-            prepared.handshake(TcpTransport::new(tcp), deadline, socket, credentials)?;
+        let mut transport = prepared.handshake(
+            TcpTransport::new(tcp),
+            deadline,
+            socket,
+            credentials,
+            session,
+        )?;
         transport.timings.tcp_connect = tcp_connect;
         Ok(transport)
     }
@@ -1018,7 +1413,11 @@ struct Prepared<T: Connection> {
 }
 
 impl<T: Connection> Prepared<T> {
-    fn new(config: &TlsConfig, credentials: &Credentials) -> Result<Prepared<T>, TlsError> {
+    fn new(
+        config: &TlsConfig,
+        credentials: &Credentials,
+        port: u16,
+    ) -> Result<Prepared<T>, TlsError> {
         initialise()?;
         let server_name = CString::new(config.server_name.as_str())
             .map_err(|_| TlsError::Config("the server name contains a NUL byte"))?;
@@ -1036,7 +1435,11 @@ impl<T: Connection> Prepared<T> {
                 engine.own_cert_pending = true;
                 engine.own_key_pending = true;
             }
-            engine.configure(config)
+            engine.configure(config)?;
+            if config.resumption {
+                engine.binding = session_binding(config, port, send_sni, credentials);
+            }
+            Ok::<(), TlsError>(())
         })??;
         Ok(Prepared {
             engine,
@@ -1052,6 +1455,7 @@ impl<T: Connection> Prepared<T> {
         deadline: Deadline,
         timeouts: TcpOptions,
         credentials: &Credentials,
+        session: Option<&SavedSession>,
     ) -> Result<TlsTransport<T>, TlsError> {
         let Prepared {
             mut engine,
@@ -1064,13 +1468,28 @@ impl<T: Connection> Prepared<T> {
         engine
             .locked(|engine| {
                 engine.setup(connection, &server_name, send_sni)?;
+                if let Some(session) = session {
+                    engine.offer_session(session);
+                }
                 // Without SNI, `verify_name` needs the chain and the root after the handshake.
                 engine.handshake(deadline, send_sni, credentials)?;
+                engine.settle_resumption();
                 if !send_sni {
-                    engine.verify_name(&server_name)?;
+                    // A resumed session has no certificate to check: its name was verified by
+                    // the full handshake that made it, which the session is bound to
+                    // (`session_binding`). Every full handshake is checked here.
+                    if !engine.resumption.resumed() {
+                        engine.verify_name(&server_name)?;
+                    }
                     engine.release_server_chain();
                 }
                 engine.release_own_credentials();
+                // A TLS 1.2 session is complete now; TLS 1.3 tickets come after the handshake.
+                if engine.ssl.private_tls_version
+                    == sys::mbedtls_ssl_protocol_version_MBEDTLS_SSL_VERSION_TLS1_2
+                {
+                    engine.capture_session();
+                }
                 Ok(())
             })?
             .map_err(|error| match error {
@@ -1112,7 +1531,26 @@ impl<T: Connection> TlsTransport<T> {
         timeouts: TcpOptions,
     ) -> Result<TlsTransport<T>, TlsError> {
         let deadline = Deadline::after(config.handshake_timeout);
-        Prepared::new(config, credentials)?.handshake(connection, deadline, timeouts, credentials)
+        Prepared::new(config, credentials, 0)?.handshake(
+            connection,
+            deadline,
+            timeouts,
+            credentials,
+            None,
+        )
+    }
+
+    /// What session resumption did on this connection.
+    pub fn resumption(&self) -> Resumption {
+        self.engine.resumption
+    }
+
+    /// The connection's session, serialized for a [`super::SessionStore`], once the server has
+    /// given one (with `TlsConfig::resumption`): in TLS 1.2 after the handshake, in TLS 1.3
+    /// once its first ticket has been read (tickets come with the first reads after the
+    /// handshake). Taken once.
+    pub fn take_session(&mut self) -> Option<SavedSession> {
+        self.engine.fresh_session.take()
     }
 
     /// The negotiated protocol version, e.g. `TLSv1.3` (Mbed TLS's static name).
@@ -1210,7 +1648,13 @@ impl<T: Connection> Transport for TlsTransport<T> {
         loop {
             let result = self.engine.locked(|engine| {
                 // SAFETY: a connected context; the buffer is live and writable for the call.
-                unsafe { sys::mbedtls_ssl_read(&mut engine.ssl, buf.as_mut_ptr(), buf.len()) }
+                let result =
+                    unsafe { sys::mbedtls_ssl_read(&mut engine.ssl, buf.as_mut_ptr(), buf.len()) };
+                // The ticket stays readable until the next read: keep it now.
+                if result == sys::MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET {
+                    engine.capture_session();
+                }
+                result
             })?;
             return match result {
                 count if count > 0 => Ok(Received::Data(count as usize)),
@@ -1218,7 +1662,7 @@ impl<T: Connection> Transport for TlsTransport<T> {
                 sys::MBEDTLS_ERR_SSL_WANT_READ | sys::MBEDTLS_ERR_SSL_WANT_WRITE => {
                     Ok(Received::WouldBlock)
                 }
-                // A TLS 1.3 ticket is not application data: read on.
+                // A TLS 1.3 ticket (kept above) is not application data: read on.
                 sys::MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET => continue,
                 // The stream ended without close_notify: possibly truncated, so not an orderly end.
                 0 => Err(TlsError::Truncated),

@@ -47,7 +47,9 @@
 //!   the device signs, although Mbed TLS is built to keep the peer's chain
 //!   (`MBEDTLS_SSL_KEEP_PEER_CERTIFICATE`). Without SNI the name is checked after the
 //!   handshake, and the chain is freed then.
-//! * No session tickets: none asked for in TLS 1.2, no PSK modes offered in TLS 1.3.
+//! * Without [`TlsConfig::resumption`], no session tickets: none asked for in TLS 1.2, no PSK
+//!   modes offered in TLS 1.3. With it, the session (without the server's chain, freed before
+//!   it is saved) is serialized for a [`SessionStore`] (see [`session`]).
 //!
 //! What stays for the connection: the two record buffers, the session and the transforms;
 //! in TLS 1.3 Mbed TLS 3.6 also keeps its handshake state until the connection is freed.
@@ -56,6 +58,7 @@ mod alpn;
 mod ecp_hook;
 mod engine;
 mod errors;
+pub mod session;
 
 pub use ecp_hook::{EcpCheckError, check_against_mbed_tls as check_ecp_hook_against_mbed_tls};
 
@@ -66,8 +69,11 @@ use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-pub use engine::{ConnectTimings, TlsTransport, initialise};
+pub use engine::{ConnectTimings, Resumption, TlsTransport, initialise};
 pub use errors::{CredentialError, TlsError, VerifyFailure};
+pub use session::{
+    MAX_SESSION_BYTES, RamSessionStore, SavedSession, SessionKey, SessionStore, SessionTooLarge,
+};
 
 /// A TLS protocol version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -110,6 +116,11 @@ pub struct TlsConfig {
     pub handshake_timeout: Duration,
     /// Ask the server for records no longer than this (TLS 1.2 extension). Default none.
     pub max_fragment_length: Option<MaxFragmentLength>,
+    /// Session resumption: ask for TLS 1.2 tickets, offer TLS 1.3's PSK with (EC)DHE mode (never
+    /// PSK alone: resumed sessions keep forward secrecy), and make the session available as a
+    /// [`SavedSession`] ([`TlsTransport::take_session`]). Default off: nothing is asked for or
+    /// kept.
+    pub resumption: bool,
 }
 
 impl TlsConfig {
@@ -123,6 +134,7 @@ impl TlsConfig {
             max_version: TlsVersion::Tls13,
             handshake_timeout: Duration::from_secs(10),
             max_fragment_length: None,
+            resumption: false,
         }
     }
 

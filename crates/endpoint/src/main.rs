@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! iot-server [serve] [--port N] [--bind ADDR] [--certs DIR] [--behaviour NAME] [--tickets N]
+//!            [--tls-versions both|1.2|1.3] [--resumption cache|tickets|reject|off]
 //! iot-server gen-certs [--dir DIR] [--device-key rsa|ec]
 //! ```
 
@@ -11,7 +12,7 @@ use std::process::ExitCode;
 
 use iot_server::certs::{self, DeviceKey};
 use iot_server::faults::BEHAVIOUR_NAMES;
-use iot_server::{Behaviour, EndpointConfig, start};
+use iot_server::{Behaviour, EndpointConfig, SessionResumption, TlsVersions, start};
 
 const USAGE: &str = "usage:
   iot-server [serve] [--port N] [--bind ADDR] [--certs DIR]   serve on ADDR:N (default 127.0.0.1:8443),
@@ -21,6 +22,10 @@ const USAGE: &str = "usage:
                                                             client (default normal; list in --help)
         [--tickets N]                                       TLS 1.3 session tickets after each
                                                             handshake (default 2)
+        [--tls-versions both|1.2|1.3]                       TLS versions served (default both)
+        [--resumption cache|tickets|reject|off]             session resumption: session cache
+                                                            (default), stateless tickets, tickets
+                                                            issued but refused, or none
   iot-server gen-certs [--dir DIR] [--device-key rsa|ec]    (re)generate the CA, server and device
                                                             certificates (default certs/, ec)";
 
@@ -89,9 +94,44 @@ fn serve(args: &[String]) -> Result<(), String> {
     let mut dir = PathBuf::from("certs");
     let mut behaviour = Behaviour::Normal;
     let mut tickets = None;
-    let known = ["--port", "--bind", "--certs", "--behaviour", "--tickets"];
+    let mut versions = TlsVersions::Both;
+    let mut resumption = SessionResumption::Cache;
+    let known = [
+        "--port",
+        "--bind",
+        "--certs",
+        "--behaviour",
+        "--tickets",
+        "--tls-versions",
+        "--resumption",
+    ];
     for (name, value) in options(args, &known)? {
         match name {
+            "--tls-versions" => {
+                versions = match value {
+                    "both" => TlsVersions::Both,
+                    "1.2" => TlsVersions::Tls12Only,
+                    "1.3" => TlsVersions::Tls13Only,
+                    other => {
+                        return Err(format!(
+                            "--tls-versions must be both, 1.2 or 1.3, not {other:?}"
+                        ));
+                    }
+                }
+            }
+            "--resumption" => {
+                resumption = match value {
+                    "cache" => SessionResumption::Cache,
+                    "tickets" => SessionResumption::Tickets { lifetime_s: 7200 },
+                    "reject" => SessionResumption::IssueButReject,
+                    "off" => SessionResumption::Off,
+                    other => {
+                        return Err(format!(
+                            "--resumption must be cache, tickets, reject or off, not {other:?}"
+                        ));
+                    }
+                }
+            }
             "--behaviour" => {
                 behaviour = value
                     .parse()
@@ -118,6 +158,8 @@ fn serve(args: &[String]) -> Result<(), String> {
     let mut config =
         EndpointConfig::new(&paths.server_cert, &paths.server_key, &paths.ca_cert, port);
     config.behaviour = behaviour;
+    config.versions = versions;
+    config.resumption = resumption;
     if let Some(tickets) = tickets {
         config.tls13_tickets = tickets;
     }

@@ -30,6 +30,27 @@ pub enum TlsVersions {
     Tls13Only,
 }
 
+/// How the endpoint lets clients resume TLS sessions (a knob for tests; each start of the
+/// endpoint has a cache and a ticket key of its own, so a restarted endpoint refuses what an
+/// earlier one issued, as a server whose keys rotated does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionResumption {
+    /// rustls's default: an in-memory session cache (TLS 1.2 session IDs, TLS 1.3 stateful
+    /// tickets).
+    Cache,
+    /// Stateless tickets (TLS 1.2 RFC 5077 tickets and TLS 1.3 tickets) under a ticket key
+    /// drawn at start, valid for this many seconds.
+    Tickets {
+        /// The tickets' lifetime, sent to the client.
+        lifetime_s: u32,
+    },
+    /// Tickets are issued but never accepted (and no session cache): every resumption is
+    /// refused and ends in a full handshake.
+    IssueButReject,
+    /// No resumption: no cache, no tickets.
+    Off,
+}
+
 /// How the endpoint answers publishes (a knob for tests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Behaviour {
@@ -77,6 +98,8 @@ pub struct EndpointConfig {
     /// TLS 1.3 session tickets sent after each handshake, before any answer. Default 2
     /// (rustls's); AWS IoT sends some too, and a device must cope with more.
     pub tls13_tickets: usize,
+    /// Session resumption. Default [`SessionResumption::Cache`].
+    pub resumption: SessionResumption,
 }
 
 impl EndpointConfig {
@@ -98,6 +121,7 @@ impl EndpointConfig {
             max_connections: 16,
             idle_timeout: Duration::from_secs(30),
             tls13_tickets: 2,
+            resumption: SessionResumption::Cache,
         }
     }
 }
@@ -272,7 +296,60 @@ fn tls_config(config: &EndpointConfig) -> Result<Arc<ServerConfig>, StartError> 
         .map_err(StartError::Tls)?;
     server.alpn_protocols = vec![ALPN_AWS_IOT.to_vec(), b"http/1.1".to_vec()];
     server.send_tls13_tickets = config.tls13_tickets;
+    match config.resumption {
+        SessionResumption::Cache => {}
+        SessionResumption::Tickets { lifetime_s } => {
+            server.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+            server.ticketer = Arc::new(TicketKey {
+                inner: rustls::crypto::ring::Ticketer::new().map_err(StartError::Tls)?,
+                lifetime_s,
+                accept: true,
+            });
+        }
+        SessionResumption::IssueButReject => {
+            server.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+            server.ticketer = Arc::new(TicketKey {
+                inner: rustls::crypto::ring::Ticketer::new().map_err(StartError::Tls)?,
+                lifetime_s: 3600,
+                accept: false,
+            });
+        }
+        SessionResumption::Off => {
+            server.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        }
+    }
     Ok(Arc::new(server))
+}
+
+/// rustls's ticket key with the lifetime the test asks for, and optionally refusing every
+/// ticket it gets back.
+#[derive(Debug)]
+struct TicketKey {
+    inner: Arc<dyn rustls::server::ProducesTickets>,
+    lifetime_s: u32,
+    accept: bool,
+}
+
+impl rustls::server::ProducesTickets for TicketKey {
+    fn enabled(&self) -> bool {
+        true
+    }
+
+    fn lifetime(&self) -> u32 {
+        self.lifetime_s
+    }
+
+    fn encrypt(&self, plain: &[u8]) -> Option<Vec<u8>> {
+        self.inner.encrypt(plain)
+    }
+
+    fn decrypt(&self, cipher: &[u8]) -> Option<Vec<u8>> {
+        if self.accept {
+            self.inner.decrypt(cipher)
+        } else {
+            None
+        }
+    }
 }
 
 /// Starts the endpoint on a thread of its own.

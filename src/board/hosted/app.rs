@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 
 use super::card::CardKind;
 use super::files::{PcapFile, read_credentials};
+use super::session_file::SessionFile;
 use crate::demo::{self, DemoConfig, DemoReport, USAGE};
 use crate::link::LinkCard;
 use crate::link::faults::FaultyLink;
@@ -98,13 +99,27 @@ pub fn main() -> ExitCode {
     let priority = Priority::new(DEMO_PRIORITY).expect("the kernel has at least 3 priority levels");
     let ran = scheduler::run_application(priority, move || {
         let report = match net::start(card, demo::network_config()) {
-            Ok(stack) => demo::run(
-                stack,
-                started,
-                &config,
-                &target.server_name,
-                &target.credentials,
-            ),
+            // -- resume: the session in a file when asked (`--session-file`), else in RAM.
+            Ok(stack) => match config.session_file.as_deref().filter(|_| config.resume) {
+                Some(path) => {
+                    let mut store = SessionFile::new(Path::new(path));
+                    demo::run_with_sessions(
+                        stack,
+                        started,
+                        &config,
+                        &target.server_name,
+                        &target.credentials,
+                        Some(&mut store),
+                    )
+                }
+                None => demo::run(
+                    stack,
+                    started,
+                    &config,
+                    &target.server_name,
+                    &target.credentials,
+                ),
+            },
             Err(error) => DemoReport::not_started(
                 config.iterations,
                 format!("cannot start the network: {error}"),

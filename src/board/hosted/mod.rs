@@ -12,6 +12,7 @@
 pub mod app;
 pub mod card;
 pub mod files;
+pub mod session_file;
 
 #[cfg(board = "posix")]
 pub use super::posix::{host_thread, level_from_env};

@@ -4,8 +4,8 @@
 //!
 //! * the settings: the same `IOT_*` variables as the simulator (and `FREERTOS_HTTPS_LOG`),
 //!   read by `cargo build` from its environment and given to [`DemoConfig::parse`] as if they
-//!   were the device's environment (`IOT_CERTS_DIR` and `IOT_PCAP` mean nothing here and are
-//!   not read);
+//!   were the device's environment (`IOT_CERTS_DIR`, `IOT_PCAP` and `IOT_SESSION_FILE` mean
+//!   nothing here and are not read; TLS sessions are kept in RAM for the run);
 //! * the credentials: the files `IOT_ROOT_CA`, `IOT_CLIENT_CERT` and `IOT_CLIENT_KEY` name
 //!   (absolute, or relative to the package directory) are embedded in the image by
 //!   `include_bytes!` (`build.rs` passes their resolved paths). `IOT_KEY_PASSPHRASE`, if set, is
@@ -75,6 +75,8 @@ fn build_setting(name: &str) -> Option<String> {
         "IOT_USER_PROPERTIES" => option_env!("IOT_USER_PROPERTIES"),
         "IOT_PAYLOAD_FORMAT" => option_env!("IOT_PAYLOAD_FORMAT"),
         "IOT_CORRELATION_DATA" => option_env!("IOT_CORRELATION_DATA"),
+        // -- resume: the board keeps sessions in RAM (no session file).
+        "IOT_NO_RESUME" => option_env!("IOT_NO_RESUME"),
         _ => None,
     };
     value.map(ToString::to_string)
