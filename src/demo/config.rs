@@ -21,6 +21,9 @@ pub const ALPN_PORT: u16 = 443;
 /// The bound on a whole run when none is given: long enough for the retries of a server that
 /// comes up late, short enough that a device never hangs on one that never answers.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
+// -- reuse: publishes per connection.
+/// Most publishes one connection is asked to carry (`--publishes`).
+pub const MAX_PUBLISHES: u32 = 10_000;
 
 /// Everything the demo can be told.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +80,12 @@ pub struct DemoConfig {
     /// The simulated network card, by name (`slirp` or `gateway`); `None` is the board's
     /// default. Checked by the board, which knows its cards. `--card`, `FREERTOS_HTTPS_CARD`.
     pub card: Option<String>,
+    // -- reuse: publishes per connection (keep-alive).
+    /// Publishes sent over each connection (HTTP keep-alive): each iteration opens one
+    /// connection and sends this many, reconnecting with backoff if the server closes it.
+    /// Default 1 (a connection per publish). `--publishes N` (1 to [`MAX_PUBLISHES`]),
+    /// `IOT_PUBLISHES`.
+    pub publishes: u32,
 }
 
 impl Default for DemoConfig {
@@ -104,6 +113,8 @@ impl Default for DemoConfig {
             pcap: None,
             link_faults: None,
             card: None,
+            // -- reuse: publishes per connection.
+            publishes: 1,
         }
     }
 }
@@ -139,6 +150,8 @@ endpoint and runs against it.
   --log-level LEVEL      off, error, warn, info, debug, trace                  FREERTOS_HTTPS_LOG
   --card slirp|gateway   simulated network card (default: slirp on Linux,      FREERTOS_HTTPS_CARD
                          gateway on Windows, which has only the gateway)
+  --publishes N          publishes per connection, kept alive (default 1,      IOT_PUBLISHES
+                         at most 10000); reconnects if the server closes it
   -h, --help             this text";
 
 /// A setting that could not be used.
@@ -209,6 +222,8 @@ const FLAGS: &[(&str, &str, bool)] = &[
     ("--link-faults", "IOT_LINK_FAULTS", true),
     ("--log-level", "FREERTOS_HTTPS_LOG", true),
     ("--card", "FREERTOS_HTTPS_CARD", true),
+    // -- reuse: publishes per connection.
+    ("--publishes", "IOT_PUBLISHES", true),
 ];
 
 impl DemoConfig {
@@ -336,6 +351,14 @@ impl DemoConfig {
                         .filter(|name| !name.is_empty())
                         .ok_or_else(|| invalid("a card name"))?,
                 )
+            }
+            // -- reuse: publishes per connection.
+            "--publishes" => {
+                self.publishes = value
+                    .parse()
+                    .ok()
+                    .filter(|count| (1..=MAX_PUBLISHES).contains(count))
+                    .ok_or_else(|| invalid("a count from 1 to 10000"))?
             }
             _ => self.log_level = value,
         }
@@ -508,6 +531,32 @@ mod tests {
                         ..
                     })
                 ),
+                "{bad}"
+            );
+        }
+    }
+
+    // -- reuse: publishes per connection.
+    #[test]
+    fn publishes_per_connection_are_counted_from_1_to_the_maximum() {
+        assert_eq!(parse(&[], &[]).map(|config| config.publishes), Ok(1));
+        assert_eq!(
+            parse(&["--publishes", "5"], &[]).map(|config| config.publishes),
+            Ok(5)
+        );
+        assert_eq!(
+            parse(&[], &[("IOT_PUBLISHES", "10000")]).map(|config| config.publishes),
+            Ok(MAX_PUBLISHES)
+        );
+        assert_eq!(
+            parse(&["--publishes", "3"], &[("IOT_PUBLISHES", "7")]).map(|c| c.publishes),
+            Ok(3)
+        );
+        for bad in ["0", "10001", "-1", "2.5", "many", ""] {
+            let error = parse(&["--publishes", bad], &[]).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                format!("--publishes: {bad:?} is not a count from 1 to 10000"),
                 "{bad}"
             );
         }

@@ -24,7 +24,9 @@ use core::time::Duration;
 use alloc::format;
 use alloc::string::String;
 use iot_backoff::{Backoff, BackoffPolicy, EntropySource, NextDelay};
-use iot_http::{Config as HttpConfig, HttpClient, Method, PathBuilder, RequestBuilder};
+use iot_http::{
+    Config as HttpConfig, ConnectionOutcome, HttpClient, Method, PathBuilder, RequestBuilder,
+};
 
 pub use config::{ConfigError, DemoConfig, USAGE};
 pub use report::{DemoReport, Timings};
@@ -34,7 +36,7 @@ use crate::net::{Connection, NetConfig, TcpIpStack, TcpOptions, TcpTransport};
 use crate::rtos::console::LineBuffer;
 use crate::rtos::heap::{self, HeapPhase, HeapStats};
 use crate::rtos::time::{self, Instant};
-use crate::tls::{Credentials, Endpoint, TlsConfig, TlsTransport};
+use crate::tls::{Credentials, Endpoint, IdleState, TlsConfig, TlsTransport};
 
 /// How long to wait for DHCP.
 const NETWORK_UP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -125,6 +127,55 @@ struct Session<'a, S: TcpIpStack> {
     credentials: &'a Credentials,
 }
 
+// -- reuse: publishes per connection.
+/// How far a cycle's publishes got, across its tries.
+#[derive(Debug, Default)]
+struct Progress {
+    /// Publishes acknowledged (2xx); the next one sent is `acknowledged + 1`.
+    acknowledged: u32,
+    /// The next publish's request went out before and got no answer: it may have arrived.
+    maybe_delivered: bool,
+}
+
+/// Times each publish from the end of the one before (or the start of the cycle): a publish
+/// that had to open its connection carries the TCP connect and the TLS handshake.
+struct PublishClock {
+    since: Instant,
+    busy_since: Option<Duration>,
+}
+
+impl PublishClock {
+    fn start() -> PublishClock {
+        PublishClock {
+            since: Instant::now(),
+            busy_since: board::services().busy_time(),
+        }
+    }
+
+    /// Wall time and processor time (on boards that count it) since the last lap.
+    fn lap(&mut self) -> (Duration, Option<Duration>) {
+        let now = Instant::now();
+        let busy = board::services().busy_time();
+        let lap = (
+            now.duration_since(self.since),
+            busy.zip(self.busy_since)
+                .map(|(now, before)| now.saturating_sub(before)),
+        );
+        self.since = now;
+        self.busy_since = busy;
+        lap
+    }
+}
+
+/// What a publish answered with a 2xx status tells the cycle.
+struct Published {
+    /// The status.
+    status: u16,
+    /// The connection cannot carry another request (`Connection: close`, or a body framed
+    /// by the end of the connection).
+    must_close: bool,
+}
+
 /// Why a cycle failed, and whether another try can help.
 struct CycleError {
     message: Message,
@@ -156,6 +207,8 @@ pub fn run<S: TcpIpStack>(
     credentials: &Credentials,
 ) -> DemoReport {
     let mut report = DemoReport::new(config.iterations, stack.name());
+    // -- reuse: publishes per connection.
+    report.expect_publishes(config.publishes);
     let deadline = RunDeadline::starting_now(config.deadline);
     // Mbed TLS's one-time set-up stays for the program's life: done first, it is not counted
     // against the first attempt.
@@ -236,11 +289,13 @@ impl<S: TcpIpStack> Session<'_, S> {
     fn run_cycle_with_attempts(&self, report: &mut DemoReport) -> Result<(), CycleError> {
         let config = self.config;
         let mut attempt = 1;
+        // -- reuse: what the tries of this cycle have had acknowledged so far.
+        let mut progress = Progress::default();
         loop {
             let settle = || self.deadline.bound(SOCKET_SETTLE).unwrap_or_default();
             let free_before = settled_heap(self.stack, settle()).free;
             let settled_before = self.stack.tcp_sockets_in_use() == 0;
-            let outcome = self.run_cycle(report);
+            let outcome = self.run_cycle(report, &mut progress);
             if outcome.is_err() {
                 let free_after = settled_heap(self.stack, settle()).free;
                 if settled_before && self.stack.tcp_sockets_in_use() == 0 {
@@ -282,37 +337,142 @@ impl<S: TcpIpStack> Session<'_, S> {
         }
     }
 
-    /// One connect → POST → disconnect.
-    fn run_cycle(&self, report: &mut DemoReport) -> Result<(), CycleError> {
+    // -- reuse: one connection carrying `--publishes` publishes (keep-alive).
+    /// One connection → `--publishes` POSTs on it → disconnect. When the server ends the
+    /// connection between two publishes (it answered `Connection: close`, or its close_notify,
+    /// FIN or reset is there before the next request goes out), the cycle reconnects (with
+    /// backoff) and goes on with the next publish. A publish that fails on a connection that
+    /// had already carried one (a server that closed it while the request was on its way, or
+    /// after reading it) is sent again on a new connection: its request may have arrived, so
+    /// it may arrive twice (QoS 1 is at-least-once), and the report counts it as re-sent.
+    /// Any other failure ends the cycle; `progress` keeps what was acknowledged, so that the
+    /// next try of the cycle goes on from there.
+    fn run_cycle(
+        &self,
+        report: &mut DemoReport,
+        progress: &mut Progress,
+    ) -> Result<(), CycleError> {
         let (server_name, config) = (self.server_name, self.config);
+        let publishes = config.publishes;
+        let mut clock = PublishClock::start();
+        let mut transport = self.open_connection(report)?;
+        let mut carried: u32 = 0;
+        loop {
+            let number = progress.acknowledged + 1;
+            let connection = report.connections;
+            if progress.maybe_delivered {
+                report.publishes_resent += 1;
+                log::warn!(
+                    "Publish {number} of {publishes} is sent again on connection {connection}: \
+                     its earlier request may have arrived (QoS 1 publishes are at-least-once)."
+                );
+            }
+            if publishes > 1 {
+                log::info!("Publish {number} of {publishes} on connection {connection}.");
+            }
+            heap::mark_phase(HeapPhase::HttpRequest);
+            let request_started = Instant::now();
+            let outcome = match self.deadline.bound(HttpConfig::DEFAULT.send_timeout) {
+                Some(_) => post(&mut transport, server_name, config, self.deadline),
+                None => Err(self.deadline.exceeded("no time left for the request")),
+            };
+            report.timings.request = request_started.elapsed();
+            let published = match outcome {
+                Ok(published) => published,
+                Err(error) => {
+                    // Without an answer, the request may have reached the server.
+                    progress.maybe_delivered = error.http_status.is_none();
+                    let connection_lost =
+                        carried > 0 && error.retryable && error.http_status.is_none();
+                    if !connection_lost {
+                        self.disconnect(transport, report);
+                        return Err(error);
+                    }
+                    log::warn!(
+                        "Publish {number} of {publishes} failed on connection {connection}, \
+                         which had carried {carried}: {}. Reconnecting.",
+                        error.message.as_str()
+                    );
+                    self.disconnect(transport, report);
+                    transport = self.reopen_connection(report, error.message.as_str())?;
+                    carried = 0;
+                    continue;
+                }
+            };
+            progress.acknowledged = number;
+            progress.maybe_delivered = false;
+            carried += 1;
+            report.http_status = Some(published.status);
+            report.publishes_done += 1;
+            report.note_publish(clock.lap(), carried == 1);
+            if number >= publishes {
+                break;
+            }
+            let ended = if published.must_close {
+                Some("the server answered Connection: close")
+            } else {
+                match transport.idle_state() {
+                    IdleState::Open => None,
+                    IdleState::Closed => Some("the server closed it"),
+                    IdleState::UnexpectedData => Some("the server sent bytes nobody asked for"),
+                }
+            };
+            if let Some(why) = ended {
+                log::info!(
+                    "Connection {connection} ended after {carried} publish(es): {why}. \
+                     Reconnecting for publish {} of {publishes}.",
+                    number + 1
+                );
+                self.disconnect(transport, report);
+                transport = self.reopen_connection(report, why)?;
+                carried = 0;
+            }
+        }
+        self.disconnect(transport, report);
+        Ok(())
+    }
+
+    /// Connects (with backoff), and notes the connection in the report.
+    fn open_connection(&self, report: &mut DemoReport) -> Result<Tls<S>, CycleError> {
         log::info!(
-            "Establishing a mutually authenticated TLS connection to {server_name}:{}.",
-            config.port
+            "Establishing a mutually authenticated TLS connection to {}:{}.",
+            self.server_name,
+            self.config.port
         );
-        let mut transport = self.connect_with_backoff()?;
+        let transport = self.connect_with_backoff()?;
         let timings = transport.timings();
         report.timings.connect = timings.tcp_connect;
         report.timings.handshake = timings.tls_handshake;
         report.timings.handshake_busy = timings.tls_handshake_busy;
+        report.connections += 1;
         if report.tls_version.is_empty() {
             // Static names from Mbed TLS: keeping them allocates nothing.
             report.tls_version = transport.version();
             report.tls_cipher = transport.cipher_suite();
         }
-        heap::mark_phase(HeapPhase::HttpRequest);
-        let request_started = Instant::now();
-        let status = match self.deadline.bound(HttpConfig::DEFAULT.send_timeout) {
-            Some(_) => post(&mut transport, server_name, config, self.deadline),
-            None => Err(self.deadline.exceeded("no time left for the request")),
+        Ok(transport)
+    }
+
+    /// A new connection in place of one the server ended: once the old socket is gone (the
+    /// board may have one socket only), within the run's deadline.
+    fn reopen_connection(
+        &self,
+        report: &mut DemoReport,
+        cause: &str,
+    ) -> Result<Tls<S>, CycleError> {
+        let Some(settle) = self.deadline.bound(SOCKET_SETTLE) else {
+            return Err(self.deadline.exceeded(cause));
         };
-        report.timings.request = request_started.elapsed();
+        settled_heap(self.stack, settle);
+        self.open_connection(report)
+    }
+
+    /// close_notify and FIN, timed.
+    fn disconnect(&self, transport: Tls<S>, report: &mut DemoReport) {
         heap::mark_phase(HeapPhase::Disconnect);
         let disconnect_started = Instant::now();
         transport.close();
         report.timings.disconnect = disconnect_started.elapsed();
-        let status = status?;
-        report.http_status = Some(status);
-        Ok(())
     }
 
     fn connect_with_backoff(&self) -> Result<Tls<S>, CycleError> {
@@ -388,13 +548,14 @@ fn is_retryable_status(status: u16) -> bool {
     matches!(status, 429 | 500 | 502 | 503 | 504)
 }
 
-/// Sends the publish and returns the 2xx status, or why not.
+/// Sends the publish and returns the 2xx status (and whether the connection can carry
+/// another), or why not.
 fn post<T: Connection>(
     transport: &mut TlsTransport<T>,
     server_name: &str,
     config: &DemoConfig,
     deadline: &RunDeadline,
-) -> Result<u16, CycleError> {
+) -> Result<Published, CycleError> {
     let failure = |text: Message, retryable: bool| CycleError {
         message: text,
         retryable,
@@ -455,7 +616,10 @@ fn post<T: Connection>(
         path.as_str()
     );
     if (200..300).contains(&status) {
-        Ok(status)
+        Ok(Published {
+            status,
+            must_close: response.connection == ConnectionOutcome::MustClose,
+        })
     } else {
         Err(CycleError {
             message: message(format_args!(

@@ -63,7 +63,7 @@ use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-pub use engine::{ConnectTimings, TlsTransport, initialise};
+pub use engine::{ConnectTimings, IdleState, TlsTransport, initialise};
 pub use errors::{CredentialError, TlsError, VerifyFailure};
 
 /// A TLS protocol version.

@@ -20,6 +20,6 @@ pub mod http;
 pub mod server;
 
 pub use server::{
-    Behaviour, EndpointConfig, Observations, RequestRecord, RunningEndpoint, StartError,
-    TlsVersions, start,
+    Behaviour, CloseAfter, EndpointConfig, Observations, RequestRecord, RunningEndpoint,
+    StartError, TlsVersions, start,
 };

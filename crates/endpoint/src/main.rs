@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! iot-server [serve] [--port N] [--bind ADDR] [--certs DIR] [--behaviour NAME] [--tickets N]
+//!            [--close-after N[,silent]]
 //! iot-server gen-certs [--dir DIR] [--device-key rsa|ec]
 //! ```
 
@@ -11,7 +12,7 @@ use std::process::ExitCode;
 
 use iot_server::certs::{self, DeviceKey};
 use iot_server::faults::BEHAVIOUR_NAMES;
-use iot_server::{Behaviour, EndpointConfig, start};
+use iot_server::{Behaviour, CloseAfter, EndpointConfig, start};
 
 const USAGE: &str = "usage:
   iot-server [serve] [--port N] [--bind ADDR] [--certs DIR]   serve on ADDR:N (default 127.0.0.1:8443),
@@ -21,6 +22,9 @@ const USAGE: &str = "usage:
                                                             client (default normal; list in --help)
         [--tickets N]                                       TLS 1.3 session tickets after each
                                                             handshake (default 2)
+        [--close-after N[,silent]]                          end each connection after N requests
+                                                            (Connection: close; silent: without
+                                                            saying so), to test connection reuse
   iot-server gen-certs [--dir DIR] [--device-key rsa|ec]    (re)generate the CA, server and device
                                                             certificates (default certs/, ec)";
 
@@ -89,7 +93,16 @@ fn serve(args: &[String]) -> Result<(), String> {
     let mut dir = PathBuf::from("certs");
     let mut behaviour = Behaviour::Normal;
     let mut tickets = None;
-    let known = ["--port", "--bind", "--certs", "--behaviour", "--tickets"];
+    // -- reuse: end connections after N requests (test knob).
+    let mut close_after = None;
+    let known = [
+        "--port",
+        "--bind",
+        "--certs",
+        "--behaviour",
+        "--tickets",
+        "--close-after",
+    ];
     for (name, value) in options(args, &known)? {
         match name {
             "--behaviour" => {
@@ -110,6 +123,11 @@ fn serve(args: &[String]) -> Result<(), String> {
                     .map_err(|_| format!("--port: {value:?} is not a port number"))?
             }
             "--bind" => bind = value.to_owned(),
+            "--close-after" => {
+                close_after = Some(CloseAfter::parse(value).ok_or_else(|| {
+                    format!("--close-after: {value:?} is not N or N,silent (N at least 1)")
+                })?)
+            }
             _ => dir = PathBuf::from(value),
         }
     }
@@ -121,6 +139,7 @@ fn serve(args: &[String]) -> Result<(), String> {
     if let Some(tickets) = tickets {
         config.tls13_tickets = tickets;
     }
+    config.close_after = close_after;
     config.bind = format!("{bind}:{port}")
         .parse::<SocketAddr>()
         .map_err(|_| format!("--bind: {bind:?} is not an IP address"))?;

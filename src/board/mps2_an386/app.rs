@@ -66,6 +66,8 @@ fn build_setting(name: &str) -> Option<String> {
         "IOT_ALPN" => option_env!("IOT_ALPN"),
         "IOT_LINK_FAULTS" => option_env!("IOT_LINK_FAULTS"),
         "FREERTOS_HTTPS_LOG" => option_env!("FREERTOS_HTTPS_LOG"),
+        // -- reuse: publishes per connection.
+        "IOT_PUBLISHES" => option_env!("IOT_PUBLISHES"),
         _ => None,
     };
     value.map(ToString::to_string)
