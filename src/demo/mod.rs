@@ -360,15 +360,15 @@ impl<S: TcpIpStack> Session<'_, S> {
         loop {
             let number = progress.acknowledged + 1;
             let connection = report.connections;
+            if publishes > 1 {
+                log::info!("Publish {number} of {publishes} on connection {connection}.");
+            }
             if progress.maybe_delivered {
                 report.publishes_resent += 1;
                 log::warn!(
                     "Publish {number} of {publishes} is sent again on connection {connection}: \
                      its earlier request may have arrived (QoS 1 publishes are at-least-once)."
                 );
-            }
-            if publishes > 1 {
-                log::info!("Publish {number} of {publishes} on connection {connection}.");
             }
             heap::mark_phase(HeapPhase::HttpRequest);
             let request_started = Instant::now();
