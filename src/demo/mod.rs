@@ -2,10 +2,11 @@
 //!
 //! Each cycle: connect with TLS (retrying transient failures with exponential backoff and
 //! full jitter, the delay really slept), `POST /topics/<topic>?qos=N` with a JSON body, check
-//! that the status is 2xx, disconnect with close_notify, and note the free heap. A cycle that
-//! fails is tried again up to [`DemoConfig::attempts`] times, unless the failure cannot pass
-//! by itself (authentication, configuration). At the end the free heap and the minimum ever
-//! free heap are reported.
+//! that the status is 2xx (`--publishes N` times over the one connection, reconnecting when
+//! the server ends it: see `Session::run_cycle`), disconnect with close_notify, and note the
+//! free heap. A cycle that fails is tried again up to [`DemoConfig::attempts`] times, unless
+//! the failure cannot pass by itself (authentication, configuration). At the end the free heap
+//! and the minimum ever free heap are reported.
 
 //!
 //! Portable: the board starts the network card and the stack ([`network_config`] gives the
@@ -29,7 +30,7 @@ use iot_http::{
 };
 
 pub use config::{ConfigError, DemoConfig, USAGE};
-pub use report::{DemoReport, Timings};
+pub use report::{DemoReport, PUBLISH_FIGURES, PublishFigure, PublishTotals, Timings};
 
 use crate::board;
 use crate::net::{Connection, NetConfig, TcpIpStack, TcpOptions, TcpTransport};
