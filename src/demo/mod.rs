@@ -383,9 +383,7 @@ impl<S: TcpIpStack> Session<'_, S> {
                 Err(error) => {
                     // Without an answer, the request may have reached the server.
                     progress.maybe_delivered = error.http_status.is_none();
-                    let connection_lost =
-                        carried > 0 && error.retryable && error.http_status.is_none();
-                    if !connection_lost {
+                    if !lost_on_a_reused_connection(carried, &error) {
                         self.disconnect(transport, report);
                         return Err(error);
                     }
@@ -409,16 +407,12 @@ impl<S: TcpIpStack> Session<'_, S> {
             if number >= publishes {
                 break;
             }
-            let ended = if published.must_close {
-                Some("the server answered Connection: close")
+            let idle = if published.must_close {
+                None
             } else {
-                match transport.idle_state() {
-                    IdleState::Open => None,
-                    IdleState::Closed => Some("the server closed it"),
-                    IdleState::UnexpectedData => Some("the server sent bytes nobody asked for"),
-                }
+                Some(transport.idle_state())
             };
-            if let Some(why) = ended {
+            if let Some(why) = why_the_connection_ended(published.must_close, idle) {
                 log::info!(
                     "Connection {connection} ended after {carried} publish(es): {why}. \
                      Reconnecting for publish {} of {publishes}.",
@@ -545,6 +539,28 @@ impl<S: TcpIpStack> Session<'_, S> {
     }
 }
 
+// -- reuse: the decisions between two publishes.
+/// Whether a failed publish is one to send again at once on a new connection: the connection
+/// had already carried a publish (so it was good, and the server has most likely ended it:
+/// closed it while the request was on its way, or after reading it), and the failure was a
+/// retryable one without an HTTP status (a status is the server's answer, to be taken as it
+/// is).
+fn lost_on_a_reused_connection(carried: u32, error: &CycleError) -> bool {
+    carried > 0 && error.retryable && error.http_status.is_none()
+}
+
+/// Why the connection cannot carry the next publish, if it cannot: the answer said so
+/// (`must_close`), or what arrived while it was idle (`idle`, looked at only when the answer
+/// left it open).
+fn why_the_connection_ended(must_close: bool, idle: Option<IdleState>) -> Option<&'static str> {
+    match (must_close, idle) {
+        (true, _) => Some("the server answered Connection: close"),
+        (false, Some(IdleState::Closed)) => Some("the server closed it"),
+        (false, Some(IdleState::UnexpectedData)) => Some("the server sent bytes nobody asked for"),
+        (false, Some(IdleState::Open) | None) => None,
+    }
+}
+
 fn is_retryable_status(status: u16) -> bool {
     matches!(status, 429 | 500 | 502 | 503 | 504)
 }
@@ -630,5 +646,49 @@ fn post<T: Connection>(
             retryable: is_retryable_status(status),
             http_status: Some(status),
         })
+    }
+}
+
+// -- reuse: the decisions between two publishes.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(retryable: bool, http_status: Option<u16>) -> CycleError {
+        CycleError {
+            message: message(format_args!("test")),
+            retryable,
+            http_status,
+        }
+    }
+
+    #[test]
+    fn only_a_retryable_failure_without_a_status_on_a_used_connection_is_sent_again_at_once() {
+        assert!(lost_on_a_reused_connection(1, &error(true, None)));
+        assert!(lost_on_a_reused_connection(7, &error(true, None)));
+        // The first publish on a connection: a failed attempt, as without reuse.
+        assert!(!lost_on_a_reused_connection(0, &error(true, None)));
+        // The server answered: its status decides (retry after the pause, or stop).
+        assert!(!lost_on_a_reused_connection(3, &error(true, Some(503))));
+        assert!(!lost_on_a_reused_connection(3, &error(false, Some(403))));
+        // Not retryable (configuration, the run's deadline): the run ends.
+        assert!(!lost_on_a_reused_connection(3, &error(false, None)));
+    }
+
+    #[test]
+    fn the_connection_ends_when_the_answer_or_the_idle_socket_says_so() {
+        assert_eq!(why_the_connection_ended(false, Some(IdleState::Open)), None);
+        assert_eq!(
+            why_the_connection_ended(true, None),
+            Some("the server answered Connection: close")
+        );
+        assert_eq!(
+            why_the_connection_ended(false, Some(IdleState::Closed)),
+            Some("the server closed it")
+        );
+        assert_eq!(
+            why_the_connection_ended(false, Some(IdleState::UnexpectedData)),
+            Some("the server sent bytes nobody asked for")
+        );
     }
 }
