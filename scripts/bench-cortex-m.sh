@@ -17,7 +17,12 @@
 #   so each boot measures both. The figures below that are not about resumption (flash, peak
 #   heap, stacks) are for a run of two cycles.
 #
+# * connection reuse: the P-256 image built with IOT_PUBLISHES=N (default 5) sends N publishes
+#   over one connection; the instructions of the first publish (TCP connect, handshake and
+#   request) and of each later one (the request alone), from the JSON publish_summary.
+#
 #   scripts/bench-cortex-m.sh            # RUNS=3 by default
+#   REUSE_ONLY=1 scripts/bench-cortex-m.sh   # only the connection reuse figures, printed
 #
 # The image is built with `--profile board` (size-optimised, fat LTO), as scripts/test-cortex-m.sh
 # tests it. Network: loopback and QEMU's user network only.
@@ -81,6 +86,52 @@ flash_by_part() {
         END { for (p in sum) printf "| %s | %d |\n", p, sum[p]; printf "| **all sized symbols** | **%d** |\n", total }
     ' "$work/mbedtls.syms" - | sort -t'|' -k3 -nr
 }
+
+# -- reuse: the instructions of a publish after the first, over one kept-alive connection.
+reuse_publishes=${CORTEX_REUSE_PUBLISHES:-5}
+# measure_reuse: builds the P-256 image with IOT_PUBLISHES, boots it $runs times; sets
+# $rows_reuse (table rows) and $reuse_summary.
+measure_reuse() {
+    say "P-256 device key, $reuse_publishes publishes over one connection: building and booting $runs times"
+    start_server "$work/ec-reuse" ec
+    IOT_ENDPOINT=localhost IOT_PORT="$port" IOT_ATTEMPTS=1 IOT_JSON=1 IOT_PUBLISHES="$reuse_publishes" \
+        IOT_ROOT_CA="$work/ec-reuse/ca.pem" IOT_CLIENT_CERT="$work/ec-reuse/device.pem" \
+        IOT_CLIENT_KEY="$work/ec-reuse/device.key" \
+        cargo build --quiet --profile "$profile" --locked --target "$target"
+    rows_reuse=
+    local run out status figures firsts=() laters=()
+    for run in $(seq 1 "$runs"); do
+        out="$work/reuse-$run.out"
+        status=0
+        QEMU_TIMEOUT=120 QEMU_ARGS="-icount shift=0" scripts/qemu-run.sh "$image" >"$out" 2>&1 || status=$?
+        [ "$status" -eq 0 ] || fail "reuse run $run: QEMU exited with $status: $(tail -n 5 "$out")"
+        # "first later connections handshake": instructions of the publish that opened the
+        # connection, the median of the later ones, connections, the handshake alone.
+        figures=$(tail -n 1 "$out" | python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+s = r["publish_summary"]
+assert r["result"] == "pass" and r["publishes_completed"] == r["publishes"], r["error"]
+print(s["new_connection"]["median_busy_ns"], s["reused"]["median_busy_ns"], r["connections"],
+      r["handshake_busy_ns"])') || fail "reuse run $run: no passing report with publish figures: $(tail -n 1 "$out")"
+        read -r first later connections handshake <<<"$figures"
+        firsts+=("$first")
+        laters+=("$later")
+        rows_reuse+="| $run | $connections | $(mi "$handshake") | $(mi "$first") | $(awk -v n="$later" 'BEGIN { printf "%.3f M", n / 1e6 }') | $(awk -v a="$first" -v b="$later" 'BEGIN { printf "%.0fx", a / b }') |"$'\n'
+    done
+    stop_server
+    first=$(printf '%s\n' "${firsts[@]}" | sort -n | sed -n "$(((runs + 1) / 2))p")
+    later=$(printf '%s\n' "${laters[@]}" | sort -n | sed -n "$(((runs + 1) / 2))p")
+    reuse_summary="P-256, $reuse_publishes publishes over one connection: first publish $first instructions, each later one $later (medians)"$'\n'
+}
+mi() { awk -v n="$1" 'BEGIN { printf "%.2f M", n / 1e6 }'; }
+if [ "${REUSE_ONLY:-0}" = 1 ]; then
+    measure_reuse
+    printf '| run | connections | handshake | first publish (connect, handshake, request) | each later publish (median) | first / later |\n'
+    printf '%s' "$rows_reuse"
+    printf '%s' "$reuse_summary"
+    exit 0
+fi
 
 rows_size=
 rows_ram=
@@ -190,6 +241,10 @@ variant tls-small-records --features tls-small-records
 peak_small=$v_peak
 summary+="P-256, tls-small-records: peak heap $v_peak B"$'\n'
 
+# -- reuse: publishes over one connection.
+measure_reuse
+summary+=$reuse_summary
+
 # verdict VALUE LIMIT UNIT: "met" or "missed by N UNIT (P %)".
 verdict() {
     if [ "$1" -le "$2" ]; then
@@ -297,6 +352,19 @@ mkdir -p bench
     echo "| device key | negotiated | full handshake (median) | resumed (median) | full / resumed | every resumed run |"
     echo "|---|---|---|---|---|---|"
     printf '%s' "$rows_resume"
+    # -- reuse: publishes over one connection.
+    echo
+    echo "## Connection reuse: instructions per publish"
+    echo
+    echo "The P-256 image built with \`IOT_PUBLISHES=$reuse_publishes\`: $reuse_publishes publishes over one"
+    echo "kept-alive connection to the bundled endpoint, under \`-icount shift=0\`. Each publish is"
+    echo "timed in processor time outside the idle task from the end of the publish before (or the"
+    echo "cycle's start): the first carries the TCP connect, the TLS handshake and its request; a"
+    echo "later one its request and answer only (JSON \`publish_summary\`, medians)."
+    echo
+    echo "| run | connections | handshake | first publish (connect, handshake, request) | each later publish (median) | first / later |"
+    echo "|---|---|---|---|---|---|"
+    printf '%s' "$rows_reuse"
 } >"$report"
 say "wrote $report"
 printf '%s' "$summary"

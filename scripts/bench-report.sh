@@ -8,6 +8,8 @@
 #   scripts/bench-report.sh --smoke    the same path with 2 runs each, without the small-record
 #                                      build and the size report, into target/bench-smoke/
 #                                      (CI runs this; well under a minute once built)
+#   REUSE_PUBLISHES=N                  publishes per run in the connection reuse section
+#                                      (default 20; 5 in a smoke run)
 #
 # Servers: nginx, Apache httpd (mod_ssl) and HAProxy from Debian packages (installed with
 # apt-get if missing), and the bundled endpoint; each requires a client certificate, listens
@@ -153,6 +155,52 @@ print("\t".join([sys.argv[2], sys.argv[3], str(full), str(resumed),
     done
 done
 
+# -- reuse: N publishes over one kept-alive connection (--publishes N) against N fresh
+# connections (--iterations N), alternating, per server and key. Appends "server key mode
+# result completed connections network_up total first_median later_median new_mean" to
+# $work/reuse.tsv (times in ms).
+reuse_publishes=${REUSE_PUBLISHES:-20}
+[ "$smoke" -eq 0 ] || reuse_publishes=5
+reuse_servers=(endpoint nginx)
+: > "$work/reuse.tsv"
+run_reuse() {
+    local server=$1 key=$2 mode=$3 line
+    local count=(--publishes "$reuse_publishes")
+    [ "$mode" = reuse ] || count=(--iterations "$reuse_publishes")
+    "$demo_default" --endpoint localhost --port "${server_port[$server]}" \
+        --root-ca "$work/certs/root.pem" --client-cert "$work/certs/device-$key.pem" \
+        --client-key "$work/certs/device-$key.key" --attempts 1 --deadline 60 --json \
+        --log-level off "${count[@]}" > "$work/reuse.out" 2> "$work/reuse.err" || true
+    line=$(tail -1 "$work/reuse.out")
+    fields=$(python3 -c '
+import json, sys
+try:
+    r = json.loads(sys.argv[1])
+except ValueError:
+    print("\t".join(["fail"] + ["-"] * 7)); sys.exit()
+s, t = r.get("publish_summary", {}), r["timings_ms"]
+def get(kind, field):
+    value = s.get(kind, {}).get(field)
+    return "-" if value is None else value
+print("\t".join(str(x) for x in [r["result"], r.get("publishes_completed", "-"),
+    r.get("connections", "-"), t["network_up"], t["total"], get("new_connection", "median_ms"),
+    get("reused", "median_ms"), get("new_connection", "mean_ms")]))' "$line")
+    if [ "${fields%%$'\t'*}" != pass ]; then
+        failures=$((failures + 1))
+        echo "bench-report: reuse run ($mode) FAILED against $server ($key key): $(tail -c 300 "$work/reuse.err") $line" >&2
+    fi
+    printf '%s\t%s\t%s\t%s\n' "$server" "$key" "$mode" "$fields" >> "$work/reuse.tsv"
+}
+for server in "${reuse_servers[@]}"; do
+    for key in rsa ec; do
+        echo "bench-report: $server, $key device key: $runs runs of $reuse_publishes publishes over one connection and over fresh connections, alternating"
+        for _ in $(seq "$runs"); do
+            run_reuse "$server" "$key" reuse
+            run_reuse "$server" "$key" fresh
+        done
+    done
+done
+
 # What curl and the server chose, once per server and key (curl's own build: OpenSSL).
 declare -A curl_tls
 for server in "${servers[@]}"; do
@@ -290,6 +338,38 @@ grep -qw aes /proc/cpuinfo 2>/dev/null && aes=yes
         done
     done
     echo
+    # -- reuse: the cost per publish after the first, beside a fresh connection per publish.
+    echo "## Connection reuse: the cost of a publish after the first"
+    echo
+    echo "$runs runs per row and mode, alternating: \`--publishes $reuse_publishes\` ($reuse_publishes publishes over one kept-alive mutual-TLS connection) and \`--iterations $reuse_publishes\` (a new connection, handshake and disconnect for each publish). A publish is timed from the end of the one before (or the start of its cycle) to its answer: one that opens its connection carries the TCP connect and the TLS handshake. \"Per publish, whole run\": the demo's own total less its network start-up, over $reuse_publishes (it includes disconnects and the waits for closed sockets). Medians over the runs; ms."
+    echo
+    echo "| server | device key | connections (one / fresh) | fresh: publish with its connection | fresh: per publish, whole run | one connection: first publish | one connection: each later publish | one connection: per publish, whole run | fresh / later publish |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    ms2() { if [ "$1" = "-" ]; then echo "-"; else calc "%.2f" "$1"; fi; }
+    reuse_col() {
+        awk -F'\t' -v s="$1" -v k="$2" -v m="$3" -v c="$4" '$1 == s && $2 == k && $3 == m && $4 == "pass" { print $c }' "$work/reuse.tsv"
+    }
+    per_publish() {
+        awk -F'\t' -v s="$1" -v k="$2" -v m="$3" -v n="$reuse_publishes" '$1 == s && $2 == k && $3 == m && $4 == "pass" { print ($8 - $7) / n }' "$work/reuse.tsv"
+    }
+    for server in "${reuse_servers[@]}"; do
+        for key in rsa ec; do
+            fresh_publish=$(reuse_col "$server" "$key" fresh 9 | median)
+            fresh_run=$(per_publish "$server" "$key" fresh | median)
+            first=$(reuse_col "$server" "$key" reuse 9 | median)
+            later=$(reuse_col "$server" "$key" reuse 10 | median)
+            reuse_run=$(per_publish "$server" "$key" reuse | median)
+            connections="$(reuse_col "$server" "$key" reuse 6 | largest) / $(reuse_col "$server" "$key" fresh 6 | largest)"
+            ratio="-"
+            [ "$later" = "-" ] || [ "$fresh_publish" = "-" ] || [ "$later" = 0 ] || ratio="$(calc "%.1f" "$fresh_publish / $later")x"
+            echo "| $(server_name "$server") | $(key_name "$key") | $connections | $(ms2 "$fresh_publish") | $(ms2 "$fresh_run") | $(ms2 "$first") | $(ms2 "$later") | $(ms2 "$reuse_run") | $ratio |"
+        done
+    done
+    echo
+    if [ -f bench/CORTEX-M.md ] && grep -q '^## Connection reuse' bench/CORTEX-M.md; then
+        echo "On the Cortex-M4 board (instructions, QEMU \`-icount shift=0\`): see the connection reuse section of [CORTEX-M.md]($(python3 -c 'import os,sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' bench/CORTEX-M.md "$out"))."
+        echo
+    fi
     echo "## Where the time goes, phase by phase (medians, ms)"
     echo
     echo "Demo phases from its own clock (\`--json\` timings); curl's from \`-w\` (time_connect, time_appconnect, time_starttransfer, time_total). \"Process\" is start to exit as measured by this script; the rest of it is process start-up, the kernel's start and its exit."
@@ -361,7 +441,7 @@ grep -qw aes /proc/cpuinfo 2>/dev/null && aes=yes
         echo "| $label | $(calc "%.1f" "$device_rate") MB/s | $tls | ${heap:--} B | $(calc "%.1f" "$curl_rate") MB/s | $(at_least "$device_rate" 50 MB/s) |"
     done
     echo
-    echo "Mbed TLS here is built without AES instructions (mbedtls-rs-sys 0.3.1 always leaves out \`MBEDTLS_AESNI_C\` and \`MBEDTLS_HAVE_ASM\`, and builds with CMake's MinSizeRel, \`-Os\`; the cmake crate drops \`-O\` flags from CFLAGS, so neither is a knob of this project): table AES-GCM is the slower cipher, so the device keeps ChaCha20-Poly1305 first. The peak heap includes the device's TCP receive and send buffers (8 KiB each, `NetConfig` defaults)."
+    echo "Mbed TLS here is built without AES instructions (mbedtls-rs-sys 0.3.1 always leaves out \`MBEDTLS_AESNI_C\` and \`MBEDTLS_HAVE_ASM\`, and builds with CMake's MinSizeRel, \`-Os\`; the cmake crate drops \`-O\` flags from CFLAGS, so neither is a knob of this project): table AES-GCM is the slower cipher, so the device keeps ChaCha20-Poly1305 first. The peak heap includes the device's TCP receive and send buffers (8 KiB each, \`NetConfig\` defaults)."
     echo
     echo "## FreeRTOS heap through one demo run"
     echo

@@ -8,8 +8,9 @@
 #    last line is the JSON report of a pass, and connecting took milliseconds (receive is
 #    interrupt-driven);
 # 2. the same image with the endpoint gone: QEMU exits 1 and the report names the refusal;
-# 3. RSA-2048 device key, server `127.0.0.1`, 5 cycles: exit 0, the POSTs arrive, and the free
-#    heap is the same after every cycle;
+# 3. RSA-2048 device key, server `127.0.0.1`, 5 cycles of 2 publishes over one connection each
+#    (IOT_PUBLISHES=2): exit 0, the 10 POSTs arrive over 5 connections, and the free heap is the
+#    same after every cycle;
 # 4. the RTOS layer's portable scenarios on the board (examples/board_rtos_scenarios.rs runs
 #    the same source as the simulator's rtos-selftest: crates/harness/.../portable.rs);
 # 5. the fault paths: a task panic ends the boot with 101, a failed kernel assert with 70, a
@@ -28,7 +29,7 @@ trap 'stop_server; rm -rf "$work"' EXIT
 # shellcheck source=lib/endpoint.sh
 source scripts/lib/endpoint.sh
 
-# boot ENDPOINT DIR [ITERATIONS]: builds the image for the endpoint with DIR's device
+# boot ENDPOINT DIR [ITERATIONS [PUBLISHES]]: builds the image for the endpoint with DIR's device
 # credentials, boots it; $status is QEMU's exit status, $last the guest's last line, $boot_ms
 # the host's wall time for the whole boot (cargo's start included).
 boot() {
@@ -36,7 +37,7 @@ boot() {
     local started_ns
     started_ns=$(date +%s%N)
     IOT_ENDPOINT=$1 IOT_PORT="$port" IOT_ATTEMPTS=1 IOT_JSON=1 IOT_ITERATIONS=${3:-1} \
-        IOT_ROOT_CA="$2/ca.pem" IOT_CLIENT_CERT="$2/device.pem" \
+        IOT_PUBLISHES=${4:-1} IOT_ROOT_CA="$2/ca.pem" IOT_CLIENT_CERT="$2/device.pem" \
         IOT_CLIENT_KEY="$2/device.key" QEMU_TIMEOUT=60 \
         cargo run --quiet --profile board --locked --target thumbv7em-none-eabihf \
         >"$work/guest.out" 2>"$work/guest.err" || status=$?
@@ -109,15 +110,19 @@ case "$last" in
 esac
 say "pass: exit 1, the report names the refused connection"
 
-say "3. RSA-2048 device key, server 127.0.0.1, 5 cycles (must pass, heap stable)"
+say "3. RSA-2048 device key, server 127.0.0.1, 5 cycles of 2 publishes each (must pass, heap stable)"
 start_server "$work/rsa" rsa
 say "endpoint on 127.0.0.1:$port"
-boot 127.0.0.1 "$work/rsa" 5
-expect_pass 5
+boot 127.0.0.1 "$work/rsa" 5 2
+expect_pass 10
+case "$last" in
+    *'"publishes":2,"publishes_completed":10,"publishes_resent":0,"connections":5,'*) ;;
+    *) fail "expected 10 publishes over 5 connections: $last" ;;
+esac
 free=$(printf '%s' "$last" | sed -n 's/.*"heap_free_per_iteration":\[\([0-9,]*\)\].*/\1/p')
 [ "$(printf '%s\n' "$free" | tr ',' '\n' | wc -l)" -eq 5 ] && [ "$(printf '%s\n' "$free" | tr ',' '\n' | sort -u | wc -l)" -eq 1 ] ||
     fail "free heap after each of 5 cycles should be one figure: [$free]"
-say "pass: exit 0 with an RSA device key, 5 POSTs, free heap the same after each ($free)"
+say "pass: exit 0 with an RSA device key, 10 POSTs over 5 connections, free heap the same after each cycle ($free)"
 
 say "4. the RTOS layer's portable scenarios on the board"
 status=0

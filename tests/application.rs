@@ -1546,3 +1546,158 @@ fn a_server_that_refuses_the_session_is_verified_in_full_also_without_sni() {
         assert!(error.contains("name mismatch"), "sni {sni}: {error}");
     }
 }
+
+// -- reuse: publishes over one kept-alive connection.
+
+/// Runs the demo with `args` against an endpoint of its own, configured by `tweak`; returns
+/// the run and the endpoint, for what it saw.
+fn run_reusing(
+    tweak: impl FnOnce(&mut EndpointConfig),
+    args: &[&str],
+) -> (Output, iot_server::RunningEndpoint) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    certs::generate_into(dir.path(), DeviceKey::P256).expect("certificates");
+    let paths = certs::CertPaths::in_dir(dir.path());
+    let mut config = EndpointConfig::new(&paths.server_cert, &paths.server_key, &paths.ca_cert, 0);
+    tweak(&mut config);
+    let endpoint = iot_server::start(config).expect("endpoint");
+    let output = demo()
+        .env_remove("IOT_PUBLISHES")
+        .args(endpoint_args(dir.path(), endpoint.port()))
+        .args(["--json"])
+        .args(args)
+        .output()
+        .expect("run the demo");
+    (output, endpoint)
+}
+
+/// Requests the endpoint answered, and connections whose handshake completed.
+fn seen(endpoint: &iot_server::RunningEndpoint) -> (usize, usize) {
+    let observations = endpoint.observations();
+    let requests = observations.requests.lock().unwrap().len();
+    let handshakes = observations
+        .handshakes
+        .load(std::sync::atomic::Ordering::SeqCst);
+    (requests, handshakes)
+}
+
+#[test]
+fn five_publishes_share_one_connection() {
+    let (output, endpoint) = run_reusing(|_| {}, &["--publishes", "5"]);
+    assert_eq!(output.status.code(), Some(0), "{:?}", text(&output));
+    let report = json_report(&output);
+    assert_eq!(
+        (
+            &report["publishes"],
+            &report["publishes_completed"],
+            &report["connections"],
+            &report["publishes_resent"]
+        ),
+        (&5.into(), &5.into(), &1.into(), &0.into())
+    );
+    assert_eq!(seen(&endpoint), (5, 1));
+    let new_connection = report["publish_new_connection"].as_array().expect("flags");
+    assert_eq!(
+        new_connection,
+        &[true, false, false, false, false].map(serde_json::Value::from)
+    );
+    let summary = &report["publish_summary"];
+    assert_eq!(summary["reused"]["count"], 4);
+    let first = summary["new_connection"]["median_ms"]
+        .as_f64()
+        .expect("first");
+    let later = summary["reused"]["median_ms"].as_f64().expect("later");
+    // The first publish carries the mutual-TLS handshake; the later ones do not.
+    assert!(later < first, "first {first} ms, later {later} ms");
+    let (stdout, _) = text(&output);
+    assert!(
+        stdout.contains("Publish 5 of 5 on connection 1."),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_server_that_closes_after_every_two_requests_still_gets_five_publishes() {
+    for announced in [true, false] {
+        let (output, endpoint) = run_reusing(
+            |config| {
+                config.close_after = Some(iot_server::CloseAfter {
+                    requests: 2,
+                    announced,
+                })
+            },
+            &["--publishes", "5"],
+        );
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "announced {announced}: {:?}",
+            text(&output)
+        );
+        let report = json_report(&output);
+        assert_eq!(report["publishes_completed"], 5, "{report}");
+        assert_eq!(report["connections"], 3, "{report}");
+        // The endpoint reads no request on a connection it has ended: every request it got,
+        // it answered, and it got each publish once.
+        assert_eq!(seen(&endpoint), (5, 3), "announced {announced}");
+        let resent = report["publishes_resent"].as_u64().expect("resent");
+        if announced {
+            assert_eq!(resent, 0, "{report}");
+            let (stdout, _) = text(&output);
+            assert!(
+                stdout.contains(
+                    "Connection 1 ended after 2 publish(es): the server answered Connection: \
+                     close. Reconnecting for publish 3 of 5."
+                ),
+                "{stdout}"
+            );
+        } else {
+            // A request sent before the server's close arrived is sent again, and counted.
+            assert!(resent <= 2, "{report}");
+        }
+    }
+}
+
+#[test]
+fn publishes_that_are_never_answered_again_end_the_run_within_its_deadline() {
+    let started = Instant::now();
+    let (output, endpoint) = run_reusing(
+        |config| config.behaviour = Behaviour::CloseWithoutAnswerAfter(2),
+        &[
+            "--publishes",
+            "5",
+            "--attempts",
+            "1000",
+            "--retry-delay-ms",
+            "100",
+            "--deadline",
+            "4",
+        ],
+    );
+    let took = started.elapsed();
+    assert_eq!(output.status.code(), Some(1), "{:?}", text(&output));
+    assert!(took < Duration::from_secs(4 + 3), "the run took {took:?}");
+    let report = json_report(&output);
+    let error = report["error"].as_str().unwrap_or_default();
+    assert!(error.contains("deadline of 4 s passed"), "{error}");
+    assert_eq!(report["publishes_completed"], 2, "{report}");
+    // Publish 3 was sent, unanswered, then sent again on every later connection.
+    assert!(report["publishes_resent"].as_u64() >= Some(2), "{report}");
+    assert!(report["connections"].as_u64() >= Some(3), "{report}");
+    assert_eq!(seen(&endpoint).0, 2);
+}
+
+#[test]
+fn a_bad_publish_count_is_a_configuration_error_naming_the_flag() {
+    for bad in ["0", "10001", "x"] {
+        let output = demo().args(["--publishes", bad]).output().expect("run");
+        assert_eq!(output.status.code(), Some(2), "{bad}");
+        assert!(
+            text(&output).1.contains("--publishes: "),
+            "{bad}: {:?}",
+            text(&output)
+        );
+    }
+    let output = demo().env("IOT_PUBLISHES", "0").output().expect("run");
+    assert_eq!(output.status.code(), Some(2));
+}

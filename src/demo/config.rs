@@ -22,6 +22,9 @@ pub const ALPN_PORT: u16 = 443;
 /// The bound on a whole run when none is given: long enough for the retries of a server that
 /// comes up late, short enough that a device never hangs on one that never answers.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
+// -- reuse: publishes per connection.
+/// Most publishes one connection is asked to carry (`--publishes`).
+pub const MAX_PUBLISHES: u32 = 10_000;
 
 /// Everything the demo can be told.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +113,12 @@ pub struct DemoConfig {
     /// secret: written with mode 0600). Default none: the session lives in RAM for the run.
     /// `--session-file PATH`, `IOT_SESSION_FILE`.
     pub session_file: Option<String>,
+    // -- reuse: publishes per connection (keep-alive).
+    /// Publishes sent over each connection (HTTP keep-alive): each iteration opens one
+    /// connection and sends this many, reconnecting with backoff if the server closes it.
+    /// Default 1 (a connection per publish). `--publishes N` (1 to [`MAX_PUBLISHES`]),
+    /// `IOT_PUBLISHES`.
+    pub publishes: u32,
 }
 
 impl Default for DemoConfig {
@@ -148,6 +157,8 @@ impl Default for DemoConfig {
             // -- resume: TLS session resumption.
             resume: true,
             session_file: None,
+            // -- reuse: publishes per connection.
+            publishes: 1,
         }
     }
 }
@@ -194,6 +205,8 @@ endpoint and runs against it.
   --no-resume            full TLS handshake every time, keep no session        IOT_NO_RESUME=1
   --session-file PATH    keep the TLS session in PATH (secret, mode 0600) so   IOT_SESSION_FILE
                          that the next run resumes it (simulator only)
+  --publishes N          publishes per connection, kept alive (default 1,      IOT_PUBLISHES
+                         at most 10000); reconnects if the server closes it
   -h, --help             this text";
 
 /// A setting that could not be used.
@@ -285,6 +298,8 @@ const FLAGS: &[(&str, &str, bool)] = &[
     // -- resume: TLS session resumption.
     ("--no-resume", "IOT_NO_RESUME", false),
     ("--session-file", "IOT_SESSION_FILE", true),
+    // -- reuse: publishes per connection.
+    ("--publishes", "IOT_PUBLISHES", true),
 ];
 
 impl DemoConfig {
@@ -450,6 +465,14 @@ impl DemoConfig {
                         .filter(|path| !path.is_empty())
                         .ok_or_else(|| invalid("a file path"))?,
                 )
+            }
+            // -- reuse: publishes per connection.
+            "--publishes" => {
+                self.publishes = value
+                    .parse()
+                    .ok()
+                    .filter(|count| (1..=MAX_PUBLISHES).contains(count))
+                    .ok_or_else(|| invalid("a count from 1 to 10000"))?
             }
             _ => self.log_level = value,
         }
@@ -713,6 +736,32 @@ mod tests {
                         ..
                     })
                 ),
+                "{bad}"
+            );
+        }
+    }
+
+    // -- reuse: publishes per connection.
+    #[test]
+    fn publishes_per_connection_are_counted_from_1_to_the_maximum() {
+        assert_eq!(parse(&[], &[]).map(|config| config.publishes), Ok(1));
+        assert_eq!(
+            parse(&["--publishes", "5"], &[]).map(|config| config.publishes),
+            Ok(5)
+        );
+        assert_eq!(
+            parse(&[], &[("IOT_PUBLISHES", "10000")]).map(|config| config.publishes),
+            Ok(MAX_PUBLISHES)
+        );
+        assert_eq!(
+            parse(&["--publishes", "3"], &[("IOT_PUBLISHES", "7")]).map(|c| c.publishes),
+            Ok(3)
+        );
+        for bad in ["0", "10001", "-1", "2.5", "many", ""] {
+            let error = parse(&["--publishes", bad], &[]).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                format!("--publishes: {bad:?} is not a count from 1 to 10000"),
                 "{bad}"
             );
         }

@@ -2,10 +2,11 @@
 //!
 //! Each cycle: connect with TLS (retrying transient failures with exponential backoff and
 //! full jitter, the delay really slept), `POST /topics/<topic>?qos=N` with a JSON body, check
-//! that the status is 2xx, disconnect with close_notify, and note the free heap. A cycle that
-//! fails is tried again up to [`DemoConfig::attempts`] times, unless the failure cannot pass
-//! by itself (authentication, configuration). At the end the free heap and the minimum ever
-//! free heap are reported.
+//! that the status is 2xx (`--publishes N` times over the one connection, reconnecting when
+//! the server ends it: see `Session::run_cycle`), disconnect with close_notify, and note the
+//! free heap. A cycle that fails is tried again up to [`DemoConfig::attempts`] times, unless
+//! the failure cannot pass by itself (authentication, configuration). At the end the free heap
+//! and the minimum ever free heap are reported.
 
 //!
 //! Portable: the board starts the network card and the stack ([`network_config`] gives the
@@ -26,11 +27,11 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use iot_backoff::{Backoff, BackoffPolicy, EntropySource, NextDelay};
-use iot_http::{Config as HttpConfig, HttpClient};
+use iot_http::{Config as HttpConfig, ConnectionOutcome, HttpClient};
 use iot_publish::{PublishOutcome, Retry};
 
 pub use config::{ConfigError, DemoConfig, USAGE};
-pub use report::{DemoReport, Timings};
+pub use report::{DemoReport, PUBLISH_FIGURES, PublishFigure, PublishTotals, Timings};
 
 use crate::board;
 use crate::net::{Connection, NetConfig, TcpIpStack, TcpOptions, TcpTransport};
@@ -38,8 +39,8 @@ use crate::rtos::console::LineBuffer;
 use crate::rtos::heap::{self, HeapPhase, HeapStats};
 use crate::rtos::time::{self, Instant};
 use crate::tls::{
-    Credentials, Endpoint, RamSessionStore, Resumption, SessionKey, SessionStore, TlsConfig,
-    TlsTransport,
+    Credentials, Endpoint, IdleState, RamSessionStore, Resumption, SessionKey, SessionStore,
+    TlsConfig, TlsTransport,
 };
 
 /// How long to wait for DHCP.
@@ -135,6 +136,55 @@ struct Session<'a, S: TcpIpStack> {
     resumed: Cell<bool>,
 }
 
+// -- reuse: publishes per connection.
+/// How far a cycle's publishes got, across its tries.
+#[derive(Debug, Default)]
+struct Progress {
+    /// Publishes acknowledged (2xx); the next one sent is `acknowledged + 1`.
+    acknowledged: u32,
+    /// The next publish's request went out before and got no answer: it may have arrived.
+    maybe_delivered: bool,
+}
+
+/// Times each publish from the end of the one before (or the start of the cycle): a publish
+/// that had to open its connection carries the TCP connect and the TLS handshake.
+struct PublishClock {
+    since: Instant,
+    busy_since: Option<Duration>,
+}
+
+impl PublishClock {
+    fn start() -> PublishClock {
+        PublishClock {
+            since: Instant::now(),
+            busy_since: board::services().busy_time(),
+        }
+    }
+
+    /// Wall time and processor time (on boards that count it) since the last lap.
+    fn lap(&mut self) -> (Duration, Option<Duration>) {
+        let now = Instant::now();
+        let busy = board::services().busy_time();
+        let lap = (
+            now.duration_since(self.since),
+            busy.zip(self.busy_since)
+                .map(|(now, before)| now.saturating_sub(before)),
+        );
+        self.since = now;
+        self.busy_since = busy;
+        lap
+    }
+}
+
+/// What a publish answered with a 2xx status tells the cycle.
+struct Published {
+    /// The status.
+    status: u16,
+    /// The connection cannot carry another request (`Connection: close`, or a body framed
+    /// by the end of the connection).
+    must_close: bool,
+}
+
 /// Why a cycle failed, and whether another try can help.
 struct CycleError {
     message: Message,
@@ -182,6 +232,8 @@ pub fn run_with_sessions<S: TcpIpStack>(
     sessions: Option<&mut dyn SessionStore>,
 ) -> DemoReport {
     let mut report = DemoReport::new(config.iterations, stack.name());
+    // -- reuse: publishes per connection.
+    report.expect_publishes(config.publishes);
     let deadline = RunDeadline::starting_now(config.deadline);
     // Mbed TLS's one-time set-up stays for the program's life: done first, it is not counted
     // against the first attempt.
@@ -276,11 +328,13 @@ impl<S: TcpIpStack> Session<'_, S> {
             max_delay: config.retry_delay.saturating_mul(8),
             max_attempts: None,
         });
+        // -- reuse: what the tries of this cycle have had acknowledged so far.
+        let mut progress = Progress::default();
         loop {
             let settle = || self.deadline.bound(SOCKET_SETTLE).unwrap_or_default();
             let free_before = settled_heap(self.stack, settle()).free;
             let settled_before = self.stack.tcp_sockets_in_use() == 0;
-            let outcome = self.run_cycle(report);
+            let outcome = self.run_cycle(report, &mut progress);
             if outcome.is_err() {
                 let free_after = settled_heap(self.stack, settle()).free;
                 if settled_before && self.stack.tcp_sockets_in_use() == 0 {
@@ -337,38 +391,138 @@ impl<S: TcpIpStack> Session<'_, S> {
         }
     }
 
-    /// One connect → POST → disconnect.
-    fn run_cycle(&self, report: &mut DemoReport) -> Result<(), CycleError> {
+    // -- reuse: one connection carrying `--publishes` publishes (keep-alive).
+    /// One connection → `--publishes` POSTs on it → disconnect. When the server ends the
+    /// connection between two publishes (it answered `Connection: close`, or its close_notify,
+    /// FIN or reset is there before the next request goes out), the cycle reconnects (with
+    /// backoff) and goes on with the next publish. A publish that fails on a connection that
+    /// had already carried one (a server that closed it while the request was on its way, or
+    /// after reading it) is sent again on a new connection: its request may have arrived, so
+    /// it may arrive twice (QoS 1 is at-least-once), and the report counts it as re-sent.
+    /// Any other failure ends the cycle; `progress` keeps what was acknowledged, so that the
+    /// next try of the cycle goes on from there.
+    fn run_cycle(
+        &self,
+        report: &mut DemoReport,
+        progress: &mut Progress,
+    ) -> Result<(), CycleError> {
         let (server_name, config) = (self.server_name, self.config);
+        let publishes = config.publishes;
+        let mut clock = PublishClock::start();
+        let mut transport = self.open_connection(report)?;
+        let mut carried: u32 = 0;
+        loop {
+            let number = progress.acknowledged + 1;
+            let connection = report.connections;
+            if publishes > 1 {
+                log::info!("Publish {number} of {publishes} on connection {connection}.");
+            }
+            if progress.maybe_delivered {
+                report.publishes_resent += 1;
+                log::warn!(
+                    "Publish {number} of {publishes} is sent again on connection {connection}: \
+                     its earlier request may have arrived (QoS 1 publishes are at-least-once)."
+                );
+            }
+            heap::mark_phase(HeapPhase::HttpRequest);
+            let request_started = Instant::now();
+            let outcome = match self.deadline.bound(HttpConfig::DEFAULT.send_timeout) {
+                Some(_) => post(&mut transport, server_name, config, self.deadline),
+                None => Err(self.deadline.exceeded("no time left for the request")),
+            };
+            report.timings.request = request_started.elapsed();
+            let published = match outcome {
+                Ok(published) => published,
+                Err(error) => {
+                    // Without an answer, the request may have reached the server.
+                    progress.maybe_delivered = error.http_status.is_none();
+                    if !lost_on_a_reused_connection(carried, &error) {
+                        self.disconnect(transport, report, carried);
+                        return Err(error);
+                    }
+                    log::warn!(
+                        "Publish {number} of {publishes} failed on connection {connection}, \
+                         which had carried {carried}: {}. Reconnecting.",
+                        error.message.as_str()
+                    );
+                    self.disconnect(transport, report, carried);
+                    transport = self.reopen_connection(report, error.message.as_str())?;
+                    carried = 0;
+                    continue;
+                }
+            };
+            progress.acknowledged = number;
+            progress.maybe_delivered = false;
+            carried += 1;
+            report.http_status = Some(published.status);
+            report.publishes_done += 1;
+            report.note_publish(clock.lap(), carried == 1);
+            if number >= publishes {
+                break;
+            }
+            let idle = if published.must_close {
+                None
+            } else {
+                Some(transport.idle_state())
+            };
+            if let Some(why) = why_the_connection_ended(published.must_close, idle) {
+                log::info!(
+                    "Connection {connection} ended after {carried} publish(es): {why}. \
+                     Reconnecting for publish {} of {publishes}.",
+                    number + 1
+                );
+                self.disconnect(transport, report, carried);
+                transport = self.reopen_connection(report, why)?;
+                carried = 0;
+            }
+        }
+        self.disconnect(transport, report, carried);
+        Ok(())
+    }
+
+    /// Connects (with backoff), and notes the connection in the report.
+    fn open_connection(&self, report: &mut DemoReport) -> Result<Tls<S>, CycleError> {
         log::info!(
-            "Establishing a mutually authenticated TLS connection to {server_name}:{}.",
-            config.port
+            "Establishing a mutually authenticated TLS connection to {}:{}.",
+            self.server_name,
+            self.config.port
         );
-        let mut transport = self.connect_with_backoff()?;
+        let transport = self.connect_with_backoff()?;
         let timings = transport.timings();
         report.timings.connect = timings.tcp_connect;
         report.timings.handshake = timings.tls_handshake;
         report.timings.handshake_busy = timings.tls_handshake_busy;
+        report.connections += 1;
         if report.tls_version.is_empty() {
             // Static names from Mbed TLS: keeping them allocates nothing.
             report.tls_version = transport.version();
             report.tls_cipher = transport.cipher_suite();
         }
-        heap::mark_phase(HeapPhase::HttpRequest);
-        let request_started = Instant::now();
-        let status = match self.deadline.bound(HttpConfig::DEFAULT.send_timeout) {
-            Some(_) => post(&mut transport, server_name, config, self.deadline),
-            None => Err(self.deadline.exceeded("no time left for the request")),
+        Ok(transport)
+    }
+
+    /// A new connection in place of one the server ended: once the old socket is gone (the
+    /// board may have one socket only), within the run's deadline.
+    fn reopen_connection(
+        &self,
+        report: &mut DemoReport,
+        cause: &str,
+    ) -> Result<Tls<S>, CycleError> {
+        let Some(settle) = self.deadline.bound(SOCKET_SETTLE) else {
+            return Err(self.deadline.exceeded(cause));
         };
-        report.timings.request = request_started.elapsed();
+        settled_heap(self.stack, settle);
+        self.open_connection(report)
+    }
+
+    /// close_notify and FIN, timed. The connection's TLS session is kept for the next one if
+    /// it carried a publish (`carried`), so that a failed attempt changes nothing in the store.
+    fn disconnect(&self, mut transport: Tls<S>, report: &mut DemoReport, carried: u32) {
         heap::mark_phase(HeapPhase::Disconnect);
-        self.keep_session(&mut transport, status.is_ok());
+        self.keep_session(&mut transport, carried > 0);
         let disconnect_started = Instant::now();
         transport.close();
         report.timings.disconnect = disconnect_started.elapsed();
-        let status = status?;
-        report.http_status = Some(status);
-        Ok(())
     }
 
     fn connect_with_backoff(&self) -> Result<Tls<S>, CycleError> {
@@ -536,7 +690,30 @@ impl<S: TcpIpStack> Session<'_, S> {
     }
 }
 
-/// Sends the publish and returns the 2xx status, or why not.
+// -- reuse: the decisions between two publishes.
+/// Whether a failed publish is one to send again at once on a new connection: the connection
+/// had already carried a publish (so it was good, and the server has most likely ended it:
+/// closed it while the request was on its way, or after reading it), and the failure was a
+/// retryable one without an HTTP status (a status is the server's answer, to be taken as it
+/// is).
+fn lost_on_a_reused_connection(carried: u32, error: &CycleError) -> bool {
+    carried > 0 && error.retryable && error.http_status.is_none()
+}
+
+/// Why the connection cannot carry the next publish, if it cannot: the answer said so
+/// (`must_close`), or what arrived while it was idle (`idle`, looked at only when the answer
+/// left it open).
+fn why_the_connection_ended(must_close: bool, idle: Option<IdleState>) -> Option<&'static str> {
+    match (must_close, idle) {
+        (true, _) => Some("the server answered Connection: close"),
+        (false, Some(IdleState::Closed)) => Some("the server closed it"),
+        (false, Some(IdleState::UnexpectedData)) => Some("the server sent bytes nobody asked for"),
+        (false, Some(IdleState::Open) | None) => None,
+    }
+}
+
+/// Sends the publish and returns the 2xx status (and whether the connection can carry
+/// another), or why not.
 ///
 /// The request comes from [`DemoConfig::publish_request`] (the `iot_publish` crate): topic,
 /// QoS, retain, content type, message expiry, response topic, user properties, payload
@@ -548,7 +725,7 @@ fn post<T: Connection>(
     server_name: &str,
     config: &DemoConfig,
     deadline: &RunDeadline,
-) -> Result<u16, CycleError> {
+) -> Result<Published, CycleError> {
     let failure = |text: Message, retryable: bool| CycleError {
         message: text,
         retryable,
@@ -599,7 +776,10 @@ fn post<T: Connection>(
         .collect();
     log::info!("Received HTTP response from {server_name}{path}: status {status}, body: {excerpt}");
     match iot_publish::classify(status, response.body) {
-        PublishOutcome::Published { status } => Ok(status),
+        PublishOutcome::Published { status } => Ok(Published {
+            status,
+            must_close: response.connection == ConnectionOutcome::MustClose,
+        }),
         PublishOutcome::Rejected(rejection) => Err(CycleError {
             message: message(format_args!(
                 "the server answered {rejection} ({})",
@@ -611,5 +791,48 @@ fn post<T: Connection>(
             retryable: rejection.retry == Retry::WithBackoff,
             http_status: Some(status),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(retryable: bool, http_status: Option<u16>) -> CycleError {
+        CycleError {
+            message: message(format_args!("test")),
+            retryable,
+            http_status,
+        }
+    }
+
+    #[test]
+    fn only_a_retryable_failure_without_a_status_on_a_used_connection_is_sent_again_at_once() {
+        assert!(lost_on_a_reused_connection(1, &error(true, None)));
+        assert!(lost_on_a_reused_connection(7, &error(true, None)));
+        // The first publish on a connection: a failed attempt, as without reuse.
+        assert!(!lost_on_a_reused_connection(0, &error(true, None)));
+        // The server answered: its status decides (retry after the pause, or stop).
+        assert!(!lost_on_a_reused_connection(3, &error(true, Some(503))));
+        assert!(!lost_on_a_reused_connection(3, &error(false, Some(403))));
+        // Not retryable (configuration, the run's deadline): the run ends.
+        assert!(!lost_on_a_reused_connection(3, &error(false, None)));
+    }
+
+    #[test]
+    fn the_connection_ends_when_the_answer_or_the_idle_socket_says_so() {
+        assert_eq!(why_the_connection_ended(false, Some(IdleState::Open)), None);
+        assert_eq!(
+            why_the_connection_ended(true, None),
+            Some("the server answered Connection: close")
+        );
+        assert_eq!(
+            why_the_connection_ended(false, Some(IdleState::Closed)),
+            Some("the server closed it")
+        );
+        assert_eq!(
+            why_the_connection_ended(false, Some(IdleState::UnexpectedData)),
+            Some("the server sent bytes nobody asked for")
+        );
     }
 }

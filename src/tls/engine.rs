@@ -1679,6 +1679,44 @@ impl<T: Connection> TlsTransport<T> {
     }
 }
 
+// -- reuse: whether an idle kept-alive connection can carry another request.
+/// What an idle connection holds when it is looked at between two requests
+/// ([`TlsTransport::idle_state`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdleState {
+    /// Nothing arrived: the connection looks usable.
+    Open,
+    /// The server ended it: close_notify, a TCP FIN or reset, or a TLS error.
+    Closed,
+    /// Application data arrived although no request was outstanding: the stream can no longer
+    /// be trusted to line up with the next request.
+    UnexpectedData,
+}
+
+impl<T: Connection> TlsTransport<T> {
+    /// Looks, without waiting, at what has arrived on the connection since the last response
+    /// was read: a server that closed a kept-alive connection (an idle timeout, a limit of
+    /// requests per connection) is seen here before the next request is sent into it. TLS
+    /// 1.3 session tickets are read and pass. The socket's timeouts are restored afterwards.
+    pub fn idle_state(&mut self) -> IdleState {
+        let timeouts = self.timeouts;
+        let Some(socket) = self.engine.io.connection.as_mut() else {
+            return IdleState::Closed;
+        };
+        socket.set_timeouts(timeouts.send_timeout, Duration::ZERO);
+        let mut byte = [0u8; 1];
+        let state = match Transport::recv(self, &mut byte) {
+            Ok(Received::WouldBlock) => IdleState::Open,
+            Ok(Received::Data(_)) => IdleState::UnexpectedData,
+            Ok(Received::EndOfStream) | Err(_) => IdleState::Closed,
+        };
+        if let Some(socket) = self.engine.io.connection.as_mut() {
+            socket.set_timeouts(timeouts.send_timeout, timeouts.recv_timeout);
+        }
+        state
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -69,7 +69,7 @@ use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-pub use engine::{ConnectTimings, Resumption, TlsTransport, initialise};
+pub use engine::{ConnectTimings, IdleState, Resumption, TlsTransport, initialise};
 pub use errors::{CredentialError, TlsError, VerifyFailure};
 pub use session::{
     MAX_SESSION_BYTES, RamSessionStore, SavedSession, SessionKey, SessionStore, SessionTooLarge,

@@ -27,6 +27,6 @@ pub mod retained;
 pub mod server;
 
 pub use server::{
-    Behaviour, EndpointConfig, Observations, RequestRecord, RunningEndpoint, SessionResumption,
-    StartError, TlsVersions, start,
+    Behaviour, CloseAfter, EndpointConfig, Observations, RequestRecord, RunningEndpoint,
+    SessionResumption, StartError, TlsVersions, start,
 };

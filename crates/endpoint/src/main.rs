@@ -3,6 +3,7 @@
 //! ```text
 //! iot-server [serve] [--port N] [--bind ADDR] [--certs DIR] [--behaviour NAME] [--tickets N]
 //!            [--tls-versions both|1.2|1.3] [--resumption cache|tickets|reject|off]
+//!            [--close-after N[,silent]]
 //! iot-server gen-certs [--dir DIR] [--device-key rsa|ec]
 //! ```
 
@@ -12,7 +13,7 @@ use std::process::ExitCode;
 
 use iot_server::certs::{self, DeviceKey};
 use iot_server::faults::BEHAVIOUR_NAMES;
-use iot_server::{Behaviour, EndpointConfig, SessionResumption, TlsVersions, start};
+use iot_server::{Behaviour, CloseAfter, EndpointConfig, SessionResumption, TlsVersions, start};
 
 const USAGE: &str = "usage:
   iot-server [serve] [--port N] [--bind ADDR] [--certs DIR]   serve on ADDR:N (default 127.0.0.1:8443),
@@ -26,6 +27,9 @@ const USAGE: &str = "usage:
         [--resumption cache|tickets|reject|off]             session resumption: session cache
                                                             (default), stateless tickets, tickets
                                                             issued but refused, or none
+        [--close-after N[,silent]]                          end each connection after N requests
+                                                            (Connection: close; silent: without
+                                                            saying so), to test connection reuse
   iot-server gen-certs [--dir DIR] [--device-key rsa|ec]    (re)generate the CA, server and device
                                                             certificates (default certs/, ec)";
 
@@ -96,6 +100,8 @@ fn serve(args: &[String]) -> Result<(), String> {
     let mut tickets = None;
     let mut versions = TlsVersions::Both;
     let mut resumption = SessionResumption::Cache;
+    // -- reuse: end connections after N requests (test knob).
+    let mut close_after = None;
     let known = [
         "--port",
         "--bind",
@@ -104,6 +110,7 @@ fn serve(args: &[String]) -> Result<(), String> {
         "--tickets",
         "--tls-versions",
         "--resumption",
+        "--close-after",
     ];
     for (name, value) in options(args, &known)? {
         match name {
@@ -150,6 +157,11 @@ fn serve(args: &[String]) -> Result<(), String> {
                     .map_err(|_| format!("--port: {value:?} is not a port number"))?
             }
             "--bind" => bind = value.to_owned(),
+            "--close-after" => {
+                close_after = Some(CloseAfter::parse(value).ok_or_else(|| {
+                    format!("--close-after: {value:?} is not N or N,silent (N at least 1)")
+                })?)
+            }
             _ => dir = PathBuf::from(value),
         }
     }
@@ -163,6 +175,7 @@ fn serve(args: &[String]) -> Result<(), String> {
     if let Some(tickets) = tickets {
         config.tls13_tickets = tickets;
     }
+    config.close_after = close_after;
     config.bind = format!("{bind}:{port}")
         .parse::<SocketAddr>()
         .map_err(|_| format!("--bind: {bind:?} is not an IP address"))?;

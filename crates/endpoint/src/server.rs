@@ -100,6 +100,39 @@ pub struct EndpointConfig {
     pub tls13_tickets: usize,
     /// Session resumption. Default [`SessionResumption::Cache`].
     pub resumption: SessionResumption,
+    // -- reuse: a server that ends kept-alive connections (test knob).
+    /// End every connection after this many answered requests. Default `None`: a connection
+    /// carries as many requests as the client sends (keep-alive).
+    pub close_after: Option<CloseAfter>,
+}
+
+// -- reuse: a server that ends kept-alive connections (test knob).
+/// How [`EndpointConfig::close_after`] ends a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CloseAfter {
+    /// Requests answered on a connection before it is ended (at least 1).
+    pub requests: usize,
+    /// Whether the last answer says so (`Connection: close`, as a server with a limit of
+    /// requests per connection does); otherwise the connection is ended right after a
+    /// keep-alive answer (close_notify and FIN), as a server's idle timeout can, racing the
+    /// client's next request.
+    pub announced: bool,
+}
+
+impl CloseAfter {
+    /// Parses `N` (announced) or `N,silent`, the `--close-after` value.
+    pub fn parse(text: &str) -> Option<CloseAfter> {
+        let (count, announced) = match text.split_once(',') {
+            Some((count, "silent")) => (count, false),
+            Some(_) => return None,
+            None => (text, true),
+        };
+        let requests = count.parse().ok().filter(|requests| *requests > 0)?;
+        Some(CloseAfter {
+            requests,
+            announced,
+        })
+    }
 }
 
 impl EndpointConfig {
@@ -122,6 +155,8 @@ impl EndpointConfig {
             idle_timeout: Duration::from_secs(30),
             tls13_tickets: 2,
             resumption: SessionResumption::Cache,
+            // -- reuse: keep-alive without a limit.
+            close_after: None,
         }
     }
 }
@@ -507,9 +542,19 @@ fn serve_requests(
         answer_before_body(tls, &mut buffer, client, observations);
         return;
     }
+    // -- reuse: requests answered on this connection, for `close_after`.
+    let mut answered_here = 0;
     loop {
         match http::read_request(tls, &mut buffer) {
-            Ok(Some(request)) => {
+            Ok(Some(mut request)) => {
+                answered_here += 1;
+                let last_here = config
+                    .close_after
+                    .filter(|limit| answered_here >= limit.requests);
+                if last_here.is_some_and(|limit| limit.announced) {
+                    // Answered with `Connection: close`, then closed below.
+                    request.wants_close = true;
+                }
                 let answered = observations
                     .requests
                     .lock()
@@ -553,7 +598,12 @@ fn serve_requests(
                 {
                     return;
                 }
-                if exchange.close || request.wants_close {
+                if exchange.close || request.wants_close || last_here.is_some() {
+                    if last_here.is_some() {
+                        log::info!(
+                            "{client}: connection closed after {answered_here} request(s) (test knob)"
+                        );
+                    }
                     tls.conn.send_close_notify();
                     let _ = tls.flush();
                     return;

@@ -579,3 +579,36 @@ fn a_missing_credential_file_is_named_in_the_start_error() {
         "error does not name the file: {error}"
     );
 }
+
+// -- reuse: a server that ends kept-alive connections (test knob).
+#[test]
+fn close_after_ends_each_connection_after_its_requests_announced_or_not() {
+    for announced in [true, false] {
+        let mut config = config(pki());
+        config.close_after = Some(iot_server::CloseAfter {
+            requests: 2,
+            announced,
+        });
+        let endpoint = serve(config);
+        let mut tls = connect_p256(&endpoint);
+        let first = exchange(&mut tls, "POST", "/topics/a?qos=1", b"x");
+        assert_eq!(first.header("connection"), Some("keep-alive"));
+        let second = exchange(&mut tls, "POST", "/topics/a?qos=1", b"x");
+        assert_eq!(second.status, 200);
+        let expected = if announced { "close" } else { "keep-alive" };
+        assert_eq!(second.header("connection"), Some(expected), "{announced}");
+        let mut rest = [0u8; 16];
+        assert_eq!(tls.read(&mut rest).expect("close_notify"), 0, "{announced}");
+        assert_eq!(endpoint.observations().requests.lock().unwrap().len(), 2);
+    }
+    assert_eq!(
+        iot_server::CloseAfter::parse("3,silent"),
+        Some(iot_server::CloseAfter {
+            requests: 3,
+            announced: false
+        })
+    );
+    for bad in ["0", "x", "2,loud", ""] {
+        assert_eq!(iot_server::CloseAfter::parse(bad), None, "{bad}");
+    }
+}

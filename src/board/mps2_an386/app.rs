@@ -77,6 +77,8 @@ fn build_setting(name: &str) -> Option<String> {
         "IOT_CORRELATION_DATA" => option_env!("IOT_CORRELATION_DATA"),
         // -- resume: the board keeps sessions in RAM (no session file).
         "IOT_NO_RESUME" => option_env!("IOT_NO_RESUME"),
+        // -- reuse: publishes per connection.
+        "IOT_PUBLISHES" => option_env!("IOT_PUBLISHES"),
         _ => None,
     };
     value.map(ToString::to_string)
