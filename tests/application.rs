@@ -41,6 +41,14 @@ fn json_report(output: &Output) -> serde_json::Value {
     })
 }
 
+/// The `error` of the demo's JSON report ("" when there is none).
+fn report_error(output: &Output) -> String {
+    json_report(output)["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// Runs `demo`, which must fail (exit 1) within `limit`; returns the error of its JSON report.
 fn failure_within(mut demo: Command, limit: Duration) -> String {
     let started = Instant::now();
@@ -48,10 +56,7 @@ fn failure_within(mut demo: Command, limit: Duration) -> String {
     let took = started.elapsed();
     assert_eq!(output.status.code(), Some(1), "{:?}", text(&output));
     assert!(took < limit, "the run took {took:?}, more than {limit:?}");
-    json_report(&output)["error"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
+    report_error(&output)
 }
 
 /// Arguments that point the demo at an endpoint using the PKI in `dir`.
@@ -370,10 +375,7 @@ fn a_server_that_knows_none_of_the_alpn_protocols_gets_an_error_naming_alpn() {
         .output()
         .expect("run");
     assert_eq!(output.status.code(), Some(1), "{:?}", text(&output));
-    let error = json_report(&output)["error"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let error = report_error(&output);
     assert!(
         error.contains("ALPN") && error.contains("(h2)"),
         "the error does not name ALPN: {error}"
@@ -461,10 +463,7 @@ fn a_server_that_picks_an_alpn_protocol_never_offered_gets_an_error_naming_alpn(
         .output()
         .expect("run");
     assert_eq!(output.status.code(), Some(1), "{:?}", text(&output));
-    let error = json_report(&output)["error"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let error = report_error(&output);
     assert!(
         error.contains("ALPN") && error.contains("x-amzn-http-ca"),
         "the error does not name ALPN: {error}\n{:?}",
@@ -830,10 +829,7 @@ fn servers_that_speak_only_tls_1_0_or_1_1_are_refused() {
             "{version}: {:?}",
             text(&output)
         );
-        let error = json_report(&output)["error"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let error = report_error(&output);
         assert!(
             error.contains("TLS alert 70 (protocol_version)"),
             "{version}: the error does not say the versions did not match: {error}"
@@ -1170,10 +1166,7 @@ fn a_throttled_publish_is_retried_and_a_bad_request_is_not() {
         3,
         "429 is retried until the attempts are used up"
     );
-    let error = json_report(&output)["error"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let error = report_error(&output);
     assert!(
         error.contains("429 too many requests (throttled): Forced status for topic")
             && error.contains("(retryable)"),
@@ -1186,10 +1179,7 @@ fn a_throttled_publish_is_retried_and_a_bad_request_is_not() {
         );
         assert_eq!(output.status.code(), Some(1), "{:?}", text(&output));
         assert_eq!(paths.len(), 1, "{status} was retried");
-        let error = json_report(&output)["error"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let error = report_error(&output);
         assert!(
             error.contains(&format!("{status} ")) && error.contains("Forced status for topic"),
             "{error}"
@@ -1539,10 +1529,7 @@ fn a_server_that_refuses_the_session_is_verified_in_full_also_without_sni() {
             "sni {sni}: {:?}",
             text(&third)
         );
-        let error = json_report(&third)["error"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let error = report_error(&third);
         assert!(error.contains("name mismatch"), "sni {sni}: {error}");
     }
 }
