@@ -199,6 +199,12 @@ const MESSAGE_BYTES: usize = 512;
 /// the heap it leaves behind can be checked to the byte.
 type Message = LineBuffer<MESSAGE_BYTES>;
 
+/// Whole milliseconds as a `u64`, for log lines: formatting the `u128` that
+/// `Duration::as_millis` gives would link 128-bit formatting (1.4 KB of a board's flash).
+fn whole_ms(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
 fn message(args: fmt::Arguments<'_>) -> Message {
     let mut text = Message::new();
     let _ = text.write_fmt(args);
@@ -382,7 +388,7 @@ impl<S: TcpIpStack> Session<'_, S> {
                         "Demo attempt {attempt} of {} failed: {}. Retrying in {} ms.",
                         config.attempts,
                         error.message.as_str(),
-                        delay.as_millis()
+                        whole_ms(delay)
                     );
                     time::delay(delay);
                     attempt += 1;
@@ -606,7 +612,7 @@ impl<S: TcpIpStack> Session<'_, S> {
                     }
                     log::warn!(
                         "Connection to the server failed: {error}. Retrying connection after {} ms backoff.",
-                        delay.as_millis()
+                        whole_ms(delay)
                     );
                     time::delay(delay);
                 }
@@ -650,7 +656,7 @@ impl<S: TcpIpStack> Session<'_, S> {
                 self.forget_session(key);
             }
         }
-        let micros = transport.timings().tls_handshake.as_micros();
+        let micros = whole_ms(transport.timings().tls_handshake * 1000);
         log::info!(
             "TLS handshake with {}:{} in {}.{} ms: {}.",
             key.server_name,

@@ -110,7 +110,8 @@ impl fmt::Display for FaultSpec {
             self.drop,
             self.reorder,
             self.duplicate,
-            self.delay.as_millis(),
+            // As a u64: formatting a u128 would link 128-bit formatting into a board.
+            u64::try_from(self.delay.as_millis()).unwrap_or(u64::MAX),
             self.seed
         )
     }
