@@ -531,6 +531,10 @@ impl<S: TcpIpStack> Session<'_, S> {
         report.timings.disconnect = disconnect_started.elapsed();
     }
 
+    // Not inlined, nor is `post`: each one's locals (the handshake's, the response buffer)
+    // then take stack only while it runs, instead of adding up in one frame for the whole
+    // cycle (the board's task stack is sized by measurement: scripts/bench-cortex-m.sh).
+    #[inline(never)]
     fn connect_with_backoff(&self) -> Result<Tls<S>, CycleError> {
         let (stack, endpoint, server_name, config, credentials) = (
             self.stack,
@@ -726,6 +730,7 @@ fn why_the_connection_ended(must_close: bool, idle: Option<IdleState>) -> Option
 /// format and correlation data, each already checked when the configuration was read. A
 /// refusal names the status and the server's message; 429, 500, 502, 503 and 504 are
 /// retried (with backoff and jitter, by the caller), every other status is not.
+#[inline(never)]
 fn post<T: Connection>(
     transport: &mut TlsTransport<T>,
     server_name: &str,
