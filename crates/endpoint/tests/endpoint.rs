@@ -9,6 +9,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+mod support;
+use support::{Response, read_response};
+
 use iot_server::certs::{DeviceKey, TestPki, generate_test_pki};
 use iot_server::{Behaviour, EndpointConfig, RunningEndpoint, TlsVersions, start};
 use rustls::pki_types::pem::PemObject;
@@ -128,23 +131,6 @@ fn connect_p256(endpoint: &RunningEndpoint) -> Tls {
     Client::device(&cert, &key).connect(endpoint).expect("mTLS")
 }
 
-/// A parsed response.
-#[derive(Debug)]
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
 fn send(tls: &mut Tls, method: &str, target: &str, extra: &str, body: &[u8]) -> io::Result<()> {
     let head = format!(
         "{method} {target} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n{extra}\r\n",
@@ -153,52 +139,6 @@ fn send(tls: &mut Tls, method: &str, target: &str, extra: &str, body: &[u8]) -> 
     tls.write_all(head.as_bytes())?;
     tls.write_all(body)?;
     tls.flush()
-}
-
-fn read_response(tls: &mut Tls) -> io::Result<Response> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let mut headers = [httparse::EMPTY_HEADER; 32];
-        let mut parsed = httparse::Response::new(&mut headers);
-        if let httparse::Status::Complete(len) = parsed.parse(&buf).map_err(io::Error::other)? {
-            let headers: Vec<(String, String)> = parsed
-                .headers
-                .iter()
-                .map(|h| {
-                    (
-                        h.name.to_owned(),
-                        String::from_utf8_lossy(h.value).into_owned(),
-                    )
-                })
-                .collect();
-            let status = parsed.code.unwrap_or_default();
-            let mut response = Response {
-                status,
-                headers,
-                body: String::new(),
-            };
-            let length: usize = response
-                .header("content-length")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            let mut body = buf.split_off(len);
-            while body.len() < length {
-                let n = tls.read(&mut chunk)?;
-                if n == 0 {
-                    return Err(io::ErrorKind::UnexpectedEof.into());
-                }
-                body.extend_from_slice(&chunk[..n]);
-            }
-            response.body = String::from_utf8_lossy(&body).into_owned();
-            return Ok(response);
-        }
-        let n = tls.read(&mut chunk)?;
-        if n == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
 }
 
 fn exchange(tls: &mut Tls, method: &str, target: &str, body: &[u8]) -> Response {

@@ -3,12 +3,15 @@
 //! GetRetainedMessage and deleted, and each kind of bad input refused with its status and an
 //! AWS-style JSON message naming the cause.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{Ipv4Addr, TcpStream};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use base64::Engine;
+mod support;
+use support::Response;
+
 use iot_server::certs::{self, CertPaths, DeviceKey};
 use iot_server::{EndpointConfig, RunningEndpoint, start};
 use rustls::pki_types::pem::PemObject;
@@ -112,18 +115,18 @@ fn connect(endpoint: &RunningEndpoint, with_certificate: bool) -> io::Result<Tls
     Ok(tls)
 }
 
-#[derive(Debug)]
-struct Response {
-    status: u16,
-    body: String,
+/// What the tests read in an AWS-style JSON body.
+trait AwsBody {
+    fn json(&self) -> serde_json::Value;
+    /// The `message` of an AWS-style error body, checking it has a `traceId` too.
+    fn message(&self) -> String;
 }
 
-impl Response {
+impl AwsBody for Response {
     fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
     }
 
-    /// The `message` of an AWS-style error body, checking it has a `traceId` too.
     fn message(&self) -> String {
         let json = self.json();
         assert!(
@@ -153,40 +156,7 @@ fn exchange(
     tls.write_all(head.as_bytes())?;
     tls.write_all(body)?;
     tls.flush()?;
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let mut parsed_headers = [httparse::EMPTY_HEADER; 16];
-        let mut parsed = httparse::Response::new(&mut parsed_headers);
-        if let httparse::Status::Complete(length) =
-            parsed.parse(&buffer).map_err(io::Error::other)?
-        {
-            let status = parsed.code.unwrap_or_default();
-            let content_length: usize = parsed
-                .headers
-                .iter()
-                .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-                .and_then(|h| std::str::from_utf8(h.value).ok()?.parse().ok())
-                .unwrap_or(0);
-            let mut body = buffer.split_off(length);
-            while body.len() < content_length {
-                let count = tls.read(&mut chunk)?;
-                if count == 0 {
-                    return Err(io::ErrorKind::UnexpectedEof.into());
-                }
-                body.extend_from_slice(&chunk[..count]);
-            }
-            return Ok(Response {
-                status,
-                body: String::from_utf8_lossy(&body).into_owned(),
-            });
-        }
-        let count = tls.read(&mut chunk)?;
-        if count == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        buffer.extend_from_slice(&chunk[..count]);
-    }
+    support::read_response(tls)
 }
 
 /// One request on a fresh mutual-TLS connection.
