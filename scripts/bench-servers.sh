@@ -223,22 +223,7 @@ stop_servers() {
     for pid in "${server_pids[@]}"; do
         wait "$pid" 2>/dev/null || true
     done
-    # $work/download/blob.bin, $1 bytes: in each 64 KiB block, byte j is (j ^ j >> 8) XOR the
-# block's number (the pattern tls-download checks, byte by byte).
-make_download_file() {
-    mkdir -p "$work/download"
-    python3 - "$1" "$work/download/blob.bin" <<'PY'
-import sys
-size, path = int(sys.argv[1]), sys.argv[2]
-base = bytes((j ^ (j >> 8)) & 0xff for j in range(65536))
-with open(path, "wb") as out:
-    for block in range((size + 65535) // 65536):
-        table = bytes((x ^ block) & 0xff for x in range(256))
-        out.write(base.translate(table)[: min(65536, size - block * 65536)])
-PY
-}
-
-server_pids=()
+    server_pids=()
 }
 
 # The version string of each server, for the report.
