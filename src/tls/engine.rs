@@ -1256,20 +1256,16 @@ fn parse_key(
     passphrase: Option<&str>,
 ) -> Result<(), CredentialError> {
     let mut input = parser_input(credential);
-    let (password, password_length) =
-        passphrase.map_or((ptr::null(), 0), |text| (text.as_ptr(), text.len()));
-    // SAFETY: the key context is initialised; the buffers are live for the call.
-    let code = unsafe {
-        sys::mbedtls_pk_parse_key(
-            key,
-            input.as_ptr(),
-            input.len(),
-            password,
-            password_length,
-            Some(random_bytes),
-            ptr::null_mut(),
-        )
-    };
+    let mut code = parse_key_bytes(key, &input, passphrase);
+    // Mbed TLS only spots a wrong passphrase when the decrypted bytes' padding is wrong or they
+    // do not start like DER. About 1 wrong passphrase in 256 decrypts into bytes that pass that
+    // check and then fail to parse. A key that needs a passphrase and fails with one given is
+    // reported as a wrong passphrase, whatever code the parse ended on.
+    let failed_with_passphrase =
+        code != 0 && passphrase.is_some() && code != sys::MBEDTLS_ERR_PK_PASSWORD_MISMATCH;
+    if failed_with_passphrase && key_needs_passphrase(&input) {
+        code = sys::MBEDTLS_ERR_PK_PASSWORD_MISMATCH;
+    }
     // The key's bytes are not kept around longer than needed.
     input.fill(0);
     let source = credential.source.clone();
@@ -1286,6 +1282,41 @@ fn parse_key(
             })
         }
         code => Err(CredentialError::BadKey { source, code }),
+    }
+}
+
+/// Whether `input` is an encrypted key: parsed without a passphrase, Mbed TLS asks for one.
+fn key_needs_passphrase(input: &[u8]) -> bool {
+    let mut probe = core::mem::MaybeUninit::<sys::mbedtls_pk_context>::uninit();
+    // SAFETY: the context is initialised before the parse uses it and freed after; it lives on
+    // this frame for the whole of that.
+    unsafe {
+        sys::mbedtls_pk_init(probe.as_mut_ptr());
+        let code = parse_key_bytes(&mut *probe.as_mut_ptr(), input, None);
+        sys::mbedtls_pk_free(probe.as_mut_ptr());
+        code == sys::MBEDTLS_ERR_PK_PASSWORD_REQUIRED
+    }
+}
+
+/// Mbed TLS's key parse of `input` into `key`; its status code.
+fn parse_key_bytes(
+    key: &mut sys::mbedtls_pk_context,
+    input: &[u8],
+    passphrase: Option<&str>,
+) -> i32 {
+    let (password, password_length) =
+        passphrase.map_or((ptr::null(), 0), |text| (text.as_ptr(), text.len()));
+    // SAFETY: the key context is initialised; the buffers are live for the call.
+    unsafe {
+        sys::mbedtls_pk_parse_key(
+            key,
+            input.as_ptr(),
+            input.len(),
+            password,
+            password_length,
+            Some(random_bytes),
+            ptr::null_mut(),
+        )
     }
 }
 

@@ -47,6 +47,8 @@ const SCENARIOS: &[Scenario<Context>] = &[
 ];
 
 const APP_PRIORITY: u8 = 3;
+/// Wrong passphrases tried on the encrypted key (see `encrypted_der_and_unsupported_keys`).
+const WRONG_PASSPHRASE_ATTEMPTS: usize = 600;
 
 /// What `main` prepares before the kernel starts.
 struct Context {
@@ -256,18 +258,23 @@ fn encrypted_der_and_unsupported_keys(context: Context) -> Outcome {
             ));
         }
     }
-    match connect(
-        stack,
-        &context.both,
-        &config,
-        &with_passphrase(Some("wrong"))?,
-    ) {
-        Err(TlsError::Credentials(CredentialError::WrongPassphrase { .. })) => {}
-        other => {
-            return Err(format!(
-                "encrypted key with a wrong passphrase: {:?}",
-                other.err()
-            ));
+    // About 1 wrong passphrase in 256 decrypts into bytes with valid padding, which Mbed TLS
+    // then fails to parse as a key: trying many makes that case all but certain to be met.
+    for attempt in 0..WRONG_PASSPHRASE_ATTEMPTS {
+        let wrong = format!("wrong-{attempt}");
+        match connect(
+            stack,
+            &context.both,
+            &config,
+            &with_passphrase(Some(&wrong))?,
+        ) {
+            Err(TlsError::Credentials(CredentialError::WrongPassphrase { .. })) => {}
+            other => {
+                return Err(format!(
+                    "encrypted key with the wrong passphrase {wrong:?}: {:?}",
+                    other.err()
+                ));
+            }
         }
     }
     let mut transport = connect(
