@@ -252,6 +252,7 @@ fn main() {
     let target = env::var("TARGET").expect("set by cargo");
 
     let port = Port::for_target(&target).unwrap_or_else(|message| fail(&message));
+    wrap_rsa_public_operation(&port);
     let kernel = locate_kernel(&manifest_dir).unwrap_or_else(|message| fail(&message));
     let heap_size = heap_size().unwrap_or_else(|message| fail(&message));
 
@@ -320,6 +321,21 @@ fn main() {
         "cargo:rustc-env=FREERTOS_KERNEL_SOURCE={}",
         kernel.display()
     );
+}
+
+/// Mbed TLS's RSA public operation goes to the TLS layer's stack exponentiation
+/// (src/tls/exp_mod_hook.rs): the linker sends Mbed TLS's calls of
+/// `mbedtls_mpi_exp_mod_unsafe` to `__wrap_mbedtls_mpi_exp_mod_unsafe`. For this package's
+/// binaries, tests and examples; crates/harness/build.rs does the same for its binaries.
+fn wrap_rsa_public_operation(port: &Port) {
+    let wrap = "--wrap=mbedtls_mpi_exp_mod_unsafe";
+    if port.is_bare_metal() {
+        // rust-lld is the linker itself there.
+        println!("cargo:rustc-link-arg={wrap}");
+    } else {
+        // A C compiler drives the link on the simulators.
+        println!("cargo:rustc-link-arg=-Wl,{wrap}");
+    }
 }
 
 /// The Cortex-M image's link: cortex-m-rt's `link.x` with the board's `memory.x`, and the C

@@ -72,7 +72,10 @@ mod board {
     use super::portable::{self, Scenario, priority};
 
     /// The board's own scenarios, run after the portable ones.
-    const BOARD_SCENARIOS: &[Scenario] = &[("p256_multiplier", p256_multiplier)];
+    const BOARD_SCENARIOS: &[Scenario] = &[
+        ("p256_multiplier", p256_multiplier),
+        ("rsa_exponentiation", rsa_exponentiation),
+    ];
 
     /// Scenarios that end the boot, run only when chosen by `BOARD_SCENARIO`: the portable
     /// ones, and the board's own.
@@ -148,6 +151,26 @@ mod board {
         checked.map_err(|error| format!("{error}"))?;
         Ok(format!(
             "{CASES} random scalars x (generator, random point) agree"
+        ))
+    }
+
+    /// The stack exponentiation behind Mbed TLS's RSA (its hook, and the linker's wrap of the
+    /// public operation) against Mbed TLS's own, on random operands of RSA's shapes.
+    fn rsa_exponentiation(_: ()) -> Outcome {
+        const CASES: u32 = 3;
+        freertos_https::tls::initialise().map_err(|error| format!("TLS set-up: {error}"))?;
+        let mut entropy_failed = false;
+        let mut entropy = |buffer: &mut [u8]| {
+            entropy_failed |= boards::fill_entropy(buffer).is_err();
+        };
+        let checked = freertos_https::tls::check_exp_mod_hook_against_mbed_tls(CASES, &mut entropy);
+        if entropy_failed {
+            return Err("the board's entropy source failed".into());
+        }
+        checked.map_err(|error| format!("{error}"))?;
+        Ok(format!(
+            "{CASES} cases per modulus size (97 to 4096 bits) agree, the public operation \
+             routed through the wrap"
         ))
     }
 

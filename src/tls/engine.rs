@@ -98,6 +98,7 @@ pub fn initialise() -> Result<(), TlsError> {
         sys::hook::timer::hook_timer(Some(&BOARD_TIMER));
         sys::hook::wall_clock::hook_wall_clock(Some(&BOARD_WALL_CLOCK));
         super::ecp_hook::install();
+        super::exp_mod_hook::install();
         if sys::psa_crypto_init() != 0 {
             return Err(TlsError::Entropy);
         }
@@ -677,12 +678,23 @@ impl<T: Connection> Engine<T> {
         if self.ssl.private_tls_version
             == sys::mbedtls_ssl_protocol_version_MBEDTLS_SSL_VERSION_TLS1_2
         {
-            matches!(
-                state,
-                sys::mbedtls_ssl_states_MBEDTLS_SSL_CERTIFICATE_VERIFY
-                    | sys::mbedtls_ssl_states_MBEDTLS_SSL_CLIENT_CHANGE_CIPHER_SPEC
-                    | sys::mbedtls_ssl_states_MBEDTLS_SSL_CLIENT_FINISHED
-            )
+            // With ECDHE the server's key signed its key exchange, which is verified by now:
+            // the device's own messages never read the server's certificate, so the chain can
+            // go before the device's certificate is parsed. Other key exchanges (RSA, static
+            // ECDH) use it in the ClientKeyExchange: it stays until that is written.
+            let after_server_flight = self.negotiating_ecdhe()
+                && matches!(
+                    state,
+                    sys::mbedtls_ssl_states_MBEDTLS_SSL_CLIENT_CERTIFICATE
+                        | sys::mbedtls_ssl_states_MBEDTLS_SSL_CLIENT_KEY_EXCHANGE
+                );
+            after_server_flight
+                || matches!(
+                    state,
+                    sys::mbedtls_ssl_states_MBEDTLS_SSL_CERTIFICATE_VERIFY
+                        | sys::mbedtls_ssl_states_MBEDTLS_SSL_CLIENT_CHANGE_CIPHER_SPEC
+                        | sys::mbedtls_ssl_states_MBEDTLS_SSL_CLIENT_FINISHED
+                )
         } else {
             matches!(
                 state,
@@ -691,6 +703,28 @@ impl<T: Connection> Engine<T> {
                     | sys::mbedtls_ssl_states_MBEDTLS_SSL_CLIENT_FINISHED
             )
         }
+    }
+
+    /// Whether the TLS 1.2 handshake under way negotiated an ECDHE key exchange.
+    fn negotiating_ecdhe(&self) -> bool {
+        let session = self.ssl.private_session_negotiate;
+        if session.is_null() {
+            return false;
+        }
+        // SAFETY: `session` is the context's session being negotiated (checked non-NULL);
+        // Mbed TLS's table lookup returns a static entry or NULL for an unknown id.
+        let suite = unsafe { sys::mbedtls_ssl_ciphersuite_from_id((*session).private_ciphersuite) };
+        if suite.is_null() {
+            return false;
+        }
+        // SAFETY: a non-NULL entry of Mbed TLS's static ciphersuite table.
+        let key_exchange =
+            sys::mbedtls_key_exchange_type_t::from(unsafe { (*suite).private_key_exchange });
+        matches!(
+            key_exchange,
+            sys::mbedtls_key_exchange_type_t_MBEDTLS_KEY_EXCHANGE_ECDHE_RSA
+                | sys::mbedtls_key_exchange_type_t_MBEDTLS_KEY_EXCHANGE_ECDHE_ECDSA
+        )
     }
 
     /// Frees the server's certificate chain (Mbed TLS is built with
@@ -740,6 +774,12 @@ impl<T: Connection> Engine<T> {
             sys::mbedtls_ssl_states_MBEDTLS_SSL_CLIENT_CERTIFICATE_VERIFY
         };
         if self.own_key_pending && state == signing {
+            // The device's Certificate message is written: Mbed TLS only checks from now on
+            // that a certificate was configured (the pointer, which stays), so its parse goes
+            // before the key's and the signature's temporaries come.
+            // SAFETY: an initialised certificate owned by this engine; freeing leaves it
+            // empty and valid (freed again, a no-op, after the handshake).
+            unsafe { sys::mbedtls_x509_crt_free(&mut self.client_cert) };
             parse_key(&mut self.client_key, &credentials.client_key, None)?;
             self.own_key_pending = false;
         }
@@ -1225,8 +1265,14 @@ fn fragment_code(length: MaxFragmentLength) -> c_uchar {
 
 /// PEM must reach Mbed TLS with its terminating NUL counted; DER as it is.
 fn parser_input(credential: &Credential) -> Vec<u8> {
-    let mut bytes = credential.bytes.clone();
-    if bytes.windows(10).any(|window| window == b"-----BEGIN") && bytes.last() != Some(&0) {
+    let source = &credential.bytes;
+    let needs_nul =
+        source.windows(10).any(|window| window == b"-----BEGIN") && source.last() != Some(&0);
+    // Sized exactly: a clone and a push would double the capacity, and this copy is made
+    // at the handshake's busiest point (the key's PEM is ~1.7 KB).
+    let mut bytes = Vec::with_capacity(source.len() + usize::from(needs_nul));
+    bytes.extend_from_slice(source);
+    if needs_nul {
         bytes.push(0);
     }
     bytes

@@ -58,9 +58,15 @@ mod alpn;
 mod ecp_hook;
 mod engine;
 mod errors;
+mod exp_mod_hook;
+mod montgomery;
 pub mod session;
 
 pub use ecp_hook::{EcpCheckError, check_against_mbed_tls as check_ecp_hook_against_mbed_tls};
+pub use exp_mod_hook::{
+    ExpModCheckError, check_against_mbed_tls as check_exp_mod_hook_against_mbed_tls,
+    exponentiations_on_the_stack,
+};
 
 use core::net::Ipv4Addr;
 use core::time::Duration;
