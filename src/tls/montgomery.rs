@@ -12,7 +12,10 @@
 //! lookup that reads every entry, and a Montgomery multiplication whose final subtraction is
 //! done by masks. What it does leak is the exponent's bit length (as BoringSSL's and most
 //! constant-time code does; RSA's private exponents are blinded with a random multiple, so
-//! their length carries nothing) and the modulus, which is public.
+//! their length carries nothing) and the modulus, which is public. As with any such code, that
+//! holds where the CPU's multiply instruction takes the same time for every operand: x86-64
+//! and Cortex-M4/M7 (`UMULL`/`UMAAL`), not Cortex-M3, whose long multiply ends early on small
+//! operands (Mbed TLS's own C has the same dependency).
 
 use zeroize::Zeroize;
 
