@@ -139,16 +139,9 @@ mod board {
     /// random scalars, by the generator and by random points.
     fn p256_multiplier(_: ()) -> Outcome {
         const CASES: u32 = 24;
-        freertos_https::tls::initialise().map_err(|error| format!("TLS set-up: {error}"))?;
-        let mut entropy_failed = false;
-        let mut entropy = |buffer: &mut [u8]| {
-            entropy_failed |= boards::fill_entropy(buffer).is_err();
-        };
-        let checked = freertos_https::tls::check_ecp_hook_against_mbed_tls(CASES, &mut entropy);
-        if entropy_failed {
-            return Err("the board's entropy source failed".into());
-        }
-        checked.map_err(|error| format!("{error}"))?;
+        check_with_board_entropy(|entropy| {
+            freertos_https::tls::check_ecp_hook_against_mbed_tls(CASES, entropy)
+        })?;
         Ok(format!(
             "{CASES} random scalars x (generator, random point) agree"
         ))
@@ -158,20 +151,30 @@ mod board {
     /// public operation) against Mbed TLS's own, on random operands of RSA's shapes.
     fn rsa_exponentiation(_: ()) -> Outcome {
         const CASES: u32 = 3;
+        check_with_board_entropy(|entropy| {
+            freertos_https::tls::check_exp_mod_hook_against_mbed_tls(CASES, entropy)
+        })?;
+        Ok(format!(
+            "{CASES} cases per modulus size (97 to 4096 bits) agree, the public operation \
+             routed through the wrap"
+        ))
+    }
+
+    /// Sets Mbed TLS up and runs one of the TLS layer's self-checks with the board's entropy
+    /// as its random source; a failed entropy read fails the check too.
+    fn check_with_board_entropy<E: core::fmt::Display>(
+        check: impl FnOnce(&mut dyn FnMut(&mut [u8])) -> Result<(), E>,
+    ) -> Result<(), alloc::string::String> {
         freertos_https::tls::initialise().map_err(|error| format!("TLS set-up: {error}"))?;
         let mut entropy_failed = false;
         let mut entropy = |buffer: &mut [u8]| {
             entropy_failed |= boards::fill_entropy(buffer).is_err();
         };
-        let checked = freertos_https::tls::check_exp_mod_hook_against_mbed_tls(CASES, &mut entropy);
+        let checked = check(&mut entropy);
         if entropy_failed {
             return Err("the board's entropy source failed".into());
         }
-        checked.map_err(|error| format!("{error}"))?;
-        Ok(format!(
-            "{CASES} cases per modulus size (97 to 4096 bits) agree, the public operation \
-             routed through the wrap"
-        ))
+        checked.map_err(|error| format!("{error}"))
     }
 
     /// Board only (the simulators' tasks run on host stacks): a task recurses on a 1 KiB

@@ -40,6 +40,8 @@ use mbedtls_rs_sys as sys;
 use sys::MbedtlsError;
 use sys::hook::ecp::{MbedtlsEcpMul, MbedtlsEcpRestartCtx, MbedtlsFRng, ecp_mul_soft};
 
+use super::mpi::Mpi;
+
 /// 32 bytes of a coordinate or a scalar: big-endian for P-256, little-endian for X25519 (each
 /// curve's own convention).
 type Bytes32 = [u8; 32];
@@ -477,25 +479,6 @@ impl Drop for Group {
     fn drop(&mut self) {
         // SAFETY: initialised in `load`, freed once.
         unsafe { sys::mbedtls_ecp_group_free(&mut self.inner) }
-    }
-}
-
-/// An Mbed TLS MPI, freed when dropped.
-struct Mpi(sys::mbedtls_mpi);
-
-impl Mpi {
-    fn new() -> Mpi {
-        let mut mpi = Mpi(sys::mbedtls_mpi::default());
-        // SAFETY: initialising a fresh MPI; Drop frees it.
-        unsafe { sys::mbedtls_mpi_init(&mut mpi.0) };
-        mpi
-    }
-}
-
-impl Drop for Mpi {
-    fn drop(&mut self) {
-        // SAFETY: initialised when made, freed once (Mbed TLS zeroes its limbs).
-        unsafe { sys::mbedtls_mpi_free(&mut self.0) }
     }
 }
 

@@ -37,6 +37,7 @@ use sys::hook::exp_mod::{MbedtlsMpiExpMod, hook_exp_mod};
 use zeroize::Zeroize;
 
 use super::montgomery::{self, Limb};
+use super::mpi::Mpi;
 
 // The hook reads Mbed TLS's limbs as this module's: they must be the same type.
 const _: () =
@@ -261,7 +262,7 @@ pub fn check_against_mbed_tls(
             bytes[0] &= (1u16 << top_bits).wrapping_sub(1) as u8;
             bytes[0] |= 1 << (top_bits - 1);
             bytes[length - 1] |= 1;
-            let modulus = Mpi::from_be(&bytes[..length])?;
+            let modulus = Mpi::from_be(&bytes[..length]).map_err(ExpModCheckError::MbedTls)?;
             // A CRT half's exponent is about its modulus' size (RSA-4096's halves are 2048
             // bits: longer ones are not met).
             let (base_length, exponent_length) = match case % 3 {
@@ -270,51 +271,32 @@ pub fn check_against_mbed_tls(
                 _ => (length + 3, 3),
             };
             random(&mut bytes[..base_length]);
-            let base = Mpi::from_be(&bytes[..base_length])?;
+            let base = Mpi::from_be(&bytes[..base_length]).map_err(ExpModCheckError::MbedTls)?;
             let exponent = if exponent_length == 0 {
-                Mpi::from_be(&[0x01, 0x00, 0x01])?
+                Mpi::from_be(&[0x01, 0x00, 0x01]).map_err(ExpModCheckError::MbedTls)?
             } else {
                 random(&mut bytes[..exponent_length]);
-                Mpi::from_be(&bytes[..exponent_length])?
+                Mpi::from_be(&bytes[..exponent_length]).map_err(ExpModCheckError::MbedTls)?
             };
-            let mut expected = Mpi::new();
-            // SAFETY: all four are initialised MPIs owned here; no R^2 cache is offered.
-            let code = unsafe {
-                sys::mbedtls_mpi_exp_mod_soft(
-                    &mut expected.0,
-                    &base.0,
-                    &exponent.0,
-                    &modulus.0,
-                    core::ptr::null_mut(),
-                )
-            };
-            mbed_tls_result(code).map_err(|error| ExpModCheckError::MbedTls(error.code()))?;
-            let mut got = Mpi::new();
-            let before = exponentiations_on_the_stack();
-            if case == 1 {
+            let expected = raise(sys::mbedtls_mpi_exp_mod_soft, &base, &exponent, &modulus)?;
+            let got = if case == 1 {
                 // The way rsa.c asks for its public operation (through the linker's wrap).
-                // SAFETY: initialised MPIs owned here; no R^2 cache.
-                let code = unsafe {
-                    mbedtls_mpi_exp_mod_unsafe(
-                        &mut got.0,
-                        &base.0,
-                        &exponent.0,
-                        &modulus.0,
-                        core::ptr::null_mut(),
-                    )
-                };
-                mbed_tls_result(code).map_err(|error| ExpModCheckError::MbedTls(error.code()))?;
+                let before = exponentiations_on_the_stack();
+                let got = raise(mbedtls_mpi_exp_mod_unsafe, &base, &exponent, &modulus)?;
                 if exponentiations_on_the_stack() == before {
                     return Err(ExpModCheckError::NotRouted);
                 }
+                got
             } else {
+                let mut got = Mpi::new();
                 match exp_mod_on_the_stack(&mut got.0, &base.0, &exponent.0, &modulus.0) {
                     None => return Err(ExpModCheckError::Refused { bits, case }),
                     Some(result) => {
                         result.map_err(|error| ExpModCheckError::MbedTls(error.code()))?
                     }
                 }
-            }
+                got
+            };
             // SAFETY: both are initialised MPIs owned here; comparing only reads them.
             if unsafe { sys::mbedtls_mpi_cmp_mpi(&got.0, &expected.0) } != 0 {
                 return Err(ExpModCheckError::Disagree { bits, case });
@@ -324,31 +306,36 @@ pub fn check_against_mbed_tls(
     Ok(())
 }
 
-/// An Mbed TLS MPI, freed when dropped.
-struct Mpi(sys::mbedtls_mpi);
+/// Mbed TLS's signature of a modular exponentiation (`X, A, E, N, prec_RR`).
+type ExpModFunction = unsafe extern "C" fn(
+    *mut sys::mbedtls_mpi,
+    *const sys::mbedtls_mpi,
+    *const sys::mbedtls_mpi,
+    *const sys::mbedtls_mpi,
+    *mut sys::mbedtls_mpi,
+) -> c_int;
 
-impl Mpi {
-    fn new() -> Mpi {
-        let mut mpi = Mpi(sys::mbedtls_mpi::default());
-        // SAFETY: initialises the owned MPI; Drop frees it.
-        unsafe { sys::mbedtls_mpi_init(&mut mpi.0) };
-        mpi
-    }
-
-    fn from_be(bytes: &[u8]) -> Result<Mpi, ExpModCheckError> {
-        let mut mpi = Mpi::new();
-        // SAFETY: an initialised MPI; Mbed TLS copies the bytes.
-        let code = unsafe { sys::mbedtls_mpi_read_binary(&mut mpi.0, bytes.as_ptr(), bytes.len()) };
-        mbed_tls_result(code).map_err(|error| ExpModCheckError::MbedTls(error.code()))?;
-        Ok(mpi)
-    }
-}
-
-impl Drop for Mpi {
-    fn drop(&mut self) {
-        // SAFETY: the MPI was initialised by `new`; freeing leaves it empty.
-        unsafe { sys::mbedtls_mpi_free(&mut self.0) };
-    }
+/// `base^exponent mod modulus` by `function`, without an R^2 cache.
+fn raise(
+    function: ExpModFunction,
+    base: &Mpi,
+    exponent: &Mpi,
+    modulus: &Mpi,
+) -> Result<Mpi, ExpModCheckError> {
+    let mut result = Mpi::new();
+    // SAFETY: `function` is one of Mbed TLS's exponentiations; all four are initialised MPIs
+    // owned by the caller or here, the result a distinct one.
+    let code = unsafe {
+        function(
+            &mut result.0,
+            &base.0,
+            &exponent.0,
+            &modulus.0,
+            core::ptr::null_mut(),
+        )
+    };
+    mbed_tls_result(code).map_err(|error| ExpModCheckError::MbedTls(error.code()))?;
+    Ok(result)
 }
 
 #[cfg(test)]
@@ -425,34 +412,15 @@ mod tests {
         let modulus = Mpi::from_be(&[0x01, 0, 0, 0, 0, 0, 0, 0, 0x0d]).expect("mpi");
         let exponent = Mpi::from_be(&[0x01, 0x00, 0x01]).expect("mpi");
         let base = Mpi::from_be(&[0x02]).expect("mpi");
-        let mut expected = Mpi::new();
-        let mut got = Mpi::new();
+        let expected = raise(sys::mbedtls_mpi_exp_mod_soft, &base, &exponent, &modulus);
         let before = exponentiations_on_the_stack();
-        // SAFETY: initialised MPIs owned here; no R^2 cache.
-        let codes = unsafe {
-            (
-                sys::mbedtls_mpi_exp_mod_soft(
-                    &mut expected.0,
-                    &base.0,
-                    &exponent.0,
-                    &modulus.0,
-                    core::ptr::null_mut(),
-                ),
-                mbedtls_mpi_exp_mod_unsafe(
-                    &mut got.0,
-                    &base.0,
-                    &exponent.0,
-                    &modulus.0,
-                    core::ptr::null_mut(),
-                ),
-            )
-        };
-        assert_eq!(codes, (0, 0));
+        let got = raise(mbedtls_mpi_exp_mod_unsafe, &base, &exponent, &modulus);
         assert!(
             exponentiations_on_the_stack() > before,
             "mbedtls_mpi_exp_mod_unsafe did not reach the wrapper: is the image linked with \
              --wrap=mbedtls_mpi_exp_mod_unsafe?"
         );
+        let (got, expected) = (got.expect("computed"), expected.expect("computed"));
         // SAFETY: initialised MPIs, only read.
         assert_eq!(unsafe { sys::mbedtls_mpi_cmp_mpi(&got.0, &expected.0) }, 0);
     }

@@ -60,6 +60,7 @@ mod engine;
 mod errors;
 mod exp_mod_hook;
 mod montgomery;
+mod mpi;
 pub mod session;
 
 pub use ecp_hook::{EcpCheckError, check_against_mbed_tls as check_ecp_hook_against_mbed_tls};
