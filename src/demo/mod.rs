@@ -772,7 +772,9 @@ fn post<T: Connection>(
         request_timeout: HttpConfig::DEFAULT.request_timeout.map(bounded),
     };
     let mut client: HttpClient<_, _> = HttpClient::new(transport, KernelClock, http_config);
-    let mut buffer = [0u8; RESPONSE_BUFFER];
+    // On the heap too: on the stack its 2 KiB would sit under the whole exchange (TLS and
+    // the network stack's calls), which is the demo task's deepest path on a board.
+    let mut buffer = alloc::vec![0u8; RESPONSE_BUFFER];
     let response = client.send(&request, body, &mut buffer).map_err(|error| {
         let retryable = error.is_retryable();
         failure(
