@@ -16,16 +16,16 @@ pub(crate) use super::SERVICES as DEFAULT_SERVICES;
 
 /// Stack of the application task (the demo: TLS handshakes, and smoltcp's poll when a socket
 /// call runs the stack), in bytes. Measured peak with the board profile (opt-level "z", LTO;
-/// `scripts/bench-cortex-m.sh` reports it): 10.8 KB for TLS 1.3 handshakes (full and resumed)
+/// `scripts/bench-cortex-m.sh` reports it): 8.4 KB for TLS 1.3 handshakes (full and resumed)
 /// and POSTs, with a P-256 or an RSA-2048 device key, and the same in an image built with
-/// `IOT_LINK_FAULTS` (10% loss with reordering and duplicates: 10.8 KB); a refused connection
-/// 9.1 KB. The deepest path is the handshake: the demo's cycle (3.9 KB, its 512-byte error
-/// texts moved through it among the rest), `connect_with_backoff`, the TLS glue, Mbed TLS and
-/// the ECP hook into `p256-cm4` (whose tables are on the stack). Frames cross the link by
-/// reference (see [`crate::link::LinkCard`]); the network's start, the demo's settings and its
-/// response buffer are off that path. 14 KiB leaves ~33% over the peak (it was 24 KiB for
-/// 18.0 KB, 22.5 KB with `IOT_LINK_FAULTS`, when 1.5 KB frames were moved by value).
-pub(crate) const APPLICATION_STACK_BYTES: usize = 14 * 1024;
+/// `IOT_LINK_FAULTS` (10% loss with reordering and duplicates); a refused connection 6.7 KB.
+/// The deepest path is the handshake: the demo's cycle (2.4 KB), `connect_with_backoff`, the
+/// TLS glue (1.2 KB) and Mbed TLS's TLS 1.3 key schedule (HKDF, SHA-512: ~4.3 KB). Frames cross
+/// the link by reference (see [`crate::link::LinkCard`]); the network's start, the demo's
+/// settings, its response buffer and its failure texts are off that path. 11 KiB leaves ~35%
+/// over the peak (it was 24 KiB for 18.0 KB, 22.5 KB with `IOT_LINK_FAULTS`, when 1.5 KB
+/// frames were moved by value).
+pub(crate) const APPLICATION_STACK_BYTES: usize = 11 * 1024;
 /// Stack of the IP task, in bytes (with FreeRTOS+TCP, of its receive task `EMAC`). Measured
 /// peak with the board profile: 2.5 KB (DHCP, TCP, retransmissions under `IOT_LINK_FAULTS`),
 /// of which a log line's buffer is 1 KB. 6 KiB leaves well over 2 KiB for paths a run may not
