@@ -204,7 +204,7 @@ for key in ec rsa; do
     resumed_median=$(printf '%s\n' "${resumed_insns[@]}" | sort -n | sed -n "$(((runs + 1) / 2))p")
     rows_resume+="| $label | $tls | $(mi "$median") | $(mi "$resumed_median") | $(awk -v f="$median" -v r="$resumed_median" 'BEGIN { printf "%.1f x", f / r }') | $(printf '%s ' "${resumed_insns[@]}")|"$'\n'
     summary+="$label: resumed handshake median $resumed_median instructions"$'\n'
-    eval "flash_$key=$flash peak_$key=$peak median_$key=$median"
+    eval "flash_$key=$flash peak_$key=$peak median_$key=$median stack_total_$key=$stack_total"
     summary+="$label: flash $flash B, peak heap $peak B, handshake median $median instructions"$'\n'
 done
 
@@ -288,9 +288,9 @@ mkdir -p bench
     echo "  configuration keeps TLS 1.2 and 1.3, RSA and ECDSA, P-256 and P-384 (AWS IoT's chains)."
     echo "  smoltcp, \`core\`, the demo, the kernel and the glue are the other ~150 KB, of which"
     echo "  ~6 KB is \`p256-cm4\` (below)."
-    echo "- heap: the task stacks are heap blocks (41 KB of the peak: the demo task's 24 KiB, the IP"
-    echo "  task's 16 KiB, idle's 1 KiB; both big stacks are deep because the network code moves"
-    echo "  1.5 KB frames by value). Of the rest (about 37 KB with a P-256 key, 45 KB with RSA-2048)"
+    echo "- heap: the task stacks are heap blocks ($((stack_total_ec / 1024)) KiB of the peak, sizes in *Task stacks*"
+    echo "  below; frames cross the link by reference, so no task's stack holds a 1.5 KB frame). Of"
+    echo "  the rest ($(((peak_ec - stack_total_ec) / 1000)) KB with a P-256 key, $(((peak_rsa - stack_total_rsa) / 1000)) KB with RSA-2048)"
     echo "  Mbed TLS's record buffers are the largest part: 16 KiB in (any server), 2 KiB out."
     echo "- handshake: every P-256 scalar multiplication (ECDHE, the ECDSA signature, both halves"
     echo "  of each ECDSA verification) runs in \`p256-cm4\` (Cortex-M4 assembly, constant time)"

@@ -12,10 +12,6 @@
 //! Portable: the board starts the network card and the stack ([`network_config`] gives the
 //! demo's settings), reads the credentials, and runs [`run`] as its application task.
 
-// A failed cycle's `CycleError` carries its text in a fixed buffer on purpose, so that failing
-// allocates nothing (see `Message`): it is large, and moved a few times per failure only.
-#![allow(clippy::result_large_err)]
-
 pub mod config;
 mod report;
 
@@ -23,6 +19,7 @@ use core::cell::{Cell, RefCell};
 use core::fmt::{self, Write as _};
 use core::time::Duration;
 
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -109,16 +106,26 @@ impl RunDeadline {
         Some(wait.min(self.end.duration_since(now).max(Duration::from_millis(1))))
     }
 
-    /// The failure once the run is over, naming what went wrong last.
-    fn exceeded(&self, last_cause: &str) -> CycleError {
+    /// The failure once the run is over: `failure`'s text, what went wrong last, is reworded
+    /// to say so.
+    fn exceeded(&self, failure: &FailureText) -> CycleError {
+        let seconds = self.length.as_secs();
+        failure.reword(|last, text| {
+            let _ = write!(
+                text,
+                "the run's deadline of {seconds} s passed; last error: {last}"
+            );
+        });
         CycleError {
-            message: message(format_args!(
-                "the run's deadline of {} s passed; last error: {last_cause}",
-                self.length.as_secs()
-            )),
             retryable: false,
             http_status: None,
         }
+    }
+
+    /// As [`exceeded`](Self::exceeded), with `cause` as what went wrong last.
+    fn exceeded_after(&self, failure: &FailureText, cause: &str) -> CycleError {
+        failure.set(format_args!("{cause}"));
+        self.exceeded(failure)
     }
 }
 
@@ -130,6 +137,8 @@ struct Session<'a, S: TcpIpStack> {
     server_name: &'a str,
     config: &'a DemoConfig,
     credentials: &'a Credentials,
+    /// The text of the latest failure.
+    failure: &'a FailureText,
     /// Where TLS sessions are kept between connections; `None` with `--no-resume`.
     sessions: RefCell<Option<&'a mut dyn SessionStore>>,
     /// Whether the last connection resumed a session.
@@ -185,9 +194,11 @@ struct Published {
     must_close: bool,
 }
 
-/// Why a cycle failed, and whether another try can help.
+/// Why a cycle failed, and whether another try can help. What went wrong is in the run's
+/// [`FailureText`], not here, so that an error passed up through the cycle's functions is a
+/// few bytes (512-byte texts moved through them took about 2 KB of a board's demo task stack).
+#[derive(Debug, Clone, Copy)]
 struct CycleError {
-    message: Message,
     retryable: bool,
     http_status: Option<u16>,
 }
@@ -195,20 +206,62 @@ struct CycleError {
 /// Longest failure text kept; longer ones are cut (on a character boundary).
 const MESSAGE_BYTES: usize = 512;
 
-/// A failure's text, in a fixed buffer: a failed attempt allocates nothing to say why, so
-/// the heap it leaves behind can be checked to the byte.
+/// A failure's text, in a fixed buffer.
 type Message = LineBuffer<MESSAGE_BYTES>;
+
+/// The text of the run's latest failure, in one fixed buffer allocated when the run starts: a
+/// failed attempt allocates nothing to say why, so the heap it leaves behind can be checked to
+/// the byte. It describes the [`CycleError`] last made; making one replaces it.
+struct FailureText(RefCell<Box<Message>>);
+
+impl FailureText {
+    fn new() -> FailureText {
+        FailureText(RefCell::new(Box::new(Message::new())))
+    }
+
+    /// Replaces the text with `args`.
+    fn set(&self, args: fmt::Arguments<'_>) {
+        let mut text = self.0.borrow_mut();
+        text.clear();
+        let _ = text.write_fmt(args);
+    }
+
+    /// A failure, described by `args`.
+    fn error(
+        &self,
+        args: fmt::Arguments<'_>,
+        retryable: bool,
+        http_status: Option<u16>,
+    ) -> CycleError {
+        self.set(args);
+        CycleError {
+            retryable,
+            http_status,
+        }
+    }
+
+    /// The text.
+    fn get(&self) -> core::cell::Ref<'_, str> {
+        core::cell::Ref::map(self.0.borrow(), |text| text.as_str())
+    }
+
+    /// Rewrites the text with `write`, which is given the text so far. Out of line, so that
+    /// its copy of the text takes stack only while a failure is reworded.
+    #[cold]
+    #[inline(never)]
+    fn reword(&self, write: impl FnOnce(&str, &mut Message)) {
+        let mut before = Message::new();
+        let _ = before.write_str(&self.get());
+        let mut text = self.0.borrow_mut();
+        text.clear();
+        write(before.as_str(), &mut text);
+    }
+}
 
 /// Whole milliseconds as a `u64`, for log lines: formatting the `u128` that
 /// `Duration::as_millis` gives would link 128-bit formatting (1.4 KB of a board's flash).
 fn whole_ms(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
-fn message(args: fmt::Arguments<'_>) -> Message {
-    let mut text = Message::new();
-    let _ = text.write_fmt(args);
-    text
 }
 
 /// Runs the demo on the calling task over `stack` (started by the board, see
@@ -238,6 +291,8 @@ pub fn run_with_sessions<S: TcpIpStack>(
     sessions: Option<&mut dyn SessionStore>,
 ) -> DemoReport {
     let mut report = DemoReport::new(config.iterations, stack.name());
+    // Allocated before any attempt, and kept for the run.
+    let failure = FailureText::new();
     // -- reuse: publishes per connection.
     report.expect_publishes(config.publishes);
     let deadline = RunDeadline::starting_now(config.deadline);
@@ -252,7 +307,8 @@ pub fn run_with_sessions<S: TcpIpStack>(
     let Some(settings) = stack.wait_until_up(wait) else {
         let cause = "the network did not come up (no DHCP answer)";
         if wait < NETWORK_UP_TIMEOUT {
-            return report.failed(deadline.exceeded(cause).message.as_str().into());
+            deadline.exceeded_after(&failure, cause);
+            return report.failed(String::from(&*failure.get()));
         }
         return report.failed(format!(
             "the network did not come up within {} s (no DHCP answer)",
@@ -279,6 +335,7 @@ pub fn run_with_sessions<S: TcpIpStack>(
         server_name,
         config,
         credentials,
+        failure: &failure,
         sessions: RefCell::new(sessions.map(|store| store as &mut dyn SessionStore)),
         resumed: Cell::new(false),
     };
@@ -289,7 +346,7 @@ pub fn run_with_sessions<S: TcpIpStack>(
             report.timings.total = started.elapsed();
             // A closing socket still holds its buffers: the figures are taken once it is gone.
             settled_heap(stack, deadline.bound(SOCKET_SETTLE).unwrap_or_default());
-            return report.failed(format!("iteration {iteration}: {}", error.message.as_str()));
+            return report.failed(format!("iteration {iteration}: {}", failure.get()));
         }
         report.iterations_done = iteration;
         report.resumed_per_iteration.push(session.resumed.get());
@@ -367,27 +424,26 @@ impl<S: TcpIpStack> Session<'_, S> {
                         // Unlimited retries: never exhausted (attempts bound the loop).
                         Ok(NextDelay::Exhausted) => config.retry_delay,
                         Err(board::EntropyError) => {
+                            self.failure.reword(|last, text| {
+                                let _ = write!(text, "{last} (no entropy for the backoff)");
+                            });
                             return Err(CycleError {
-                                message: message(format_args!(
-                                    "{} (no entropy for the backoff)",
-                                    error.message.as_str()
-                                )),
                                 retryable: false,
                                 http_status: error.http_status,
                             });
                         }
                     };
                     let Some(delay) = self.deadline.bound(pause) else {
-                        return Err(self.deadline.exceeded(error.message.as_str()));
+                        return Err(self.deadline.exceeded(self.failure));
                     };
                     if delay < pause {
                         // The pause would outlast the run: there is no time for another try.
-                        return Err(self.deadline.exceeded(error.message.as_str()));
+                        return Err(self.deadline.exceeded(self.failure));
                     }
                     log::warn!(
                         "Demo attempt {attempt} of {} failed: {}. Retrying in {} ms.",
                         config.attempts,
-                        error.message.as_str(),
+                        self.failure.get(),
                         whole_ms(delay)
                     );
                     time::delay(delay);
@@ -433,8 +489,16 @@ impl<S: TcpIpStack> Session<'_, S> {
             heap::mark_phase(HeapPhase::HttpRequest);
             let request_started = Instant::now();
             let outcome = match self.deadline.bound(HttpConfig::DEFAULT.send_timeout) {
-                Some(_) => post(&mut transport, server_name, config, self.deadline),
-                None => Err(self.deadline.exceeded("no time left for the request")),
+                Some(_) => post(
+                    &mut transport,
+                    server_name,
+                    config,
+                    self.deadline,
+                    self.failure,
+                ),
+                None => Err(self
+                    .deadline
+                    .exceeded_after(self.failure, "no time left for the request")),
             };
             report.timings.request = request_started.elapsed();
             let published = match outcome {
@@ -449,10 +513,10 @@ impl<S: TcpIpStack> Session<'_, S> {
                     log::warn!(
                         "Publish {number} of {publishes} failed on connection {connection}, \
                          which had carried {carried}: {}. Reconnecting.",
-                        error.message.as_str()
+                        self.failure.get()
                     );
                     self.disconnect(transport, report, carried);
-                    transport = self.reopen_connection(report, error.message.as_str())?;
+                    transport = self.reopen_connection(report, None)?;
                     carried = 0;
                     continue;
                 }
@@ -478,7 +542,7 @@ impl<S: TcpIpStack> Session<'_, S> {
                     number + 1
                 );
                 self.disconnect(transport, report, carried);
-                transport = self.reopen_connection(report, why)?;
+                transport = self.reopen_connection(report, Some(why))?;
                 carried = 0;
             }
         }
@@ -508,14 +572,18 @@ impl<S: TcpIpStack> Session<'_, S> {
     }
 
     /// A new connection in place of one the server ended: once the old socket is gone (the
-    /// board may have one socket only), within the run's deadline.
+    /// board may have one socket only), within the run's deadline. `cause` is why the old one
+    /// ended (`None`: the failure it ended with).
     fn reopen_connection(
         &self,
         report: &mut DemoReport,
-        cause: &str,
+        cause: Option<&str>,
     ) -> Result<Tls<S>, CycleError> {
         let Some(settle) = self.deadline.bound(SOCKET_SETTLE) else {
-            return Err(self.deadline.exceeded(cause));
+            return Err(match cause {
+                Some(cause) => self.deadline.exceeded_after(self.failure, cause),
+                None => self.deadline.exceeded(self.failure),
+            });
         };
         settled_heap(self.stack, settle);
         self.open_connection(report)
@@ -552,14 +620,15 @@ impl<S: TcpIpStack> Session<'_, S> {
             port: endpoint.port,
         };
         let mut backoff = Backoff::new(BackoffPolicy::DEFAULT);
-        let mut last_error = message(format_args!("no connection was tried"));
+        // The failure's text is the last try's error from here on.
+        self.failure.set(format_args!("no connection was tried"));
         loop {
             // Every wait of this try ends with the run at the latest.
             let (Some(handshake), Some(io)) = (
                 self.deadline.bound(config.timeout),
                 self.deadline.bound(TcpOptions::default().recv_timeout),
             ) else {
-                return Err(self.deadline.exceeded(last_error.as_str()));
+                return Err(self.deadline.exceeded(self.failure));
             };
             tls.handshake_timeout = handshake;
             let options = TcpOptions {
@@ -589,7 +658,7 @@ impl<S: TcpIpStack> Session<'_, S> {
                 }
                 Err(error) => error,
             };
-            last_error = message(format_args!("{error}"));
+            self.failure.set(format_args!("{error}"));
             if offered {
                 // Whatever went wrong, the next try does not offer that session again: a
                 // session can never make a connection fail twice.
@@ -603,8 +672,8 @@ impl<S: TcpIpStack> Session<'_, S> {
                 }
             }
             if !error.is_retryable() {
+                // The failure's text is this error (set above).
                 return Err(CycleError {
-                    message: message(format_args!("{error}")),
                     retryable: false,
                     http_status: None,
                 });
@@ -612,7 +681,7 @@ impl<S: TcpIpStack> Session<'_, S> {
             match backoff.next_delay(&mut BoardEntropy) {
                 Ok(NextDelay::Retry(delay)) => {
                     if self.deadline.bound(delay) != Some(delay) {
-                        return Err(self.deadline.exceeded(last_error.as_str()));
+                        return Err(self.deadline.exceeded(self.failure));
                     }
                     log::warn!(
                         "Connection to the server failed: {error}. Retrying connection after {} ms backoff.",
@@ -621,18 +690,18 @@ impl<S: TcpIpStack> Session<'_, S> {
                     time::delay(delay);
                 }
                 Ok(NextDelay::Exhausted) => {
-                    return Err(CycleError {
-                        message: message(format_args!("{error} (connection retries exhausted)")),
-                        retryable: true,
-                        http_status: None,
-                    });
+                    return Err(self.failure.error(
+                        format_args!("{error} (connection retries exhausted)"),
+                        true,
+                        None,
+                    ));
                 }
                 Err(board::EntropyError) => {
-                    return Err(CycleError {
-                        message: message(format_args!("{error} (no entropy for the backoff)")),
-                        retryable: false,
-                        http_status: None,
-                    });
+                    return Err(self.failure.error(
+                        format_args!("{error} (no entropy for the backoff)"),
+                        false,
+                        None,
+                    ));
                 }
             }
         }
@@ -736,16 +805,12 @@ fn post<T: Connection>(
     server_name: &str,
     config: &DemoConfig,
     deadline: &RunDeadline,
+    failure: &FailureText,
 ) -> Result<Published, CycleError> {
-    let failure = |text: Message, retryable: bool| CycleError {
-        message: text,
-        retryable,
-        http_status: None,
-    };
     let mut properties = Vec::new();
     let publish = config
         .publish_request(&mut properties)
-        .map_err(|error| failure(message(format_args!("{error}")), false))?;
+        .map_err(|error| failure.error(format_args!("{error}"), false, None))?;
     let body = config.message.as_bytes();
     let headers = [
         ("User-Agent", "freertos-https/0.1"),
@@ -757,9 +822,10 @@ fn post<T: Connection>(
     let built = publish
         .build(&mut request_buffer, server_name, &headers, body)
         .map_err(|error| {
-            failure(
-                message(format_args!("cannot build the request: {error}")),
+            failure.error(
+                format_args!("cannot build the request: {error}"),
                 false,
+                None,
             )
         })?;
     let (request, path) = (built.request, built.path);
@@ -772,12 +838,15 @@ fn post<T: Connection>(
         request_timeout: HttpConfig::DEFAULT.request_timeout.map(bounded),
     };
     let mut client: HttpClient<_, _> = HttpClient::new(transport, KernelClock, http_config);
-    let mut buffer = [0u8; RESPONSE_BUFFER];
+    // On the heap too: on the stack its 2 KiB would sit under the whole exchange (TLS and
+    // the network stack's calls), which is the demo task's deepest path on a board.
+    let mut buffer = alloc::vec![0u8; RESPONSE_BUFFER];
     let response = client.send(&request, body, &mut buffer).map_err(|error| {
         let retryable = error.is_retryable();
-        failure(
-            message(format_args!("HTTP exchange failed: {error}")),
+        failure.error(
+            format_args!("HTTP exchange failed: {error}"),
             retryable,
+            None,
         )
     })?;
     let status = response.head.status().as_u16();
@@ -791,17 +860,17 @@ fn post<T: Connection>(
             status,
             must_close: response.connection == ConnectionOutcome::MustClose,
         }),
-        PublishOutcome::Rejected(rejection) => Err(CycleError {
-            message: message(format_args!(
+        PublishOutcome::Rejected(rejection) => Err(failure.error(
+            format_args!(
                 "the server answered {rejection} ({})",
                 match rejection.retry {
                     Retry::WithBackoff => "retryable",
                     Retry::Never => "not retryable",
                 }
-            )),
-            retryable: rejection.retry == Retry::WithBackoff,
-            http_status: Some(status),
-        }),
+            ),
+            rejection.retry == Retry::WithBackoff,
+            Some(status),
+        )),
     }
 }
 
@@ -811,7 +880,6 @@ mod tests {
 
     fn error(retryable: bool, http_status: Option<u16>) -> CycleError {
         CycleError {
-            message: message(format_args!("test")),
             retryable,
             http_status,
         }

@@ -24,7 +24,9 @@
 //! wrapper asks the stack to come back when the next frame is due
 //! ([`LinkCard::wake_within`]), so a delay never turns into polling.
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
+use alloc::vec::Vec;
 use core::fmt;
 use core::str::FromStr;
 use core::time::Duration;
@@ -277,10 +279,11 @@ pub struct FaultCounters {
     pub overflowed: u64,
 }
 
-/// A frame that waits to go on.
+/// A frame that waits to go on: its bytes on the heap, sized to the frame (a held frame
+/// costs its length, not [`MAX_FRAME`](super::MAX_FRAME), and never sits on a stack).
 struct Held {
     due: Duration,
-    frame: Frame,
+    bytes: Vec<u8>,
 }
 
 /// Frames waiting in one direction, in the order they are due.
@@ -294,20 +297,20 @@ impl HeldQueue {
         self.frames.len() < HELD_FRAMES
     }
 
-    /// Queues `frame`, after every frame due no later than it. `false` when full.
-    fn insert(&mut self, due: Duration, frame: Frame) -> bool {
+    /// Queues `bytes`, after every frame due no later than it. `false` when full.
+    fn insert(&mut self, due: Duration, bytes: Vec<u8>) -> bool {
         if !self.has_room() {
             return false;
         }
         let at = self.frames.partition_point(|held| held.due <= due);
-        self.frames.insert(at, Held { due, frame });
+        self.frames.insert(at, Held { due, bytes });
         true
     }
 
     /// The first frame, if it is due at `now`.
-    fn pop_due(&mut self, now: Duration) -> Option<Frame> {
+    fn pop_due(&mut self, now: Duration) -> Option<Vec<u8>> {
         if self.frames.front()?.due <= now {
-            self.frames.pop_front().map(|held| held.frame)
+            self.frames.pop_front().map(|held| held.bytes)
         } else {
             None
         }
@@ -325,6 +328,9 @@ pub struct FaultyLink<C: LinkCard> {
     decisions: Decisions,
     inbound: HeldQueue,
     outbound: HeldQueue,
+    /// Where a held outgoing frame is put back together for the card (on the heap, so that
+    /// the sending task's stack never holds a frame).
+    staging: Box<Frame>,
     faults: FaultCounters,
     delivered: u64,
     sent: u64,
@@ -339,6 +345,7 @@ impl<C: LinkCard> FaultyLink<C> {
             spec,
             inbound: HeldQueue::default(),
             outbound: HeldQueue::default(),
+            staging: Box::new(Frame::new()),
             faults: FaultCounters::default(),
             delivered: 0,
             sent: 0,
@@ -355,8 +362,9 @@ impl<C: LinkCard> FaultyLink<C> {
         self.spec
     }
 
-    /// Decides the fate of `frame` and queues it (and its copy) in `direction`.
-    fn admit(&mut self, inbound: bool, frame: Frame, now: Duration) {
+    /// Decides the fate of `frame` and queues a copy of it (and maybe a second) in
+    /// `direction`.
+    fn admit(&mut self, inbound: bool, frame: &[u8], now: Duration) {
         if self.decisions.happens(self.spec.drop) {
             self.faults.dropped += 1;
             return;
@@ -373,13 +381,12 @@ impl<C: LinkCard> FaultyLink<C> {
         } else {
             &mut self.outbound
         };
-        let copy = duplicate.then(|| frame.clone());
-        if !queue.insert(due, frame) {
+        if !queue.insert(due, frame.to_vec()) {
             self.faults.overflowed += 1;
             return;
         }
-        if let Some(copy) = copy {
-            if queue.insert(due, copy) {
+        if duplicate {
+            if queue.insert(due, frame.to_vec()) {
                 self.faults.duplicated += 1;
             } else {
                 self.faults.overflowed += 1;
@@ -390,8 +397,12 @@ impl<C: LinkCard> FaultyLink<C> {
     /// Hands the card the outgoing frames that are due, as long as it has room.
     fn flush_outbound(&mut self, now: Duration) {
         while self.outbound.next_due().is_some_and(|due| due <= now) && self.card.can_send() {
-            if let Some(frame) = self.outbound.pop_due(now) {
-                if self.card.send(frame).is_ok() {
+            if let Some(bytes) = self.outbound.pop_due(now) {
+                self.staging.clear();
+                // Held frames were frames: they fit.
+                if self.staging.extend_from_slice(&bytes).is_ok()
+                    && self.card.send(&self.staging).is_ok()
+                {
                     self.sent += 1;
                 }
             }
@@ -404,17 +415,22 @@ fn now() -> Duration {
 }
 
 impl<C: LinkCard> LinkCard for FaultyLink<C> {
-    fn receive(&mut self) -> Option<Frame> {
+    fn receive_into(&mut self, frame: &mut Frame) -> bool {
         let now = now();
-        while self.inbound.has_room() {
-            let Some(frame) = self.card.receive() else {
-                break;
-            };
+        // `frame` is the scratch space: each frame the card has is copied into the queue.
+        while self.inbound.has_room() && self.card.receive_into(frame) {
             self.admit(true, frame, now);
         }
-        let frame = self.inbound.pop_due(now)?;
+        let Some(bytes) = self.inbound.pop_due(now) else {
+            return false;
+        };
+        frame.clear();
+        // Held frames were frames: they fit.
+        if frame.extend_from_slice(&bytes).is_err() {
+            return false;
+        }
         self.delivered += 1;
-        Some(frame)
+        true
     }
 
     fn can_send(&mut self) -> bool {
@@ -422,7 +438,7 @@ impl<C: LinkCard> LinkCard for FaultyLink<C> {
         self.outbound.has_room()
     }
 
-    fn send(&mut self, frame: Frame) -> Result<(), RingFull> {
+    fn send(&mut self, frame: &Frame) -> Result<(), RingFull> {
         let now = now();
         if !self.outbound.has_room() {
             return Err(RingFull);
@@ -469,7 +485,6 @@ impl<C: LinkCard> LinkCard for FaultyLink<C> {
 mod tests {
     use super::*;
     use alloc::string::ToString;
-    use alloc::vec::Vec;
 
     /// A card that hands out queued frames and keeps what is sent.
     #[derive(Default)]
@@ -480,17 +495,20 @@ mod tests {
     }
 
     impl LinkCard for LoopCard {
-        fn receive(&mut self) -> Option<Frame> {
-            self.incoming.pop_front()
+        fn receive_into(&mut self, frame: &mut Frame) -> bool {
+            self.incoming
+                .pop_front()
+                .map(|next| *frame = next)
+                .is_some()
         }
         fn can_send(&mut self) -> bool {
             self.room
         }
-        fn send(&mut self, frame: Frame) -> Result<(), RingFull> {
+        fn send(&mut self, frame: &Frame) -> Result<(), RingFull> {
             if !self.room {
                 return Err(RingFull);
             }
-            self.sent.push(frame);
+            self.sent.push(frame.clone());
             Ok(())
         }
         fn interrupt_line(&self) -> u8 {
@@ -517,8 +535,14 @@ mod tests {
         text.parse().unwrap()
     }
 
+    /// The next frame `link` delivers.
+    fn receive(link: &mut FaultyLink<LoopCard>) -> Option<Frame> {
+        let mut frame = Frame::new();
+        link.receive_into(&mut frame).then_some(frame)
+    }
+
     fn drain(link: &mut FaultyLink<LoopCard>) -> Vec<u8> {
-        core::iter::from_fn(|| link.receive())
+        core::iter::from_fn(|| receive(link))
             .map(|f| f[0])
             .collect()
     }
@@ -581,7 +605,7 @@ mod tests {
         let mut link = FaultyLink::new(card_with(0..10), FaultSpec::default());
         assert_eq!(drain(&mut link), (0..10).collect::<Vec<_>>());
         assert!(link.can_send());
-        link.send(frame(42)).unwrap();
+        link.send(&frame(42)).unwrap();
         assert_eq!(link.card.sent.len(), 1);
         assert_eq!(link.wake_within(), None);
         assert_eq!(link.counters().received, 10);
@@ -593,7 +617,7 @@ mod tests {
         let mut link = FaultyLink::new(card_with(0..20), spec("drop=100%"));
         assert_eq!(drain(&mut link), Vec::<u8>::new());
         for n in 0..5 {
-            link.send(frame(n)).unwrap();
+            link.send(&frame(n)).unwrap();
         }
         assert!(link.card.sent.is_empty());
         assert_eq!(link.faults().dropped, 25);
@@ -626,7 +650,7 @@ mod tests {
     fn delayed_and_held_back_frames_come_when_due_and_the_stack_is_told_when() {
         let mut link = FaultyLink::new(card_with(0..2), spec("delay=30ms"));
         let started = now();
-        assert_eq!(link.receive(), None);
+        assert_eq!(receive(&mut link), None);
         let wait = link.wake_within().expect("frames are waiting");
         assert!(
             wait <= Duration::from_millis(30) && wait > Duration::ZERO,
@@ -640,10 +664,10 @@ mod tests {
 
         // Held back: frame 0 waits REORDER_HOLD, frame 1 (not reordered) overtakes it.
         let mut link = FaultyLink::new(card_with([0]), spec("reorder=100%"));
-        assert_eq!(link.receive(), None);
+        assert_eq!(receive(&mut link), None);
         link.spec.reorder = Chance::NEVER;
         link.card.incoming.push_back(frame(1));
-        assert_eq!(link.receive().map(|f| f[0]), Some(1));
+        assert_eq!(receive(&mut link).map(|f| f[0]), Some(1));
         std::thread::sleep(REORDER_HOLD + Duration::from_millis(2));
         assert_eq!(drain(&mut link), [0]);
         assert_eq!(link.faults().reordered, 1);
@@ -655,10 +679,10 @@ mod tests {
         link.card.room = false;
         for n in 0..HELD_FRAMES {
             assert!(link.can_send());
-            link.send(frame(n as u8)).unwrap();
+            link.send(&frame(n as u8)).unwrap();
         }
         assert!(!link.can_send(), "the queue is full");
-        assert_eq!(link.send(frame(0)), Err(RingFull));
+        assert_eq!(link.send(&frame(0)), Err(RingFull));
         link.card.room = true;
         link.service();
         assert_eq!(link.card.sent.len(), HELD_FRAMES);
@@ -668,7 +692,7 @@ mod tests {
     #[test]
     fn frames_waiting_inside_are_bounded_and_the_rest_stay_in_the_card() {
         let mut link = FaultyLink::new(card_with((0..=255).cycle().take(500)), spec("delay=1s"));
-        assert_eq!(link.receive(), None);
+        assert_eq!(receive(&mut link), None);
         assert_eq!(link.inbound.frames.len(), HELD_FRAMES);
         // The rest stays in the card (its own ring bounds it) until there is room.
         assert_eq!(link.card.incoming.len(), 500 - HELD_FRAMES);

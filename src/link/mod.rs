@@ -62,18 +62,25 @@ pub type ReceiveHandler = &'static (dyn Fn() -> bool + Sync);
 /// | who | does what |
 /// |---|---|
 /// | the card | raises [`interrupt_line`](Self::interrupt_line) when frames arrive, and when room to send comes back after [`can_send`](Self::can_send) said no |
-/// | the stack | attaches its IP task to that line, then takes frames with [`receive`](Self::receive) and sends with [`send`](Self::send) until each says no more |
+/// | the stack | attaches its IP task to that line, then takes frames with [`receive_into`](Self::receive_into) and sends with [`send`](Self::send) until each says no more |
+///
+/// Frames cross by reference: the stack owns one receive and one transmit [`Frame`] (in its
+/// heap-allocated state), the card copies a received frame into the one and reads a frame to
+/// send from the other. A 1.5 KB frame is never moved by value on a task's stack, which keeps
+/// the IP task's and the socket callers' stacks small on a board.
 pub trait LinkCard: Send {
-    /// Takes the next received frame, if any.
-    fn receive(&mut self) -> Option<Frame>;
+    /// Copies the next received frame into `frame`, replacing what it held; `false` if none
+    /// was waiting. After `false`, `frame`'s contents are unspecified (a wrapper may have used
+    /// it as scratch space).
+    fn receive_into(&mut self, frame: &mut Frame) -> bool;
 
     /// Whether a frame can be sent now. If not, the card raises its interrupt line once there
     /// is room.
     fn can_send(&mut self) -> bool;
 
-    /// Sends a frame. Fails (and drops the frame) only if [`can_send`](Self::can_send) would
-    /// have said no.
-    fn send(&mut self, frame: Frame) -> Result<(), RingFull>;
+    /// Sends a copy of `frame`. Fails (and sends nothing) only if [`can_send`](Self::can_send)
+    /// would have said no.
+    fn send(&mut self, frame: &Frame) -> Result<(), RingFull>;
 
     /// The interrupt line the card raises (see [`crate::rtos::interrupt`]).
     fn interrupt_line(&self) -> u8;
@@ -82,7 +89,7 @@ pub trait LinkCard: Send {
     /// default.
     fn service(&mut self) {}
 
-    /// How soon the card needs [`service`](Self::service) or [`receive`](Self::receive) run
+    /// How soon the card needs [`service`](Self::service) or [`receive_into`](Self::receive_into) run
     /// again without being asked through its interrupt line: a card that holds frames for
     /// later (a delaying wrapper, say) names when the next one is due, and the stack's IP task
     /// wakes by then. `None` (the default): the interrupt line says everything.
@@ -101,15 +108,15 @@ pub trait LinkCard: Send {
 }
 
 impl<C: LinkCard + ?Sized> LinkCard for Box<C> {
-    fn receive(&mut self) -> Option<Frame> {
-        (**self).receive()
+    fn receive_into(&mut self, frame: &mut Frame) -> bool {
+        (**self).receive_into(frame)
     }
 
     fn can_send(&mut self) -> bool {
         (**self).can_send()
     }
 
-    fn send(&mut self, frame: Frame) -> Result<(), RingFull> {
+    fn send(&mut self, frame: &Frame) -> Result<(), RingFull> {
         (**self).send(frame)
     }
 

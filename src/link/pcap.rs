@@ -90,18 +90,20 @@ fn record_header(stamp: Duration, length: usize) -> [u8; 16] {
 }
 
 impl<C: LinkCard> LinkCard for PcapTap<C> {
-    fn receive(&mut self) -> Option<Frame> {
-        let frame = self.card.receive()?;
-        self.record(&frame);
-        Some(frame)
+    fn receive_into(&mut self, frame: &mut Frame) -> bool {
+        let received = self.card.receive_into(frame);
+        if received {
+            self.record(frame);
+        }
+        received
     }
 
     fn can_send(&mut self) -> bool {
         self.card.can_send()
     }
 
-    fn send(&mut self, frame: Frame) -> Result<(), RingFull> {
-        self.record(&frame);
+    fn send(&mut self, frame: &Frame) -> Result<(), RingFull> {
+        self.record(frame);
         self.card.send(frame)
     }
 
@@ -144,14 +146,14 @@ mod tests {
     }
 
     impl LinkCard for LoopCard {
-        fn receive(&mut self) -> Option<Frame> {
-            self.incoming.pop()
+        fn receive_into(&mut self, frame: &mut Frame) -> bool {
+            self.incoming.pop().map(|next| *frame = next).is_some()
         }
         fn can_send(&mut self) -> bool {
             true
         }
-        fn send(&mut self, frame: Frame) -> Result<(), RingFull> {
-            self.sent.push(frame);
+        fn send(&mut self, frame: &Frame) -> Result<(), RingFull> {
+            self.sent.push(frame.clone());
             Ok(())
         }
         fn interrupt_line(&self) -> u8 {
@@ -179,9 +181,12 @@ mod tests {
             sent: Vec::new(),
         };
         let mut tap = PcapTap::new(card, Box::new(MemorySink(bytes.clone()))).expect("header");
-        tap.send(Frame::from_slice(&[1, 2, 3]).unwrap())
+        tap.send(&Frame::from_slice(&[1, 2, 3]).unwrap())
             .expect("sent");
-        assert_eq!(tap.receive().map(|frame| frame.len()), Some(60));
+        let mut received = Frame::new();
+        assert!(tap.receive_into(&mut received));
+        assert_eq!(received.len(), 60);
+        assert!(!tap.receive_into(&mut received));
         assert_eq!(tap.interrupt_line(), 3);
         assert_eq!(tap.card.sent.len(), 1);
         let bytes = bytes.lock().unwrap();

@@ -99,8 +99,16 @@ impl RingCard {
 }
 
 impl LinkCard for RingCard {
-    fn receive(&mut self) -> Option<Frame> {
-        self.rx.dequeue()
+    fn receive_into(&mut self, frame: &mut Frame) -> bool {
+        // The ring's slots are frames; a simulator's card (the only user) has stack to spare
+        // for the one taken out.
+        match self.rx.dequeue() {
+            Some(received) => {
+                *frame = received;
+                true
+            }
+            None => false,
+        }
     }
 
     fn can_send(&mut self) -> bool {
@@ -113,8 +121,8 @@ impl LinkCard for RingCard {
         }
     }
 
-    fn send(&mut self, frame: Frame) -> Result<(), RingFull> {
-        self.tx.enqueue(frame).map_err(|_| RingFull)?;
+    fn send(&mut self, frame: &Frame) -> Result<(), RingFull> {
+        self.tx.enqueue(frame.clone()).map_err(|_| RingFull)?;
         self.stats.tx_frames.fetch_add(1, Ordering::Relaxed);
         self.control.frames_queued();
         Ok(())

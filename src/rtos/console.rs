@@ -46,6 +46,12 @@ impl<const N: usize> LineBuffer<N> {
         }
     }
 
+    /// Empties the buffer.
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.truncated = false;
+    }
+
     /// The text so far.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..self.len]

@@ -131,6 +131,9 @@ pub fn main() -> ! {
         None => Box::new(card),
     };
     let priority = Priority::new(DEMO_PRIORITY).expect("the kernel has at least 3 priority levels");
+    // Boxed, so that the task's body holds a pointer to the settings rather than moving its
+    // own copy of them (~0.4 KB) onto the demo task's stack, under the whole run.
+    let config = Box::new(config);
     let ran = scheduler::run_application(priority, move || {
         let report = match net::start(card, demo::network_config()) {
             Ok(stack) => {

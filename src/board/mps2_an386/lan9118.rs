@@ -12,8 +12,8 @@
 //!
 //! The chip's interrupt output is level-triggered. The handler ([`on_interrupt`]) masks every
 //! source (`INT_EN` = 0) and raises the card's interrupt line, which wakes the IP task. The
-//! task then drains the RX FIFO; [`LinkCard::receive`] re-enables the sources only once it has
-//! found the FIFO empty *after* clearing the status bit, so a frame that lands in between
+//! task then drains the RX FIFO; [`LinkCard::receive_into`] re-enables the sources only once
+//! it has found the FIFO empty *after* clearing the status bit, so a frame that lands in between
 //! fires the interrupt again instead of waiting. Only the task writes a non-zero `INT_EN`
 //! and every mask by the handler comes with a raise, so no wake-up is lost.
 //!
@@ -264,32 +264,31 @@ impl Lan9118 {
         read(TX_FIFO_INF) & 0xFFFF
     }
 
-    /// Reads one frame of `length` bytes (FCS included) from the RX data FIFO: exactly
-    /// `ceil(length / 4)` words. Returns it without the FCS, or `None` if it does not fit a
-    /// [`Frame`] (its words are still consumed).
-    fn read_frame(length: usize) -> Option<Frame> {
+    /// Reads one frame of `length` bytes (FCS included) from the RX data FIFO into `frame`:
+    /// exactly `ceil(length / 4)` words. Keeps it without the FCS; `false` if it does not fit
+    /// a [`Frame`] (its words are still consumed, and `frame` is left empty).
+    fn read_frame(length: usize, frame: &mut Frame) -> bool {
         let words = length.div_ceil(4);
         let payload = length.checked_sub(4).filter(|len| *len <= MAX_FRAME);
-        let mut frame = Frame::new();
+        frame.clear();
         if let Some(payload) = payload {
-            frame.resize(payload, 0).ok()?;
+            // Cannot fail: `payload` is at most the capacity.
+            let _ = frame.resize(payload, 0);
         }
         for word in 0..words {
             let bytes = read(RX_DATA_FIFO).to_le_bytes();
-            if payload.is_some() {
-                let start = word * 4;
-                let end = (start + 4).min(frame.len());
-                if start < end {
-                    frame[start..end].copy_from_slice(&bytes[..end - start]);
-                }
+            let start = word * 4;
+            let end = (start + 4).min(frame.len());
+            if start < end {
+                frame[start..end].copy_from_slice(&bytes[..end - start]);
             }
         }
-        payload.map(|_| frame)
+        payload.is_some()
     }
 }
 
 impl LinkCard for Lan9118 {
-    fn receive(&mut self) -> Option<Frame> {
+    fn receive_into(&mut self, frame: &mut Frame) -> bool {
         loop {
             if Lan9118::frames_waiting() == 0 {
                 // Clear the level bit first, then look again: a frame landing after the
@@ -297,19 +296,16 @@ impl LinkCard for Lan9118 {
                 write(INT_STS, INT_RSFL);
                 if Lan9118::frames_waiting() == 0 {
                     self.enable_interrupts();
-                    return None;
+                    return false;
                 }
             }
             let status = read(RX_STATUS_FIFO);
             let length = ((status >> 16) & 0x3FFF) as usize;
-            let frame = Lan9118::read_frame(length);
-            match frame {
-                Some(frame) if status & RX_STATUS_ERROR == 0 => {
-                    self.counters.received += 1;
-                    return Some(frame);
-                }
-                _ => self.counters.dropped += 1,
+            if Lan9118::read_frame(length, frame) && status & RX_STATUS_ERROR == 0 {
+                self.counters.received += 1;
+                return true;
             }
+            self.counters.dropped += 1;
         }
     }
 
@@ -333,7 +329,7 @@ impl LinkCard for Lan9118 {
         false
     }
 
-    fn send(&mut self, frame: Frame) -> Result<(), RingFull> {
+    fn send(&mut self, frame: &Frame) -> Result<(), RingFull> {
         if !self.can_send() {
             return Err(RingFull);
         }

@@ -16,17 +16,23 @@ pub(crate) use super::SERVICES as DEFAULT_SERVICES;
 
 /// Stack of the application task (the demo: TLS handshakes, and smoltcp's poll when a socket
 /// call runs the stack), in bytes. Measured peak with the board profile (opt-level "z", LTO;
-/// `scripts/bench-cortex-m.sh` reports it): 18.0 KB for TLS 1.3 handshakes (full and resumed)
-/// and POSTs, with a P-256 or an RSA-2048 device key; 22.5 KB in an image built with
-/// `IOT_LINK_FAULTS` (the fault injector holds 1.5 KB frames on the stack). `p256-cm4`'s tables
-/// are on the stack (Mbed TLS's were on the heap), and heapless 1.5 KB frames are moved by
-/// value. The demo's handshake and its request are not inlined into one frame (they were:
-/// 21.4 KB). 24 KiB leaves ~27% over the usual peak.
-pub(crate) const APPLICATION_STACK_BYTES: usize = 24 * 1024;
-/// Stack of the IP task, in bytes. Measured peak with the board profile: 9.1 KB (DHCP, TCP,
-/// frames by value); with opt-level 3 it was 11.2 KB, and 14.1 KB in a run where it
-/// retransmitted a segment. 16 KiB leaves ~40% over the typical peak.
-pub(crate) const IP_TASK_STACK_BYTES: usize = 16 * 1024;
+/// `scripts/bench-cortex-m.sh` reports it): 8.4 KB for TLS 1.3 handshakes (full and resumed)
+/// and POSTs, with a P-256 or an RSA-2048 device key, and the same in an image built with
+/// `IOT_LINK_FAULTS` (10% loss with reordering and duplicates); a refused connection 6.7 KB.
+/// The deepest path is the handshake: the demo's cycle (2.4 KB), `connect_with_backoff`, the
+/// TLS glue (1.2 KB) and Mbed TLS's TLS 1.3 key schedule (HKDF, SHA-512: ~4.3 KB). Frames cross
+/// the link by reference (see [`crate::link::LinkCard`]); the network's start, the demo's
+/// settings, its response buffer and its failure texts are off that path. 11 KiB leaves ~35%
+/// over the peak (it was 24 KiB for 18.0 KB, 22.5 KB with `IOT_LINK_FAULTS`, when 1.5 KB
+/// frames were moved by value).
+pub(crate) const APPLICATION_STACK_BYTES: usize = 11 * 1024;
+/// Stack of the IP task, in bytes (with FreeRTOS+TCP, of its receive task `EMAC`). Measured
+/// peak with the board profile: 2.5 KB (DHCP, TCP, retransmissions under `IOT_LINK_FAULTS`),
+/// of which a log line's buffer is 1 KB. 6 KiB leaves well over 2 KiB for paths a run may not
+/// take (it was 16 KiB for 9.1 KB, 13.8 KB with `IOT_LINK_FAULTS`, with frames moved by
+/// value). FreeRTOS+TCP's `EMAC` task still takes each frame by value (1.5 KB, twice at most;
+/// not measured here: its sources are not in this tree).
+pub(crate) const IP_TASK_STACK_BYTES: usize = 6 * 1024;
 /// Stack of the kernel's idle task, in bytes (`configMINIMAL_STACK_SIZE` words).
 pub(crate) fn idle_stack_bytes() -> usize {
     // SAFETY: returns a configuration constant.

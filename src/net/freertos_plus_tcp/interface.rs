@@ -285,7 +285,7 @@ impl Interface {
         if link.pending.is_some() {
             return false; // the receive task is behind; keep the order
         }
-        while let Some(frame) = link.card.receive() {
+        while let Some(frame) = take_frame(&mut link.card) {
             if !deliver(self, &frame, Ticks::ZERO) {
                 link.pending = Some(frame);
                 return false;
@@ -315,7 +315,7 @@ impl Interface {
                 let mut link = self.link.lock();
                 match link.pending.take() {
                     Some(frame) => Some(frame),
-                    None => link.card.receive(),
+                    None => take_frame(&mut link.card),
                 }
             };
             let Some(frame) = frame else { return };
@@ -337,6 +337,12 @@ fn run_receive_task(interface: &'static Interface, interrupt_line: u8) {
         let wake = interface.link.lock().card.wake_within();
         task::wait_for_notification(wake.map_or(Ticks::FOREVER, Ticks::from_duration));
     }
+}
+
+/// The card's next received frame, if any.
+fn take_frame(card: &mut Box<dyn LinkCard>) -> Option<Frame> {
+    let mut frame = Frame::new();
+    card.receive_into(&mut frame).then_some(frame)
 }
 
 /// Copies `frame` into a network buffer and queues it for the IP task, waiting up to `wait`
@@ -407,7 +413,7 @@ unsafe extern "C" fn output(
         let mut frame = Frame::new();
         if data.len() <= MAX_FRAME && frame.extend_from_slice(data).is_ok() {
             let mut link = interface.link.lock();
-            if link.card.can_send() && link.card.send(frame).is_ok() {
+            if link.card.can_send() && link.card.send(&frame).is_ok() {
                 sent = true;
             } else {
                 link.dropped += 1;

@@ -7,14 +7,22 @@ use smoltcp::time::Instant;
 
 use crate::link::{Frame, LinkCard, LinkCounters, MAX_FRAME, ReceiveHandler};
 
-/// The network card as smoltcp sees it.
+/// The network card as smoltcp sees it, with the two frames that cross it: one received
+/// frame and one to send, each on the heap, so that smoltcp's tokens lend them out by
+/// reference (see [`LinkCard`]) and no task's stack ever holds a frame.
 pub(crate) struct LinkDevice {
     card: Box<dyn LinkCard>,
+    received: Box<Frame>,
+    outgoing: Box<Frame>,
 }
 
 impl LinkDevice {
     pub(crate) fn new(card: Box<dyn LinkCard>) -> LinkDevice {
-        LinkDevice { card }
+        LinkDevice {
+            card,
+            received: Box::new(Frame::new()),
+            outgoing: Box::new(Frame::new()),
+        }
     }
 
     /// See [`LinkCard::set_receive_handler`].
@@ -39,15 +47,18 @@ impl LinkDevice {
 }
 
 impl Device for LinkDevice {
-    type RxToken<'a> = ReceivedFrame;
+    type RxToken<'a> = ReceivedFrame<'a>;
     type TxToken<'a> = TransmitSlot<'a>;
 
-    fn receive(&mut self, _timestamp: Instant) -> Option<(ReceivedFrame, TransmitSlot<'_>)> {
-        let frame = self.card.receive()?;
+    fn receive(&mut self, _timestamp: Instant) -> Option<(ReceivedFrame<'_>, TransmitSlot<'_>)> {
+        if !self.card.receive_into(&mut self.received) {
+            return None;
+        }
         Some((
-            ReceivedFrame(frame),
+            ReceivedFrame(&self.received),
             TransmitSlot {
                 card: &mut self.card,
+                frame: &mut self.outgoing,
             },
         ))
     }
@@ -55,6 +66,7 @@ impl Device for LinkDevice {
     fn transmit(&mut self, _timestamp: Instant) -> Option<TransmitSlot<'_>> {
         self.card.can_send().then_some(TransmitSlot {
             card: &mut self.card,
+            frame: &mut self.outgoing,
         })
     }
 
@@ -66,21 +78,22 @@ impl Device for LinkDevice {
     }
 }
 
-/// A frame taken from the card.
-pub(crate) struct ReceivedFrame(Frame);
+/// A frame taken from the card (the device's receive frame, lent out).
+pub(crate) struct ReceivedFrame<'a>(&'a Frame);
 
-impl phy::RxToken for ReceivedFrame {
+impl phy::RxToken for ReceivedFrame<'_> {
     fn consume<R, F>(self, f: F) -> R
     where
         F: FnOnce(&[u8]) -> R,
     {
-        f(&self.0)
+        f(self.0)
     }
 }
 
-/// Room for one frame in the card.
+/// Room for one frame in the card: the device's transmit frame, lent out to be filled.
 pub(crate) struct TransmitSlot<'a> {
     card: &'a mut Box<dyn LinkCard>,
+    frame: &'a mut Frame,
 }
 
 impl phy::TxToken for TransmitSlot<'_> {
@@ -88,17 +101,17 @@ impl phy::TxToken for TransmitSlot<'_> {
     where
         F: FnOnce(&mut [u8]) -> R,
     {
-        let mut frame = Frame::new();
+        self.frame.clear();
         // smoltcp never asks for more than the MTU it was given; if it did, the frame is
         // built in a scratch buffer and dropped rather than sent truncated.
-        if frame.resize(len, 0).is_err() {
+        if self.frame.resize(len, 0).is_err() {
             let mut scratch = vec![0u8; len];
             return f(&mut scratch);
         }
-        let result = f(&mut frame);
+        let result = f(self.frame);
         // The card said there was room, and only the stack's lock holder fills it. If a card
         // changed its mind the frame is lost, as on a wire, and TCP sends it again.
-        let _ = self.card.send(frame);
+        let _ = self.card.send(self.frame);
         result
     }
 }

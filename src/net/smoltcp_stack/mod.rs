@@ -119,6 +119,12 @@ pub(crate) fn net_now() -> NetInstant {
 
 impl Stack {
     /// Starts the stack on `card` with its IP task. See [`super::start`].
+    ///
+    /// Never inlined: the interface and the shared state are put together on the caller's
+    /// stack (about 4 KB on a board) before they move to the heap, and inlined into the
+    /// caller that frame would stay reserved under everything the caller runs next (the
+    /// board's demo task: its whole run).
+    #[inline(never)]
     pub fn start(card: Box<dyn LinkCard>, config: NetConfig) -> Result<&'static Stack, StartError> {
         let interrupt_line = card.interrupt_line();
         InterruptRaiser::new(interrupt_line).map_err(StartError::InterruptLine)?;
