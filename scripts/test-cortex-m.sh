@@ -11,6 +11,7 @@
 # 3. RSA-2048 device key, server `127.0.0.1`, 5 cycles of 2 publishes over one connection each
 #    (IOT_PUBLISHES=2): exit 0, the 10 POSTs arrive over 5 connections, and the free heap is the
 #    same after every cycle;
+#    3b. the same key over a flaky link (IOT_LINK_FAULTS), 2 cycles: exit 0, the stacks hold;
 # 4. the RTOS layer's portable scenarios on the board (examples/board_rtos_scenarios.rs runs
 #    the same source as the simulator's rtos-selftest: crates/harness/.../portable.rs);
 # 5. the fault paths: a task panic ends the boot with 101, a failed kernel assert with 70, a
@@ -30,13 +31,14 @@ trap 'stop_server; rm -rf "$work"' EXIT
 source scripts/lib/endpoint.sh
 
 # boot ENDPOINT DIR [ITERATIONS [PUBLISHES]]: builds the image for the endpoint with DIR's device
-# credentials, boots it; $status is QEMU's exit status, $last the guest's last line, $boot_ms
+# credentials (and IOT_LINK_FAULTS=$LINK_FAULTS if that is set), boots it; $status is QEMU's exit status, $last the guest's last line, $boot_ms
 # the host's wall time for the whole boot (cargo's start included).
 boot() {
     status=0
     local started_ns
     started_ns=$(date +%s%N)
-    IOT_ENDPOINT=$1 IOT_PORT="$port" IOT_ATTEMPTS=1 IOT_JSON=1 IOT_ITERATIONS=${3:-1} \
+    env ${LINK_FAULTS:+IOT_LINK_FAULTS="$LINK_FAULTS"} \
+        IOT_ENDPOINT=$1 IOT_PORT="$port" IOT_ATTEMPTS=1 IOT_JSON=1 IOT_ITERATIONS=${3:-1} \
         IOT_PUBLISHES=${4:-1} IOT_ROOT_CA="$2/ca.pem" IOT_CLIENT_CERT="$2/device.pem" \
         IOT_CLIENT_KEY="$2/device.key" QEMU_TIMEOUT=60 \
         cargo run --quiet --profile board --locked --target thumbv7em-none-eabihf \
@@ -123,6 +125,21 @@ free=$(printf '%s' "$last" | sed -n 's/.*"heap_free_per_iteration":\[\([0-9,]*\)
 [ "$(printf '%s\n' "$free" | tr ',' '\n' | wc -l)" -eq 5 ] && [ "$(printf '%s\n' "$free" | tr ',' '\n' | sort -u | wc -l)" -eq 1 ] ||
     fail "free heap after each of 5 cycles should be one figure: [$free]"
 say "pass: exit 0 with an RSA device key, 10 POSTs over 5 connections, free heap the same after each cycle ($free)"
+
+say "3b. the same over a flaky link (IOT_LINK_FAULTS: loss, reordering, duplicates; must pass)"
+# The board's stacks are sized to measured peaks (src/board/mps2_an386/port.rs): the deepest
+# paths are the RSA signature (demo task) and retransmissions with frames held by the fault
+# injector (IP task). The kernel's overflow check would end the boot with 70.
+stop_server
+start_server "$work/rsa-flaky" rsa
+LINK_FAULTS="drop=10%,reorder=5%,duplicate=5%,delay=5ms,seed=11" boot 127.0.0.1 "$work/rsa-flaky" 2
+expect_pass 2
+grep -q 'Link faults on: ' "$work/guest.out" || fail "the image did not turn the link faults on"
+dropped=$(sed -n 's/.*LAN9118: [0-9]* frames received, \([0-9]*\) dropped.*/\1/p' "$work/guest.out")
+[ "${dropped:-0}" -gt 0 ] || fail "no frame was dropped on the flaky link: $(grep 'LAN9118:' "$work/guest.out")"
+stacks=$(grep -o "Stack of task '[A-Za-z]*': [0-9]* B never used of [0-9]* B (peak [0-9]* B)" "$work/guest.out" | tr '\n' ';')
+[ -n "$stacks" ] || fail "the image did not report its stacks: $(tail -n 3 "$work/guest.out")"
+say "pass: exit 0 over the flaky link ($dropped frames dropped), 2 POSTs; $stacks"
 
 say "4. the RTOS layer's portable scenarios on the board"
 status=0
