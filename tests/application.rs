@@ -773,19 +773,26 @@ struct OpensslServer(std::process::Child);
 impl OpensslServer {
     fn start(dir: &Path, port: u16, version: &str) -> OpensslServer {
         let paths = certs::CertPaths::in_dir(dir);
+        let mut args: Vec<std::ffi::OsString> =
+            ["-www", version].into_iter().map(Into::into).collect();
+        // OpenSSL 3 refuses TLS 1.0 and 1.1 at its default security level.
+        args.extend(["-cipher", "DEFAULT:@SECLEVEL=0", "-cert"].map(Into::into));
+        args.push(paths.server_cert.into());
+        args.push("-key".into());
+        args.push(paths.server_key.into());
+        args.push("-CAfile".into());
+        args.push(paths.ca_cert.into());
+        OpensslServer::spawn(port, &args)
+    }
+
+    /// `openssl s_server` on 127.0.0.1:`port` with `args` after its own (quiet, a device
+    /// certificate required), once it accepts connections.
+    fn spawn(port: u16, args: &[std::ffi::OsString]) -> OpensslServer {
         let child = Command::new("openssl")
-            .args(["s_server", "-quiet", "-www", "-Verify", "1"])
+            .args(["s_server", "-quiet", "-Verify", "1"])
             .arg("-accept")
             .arg(format!("127.0.0.1:{port}"))
-            .arg(version)
-            // OpenSSL 3 refuses TLS 1.0 and 1.1 at its default security level.
-            .args(["-cipher", "DEFAULT:@SECLEVEL=0"])
-            .arg("-cert")
-            .arg(&paths.server_cert)
-            .arg("-key")
-            .arg(&paths.server_key)
-            .arg("-CAfile")
-            .arg(&paths.ca_cert)
+            .args(args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -833,6 +840,141 @@ fn servers_that_speak_only_tls_1_0_or_1_1_are_refused() {
         assert!(
             error.contains("TLS alert 70 (protocol_version)"),
             "{version}: the error does not say the versions did not match: {error}"
+        );
+    }
+}
+
+/// An RSA-2048 root and a `localhost` server certificate it signed, made with the openssl
+/// command in `dir`: (root, certificate, key).
+fn openssl_rsa_server_chain(
+    dir: &Path,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let run = |args: &[&str]| {
+        let status = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("openssl (Debian package openssl)");
+        assert!(status.success(), "openssl {args:?}");
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "rsa-root.key",
+        "-out",
+        "rsa-root.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=test RSA root",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+    ]);
+    std::fs::write(
+        dir.join("rsa-server.ext"),
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n\
+         extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )
+    .expect("write");
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "rsa-server.key",
+        "-out",
+        "rsa-server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "rsa-server.csr",
+        "-CA",
+        "rsa-root.pem",
+        "-CAkey",
+        "rsa-root.key",
+        "-CAcreateserial",
+        "-out",
+        "rsa-server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "rsa-server.ext",
+    ]);
+    (
+        dir.join("rsa-root.pem"),
+        dir.join("rsa-server.pem"),
+        dir.join("rsa-server.key"),
+    )
+}
+
+/// The server's chain is freed once the handshake no longer needs it: with ECDHE after the
+/// server's key exchange is verified, with static RSA only after the device's key exchange,
+/// which encrypts to the server's key. Both complete against OpenSSL (TLS 1.2, an RSA chain);
+/// its `-rev` mode answers the POST with the request reversed, which the HTTP client refuses.
+#[test]
+fn tls_1_2_with_ecdhe_and_with_static_rsa_key_exchange_completes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    certs::generate_into(dir.path(), DeviceKey::Rsa2048).expect("certificates");
+    let (root, server_cert, server_key) = openssl_rsa_server_chain(dir.path());
+    let device = certs::CertPaths::in_dir(dir.path());
+    for (openssl_suite, mbed_tls_suite) in [
+        (
+            "ECDHE-RSA-AES128-GCM-SHA256",
+            "TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256",
+        ),
+        ("AES128-GCM-SHA256", "TLS-RSA-WITH-AES-128-GCM-SHA256"),
+    ] {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let args: Vec<std::ffi::OsString> = vec![
+            "-rev".into(),
+            "-tls1_2".into(),
+            "-cipher".into(),
+            openssl_suite.into(),
+            "-cert".into(),
+            server_cert.clone().into(),
+            "-key".into(),
+            server_key.clone().into(),
+            "-CAfile".into(),
+            device.ca_cert.clone().into(),
+        ];
+        let _server = OpensslServer::spawn(port, &args);
+        let output = demo()
+            .args(["--endpoint", "localhost", "--port", &port.to_string()])
+            .arg("--root-ca")
+            .arg(&root)
+            .arg("--client-cert")
+            .arg(&device.device_cert)
+            .arg("--client-key")
+            .arg(&device.device_key)
+            .args(["--json", "--attempts", "1", "--deadline", "10"])
+            .output()
+            .expect("run");
+        let report = json_report(&output);
+        assert_eq!(
+            report["tls"]["cipher"],
+            mbed_tls_suite,
+            "{openssl_suite}: {:?}",
+            text(&output)
+        );
+        let error = report_error(&output);
+        assert!(
+            error.contains("HTTP exchange failed: malformed status line"),
+            "{openssl_suite}: expected the reversed answer to be refused, got: {error}"
         );
     }
 }
