@@ -295,8 +295,10 @@ unsafe extern "C" fn bio_recv<T: Connection>(
 struct Engine<T: Connection> {
     ssl: sys::mbedtls_ssl_context,
     config: sys::mbedtls_ssl_config,
-    root_ca: sys::mbedtls_x509_crt,
-    client_cert: sys::mbedtls_x509_crt,
+    /// The trusted root(s): from the credentials' check until the server's chain is verified.
+    root_ca: Option<Chain>,
+    /// The device's certificate: from when the handshake writes it to the connection's end.
+    client_cert: Option<Chain>,
     client_key: sys::mbedtls_pk_context,
     /// The connection and the lock, behind the I/O callbacks' context pointer.
     io: Io<T>,
@@ -316,6 +318,41 @@ struct Engine<T: Connection> {
     /// With [`TlsConfig::resumption`]: what a saved session must have been made for (see
     /// [`session_binding`]).
     binding: Option<[u8; 32]>,
+}
+
+/// A certificate chain in a heap block of its own, so that it can go, struct and all (about
+/// 750 bytes on 64-bit hosts), as soon as the handshake is done with it. Freed when dropped.
+struct Chain(Box<sys::mbedtls_x509_crt>);
+
+impl Chain {
+    /// An empty chain.
+    fn new() -> Chain {
+        let mut chain = Chain(Box::default());
+        // SAFETY: initialising a fresh, boxed (never moved) context; Drop frees it.
+        unsafe { sys::mbedtls_x509_crt_init(chain.as_ptr()) };
+        chain
+    }
+
+    /// The context, for Mbed TLS (stable: the box never moves).
+    fn as_ptr(&mut self) -> *mut sys::mbedtls_x509_crt {
+        &mut *self.0
+    }
+
+    fn as_mut(&mut self) -> &mut sys::mbedtls_x509_crt {
+        &mut self.0
+    }
+
+    /// Frees the parsed certificates, leaving an empty, valid chain at the same address.
+    fn clear(&mut self) {
+        // SAFETY: an initialised context; freeing leaves it empty (all zero) and valid.
+        unsafe { sys::mbedtls_x509_crt_free(self.as_ptr()) };
+    }
+}
+
+impl Drop for Chain {
+    fn drop(&mut self) {
+        self.clear();
+    }
 }
 
 impl<T: Connection> Engine<T> {
@@ -344,16 +381,18 @@ impl<T: Connection> Engine<T> {
             ptr::addr_of_mut!((*raw).binding).write(None);
             sys::mbedtls_ssl_init(ptr::addr_of_mut!((*raw).ssl));
             sys::mbedtls_ssl_config_init(ptr::addr_of_mut!((*raw).config));
-            sys::mbedtls_x509_crt_init(ptr::addr_of_mut!((*raw).root_ca));
-            sys::mbedtls_x509_crt_init(ptr::addr_of_mut!((*raw).client_cert));
+            ptr::addr_of_mut!((*raw).root_ca).write(None);
+            ptr::addr_of_mut!((*raw).client_cert).write(None);
             sys::mbedtls_pk_init(ptr::addr_of_mut!((*raw).client_key));
             Box::from_raw(Box::into_raw(engine).cast::<Engine<T>>())
         }
     }
 
     fn load_credentials(&mut self, credentials: &Credentials) -> Result<(), CredentialError> {
-        parse_certificates(&mut self.root_ca, &credentials.root_ca)?;
-        parse_certificates(&mut self.client_cert, &credentials.client_cert)?;
+        let root_ca = self.root_ca.insert(Chain::new());
+        parse_certificates(root_ca.as_mut(), &credentials.root_ca)?;
+        let client_cert = self.client_cert.insert(Chain::new());
+        parse_certificates(client_cert.as_mut(), &credentials.client_cert)?;
         parse_key(
             &mut self.client_key,
             &credentials.client_key,
@@ -363,7 +402,7 @@ impl<T: Connection> Engine<T> {
         // SAFETY: both contexts are initialised and parsed; the RNG callback needs no state.
         let paired = unsafe {
             sys::mbedtls_pk_check_pair(
-                &self.client_cert.pk,
+                &client_cert.as_mut().pk,
                 &self.client_key,
                 Some(random_bytes),
                 ptr::null_mut(),
@@ -395,12 +434,16 @@ impl<T: Connection> Engine<T> {
                 &mut self.config,
                 sys::MBEDTLS_SSL_VERIFY_REQUIRED as c_int,
             );
-            sys::mbedtls_ssl_conf_ca_chain(&mut self.config, &mut self.root_ca, ptr::null_mut());
-            check(sys::mbedtls_ssl_conf_own_cert(
-                &mut self.config,
-                &mut self.client_cert,
-                &mut self.client_key,
-            ))?;
+            let root_ca = self.root_ca.as_mut().map_or(ptr::null_mut(), Chain::as_ptr);
+            sys::mbedtls_ssl_conf_ca_chain(&mut self.config, root_ca, ptr::null_mut());
+        }
+        // Without the device's certificate now (it is parsed when the handshake writes it),
+        // `load_own_credentials_when_due` configures it then.
+        if self.client_cert.is_some() {
+            self.configure_own_certificate()?;
+        }
+        // SAFETY: as above.
+        unsafe {
             sys::mbedtls_ssl_conf_rng(&mut self.config, Some(random_bytes), ptr::null_mut());
             if config.resumption {
                 // TLS 1.2: ask for a ticket (a server without them gives a session ID). TLS
@@ -752,8 +795,28 @@ impl<T: Connection> Engine<T> {
                 (*session).private_peer_cert = ptr::null_mut();
             }
             sys::mbedtls_ssl_conf_ca_chain(&mut self.config, ptr::null_mut(), ptr::null_mut());
-            sys::mbedtls_x509_crt_free(&mut self.root_ca);
         }
+        // Struct and all: nothing points at it any more.
+        self.root_ca = None;
+    }
+
+    /// Gives the config the device's certificate (parsed) and key (the context, parsed now or
+    /// later); Mbed TLS keeps the pointers, which stay valid: both are owned by this pinned
+    /// engine, the certificate boxed.
+    fn configure_own_certificate(&mut self) -> Result<(), TlsError> {
+        let Some(client_cert) = self.client_cert.as_mut() else {
+            return Err(TlsError::Config("the device's certificate is not loaded"));
+        };
+        // SAFETY: the config, the certificate and the key context are initialised and owned by
+        // this engine, which outlives the config's use of them (freed in Drop, the SSL context
+        // and the config first).
+        check(unsafe {
+            sys::mbedtls_ssl_conf_own_cert(
+                &mut self.config,
+                client_cert.as_ptr(),
+                &mut self.client_key,
+            )
+        })
     }
 
     /// Parses the device's certificate when the handshake is about to send it, and its key
@@ -763,7 +826,9 @@ impl<T: Connection> Engine<T> {
         let state = self.ssl.private_state as sys::mbedtls_ssl_states;
         if self.own_cert_pending && state == sys::mbedtls_ssl_states_MBEDTLS_SSL_CLIENT_CERTIFICATE
         {
-            parse_certificates(&mut self.client_cert, &credentials.client_cert)?;
+            let client_cert = self.client_cert.insert(Chain::new());
+            parse_certificates(client_cert.as_mut(), &credentials.client_cert)?;
+            self.configure_own_certificate()?;
             self.own_cert_pending = false;
         }
         let signing = if self.ssl.private_tls_version
@@ -777,9 +842,9 @@ impl<T: Connection> Engine<T> {
             // The device's Certificate message is written: Mbed TLS only checks from now on
             // that a certificate was configured (the pointer, which stays), so its parse goes
             // before the key's and the signature's temporaries come.
-            // SAFETY: an initialised certificate owned by this engine; freeing leaves it
-            // empty and valid (freed again, a no-op, after the handshake).
-            unsafe { sys::mbedtls_x509_crt_free(&mut self.client_cert) };
+            if let Some(client_cert) = self.client_cert.as_mut() {
+                client_cert.clear();
+            }
             parse_key(&mut self.client_key, &credentials.client_key, None)?;
             self.own_key_pending = false;
         }
@@ -788,14 +853,22 @@ impl<T: Connection> Engine<T> {
 
     /// Frees the device's certificate and key once the handshake is over: Mbed TLS needs them
     /// only to authenticate (renegotiation is off). The key's bytes are zeroed by Mbed TLS.
+    /// The certificate's (emptied) struct stays while the config points at it.
     fn release_own_credentials(&mut self) {
-        // SAFETY: both are initialised contexts owned by this engine; freeing leaves them
-        // empty and valid (Drop frees them again, a no-op). The config's certificate list
-        // still points at them but is not read after the handshake.
-        unsafe {
-            sys::mbedtls_x509_crt_free(&mut self.client_cert);
-            sys::mbedtls_pk_free(&mut self.client_key);
+        if let Some(client_cert) = self.client_cert.as_mut() {
+            client_cert.clear();
         }
+        // SAFETY: an initialised context owned by this engine; freeing leaves it empty and
+        // valid (Drop frees it again, a no-op). The config still points at it but does not
+        // read it after the handshake.
+        unsafe { sys::mbedtls_pk_free(&mut self.client_key) };
+    }
+
+    /// Before the handshake, once the credentials are checked: the device's certificate goes,
+    /// struct and all (the config does not point at it yet), and its key is emptied.
+    fn drop_own_credentials_until_due(&mut self) {
+        self.client_cert = None;
+        self.release_own_credentials();
     }
 
     /// Checks the server certificate against `server_name` when the handshake did not (SNI off).
@@ -808,12 +881,18 @@ impl<T: Connection> Engine<T> {
             }));
         }
         let mut flags = 0u32;
+        // Without SNI the chain and the root are not released before this check.
+        let Some(root_ca) = self.root_ca.as_mut() else {
+            return Err(TlsError::Config(
+                "the root CA was released before the name was checked",
+            ));
+        };
         // SAFETY: `peer` and the root CA are parsed chains owned by this engine; Mbed TLS only
         // reads them here despite the `*mut` in its signature.
         let verified = unsafe {
             sys::mbedtls_x509_crt_verify_with_profile(
                 peer.cast_mut(),
-                &mut self.root_ca,
+                root_ca.as_ptr(),
                 ptr::null_mut(),
                 &sys::mbedtls_x509_crt_profile_default,
                 server_name.as_ptr(),
@@ -982,10 +1061,11 @@ impl<T: Connection> Drop for Engine<T> {
         unsafe {
             sys::mbedtls_ssl_free(&mut self.ssl);
             sys::mbedtls_ssl_config_free(&mut self.config);
-            sys::mbedtls_x509_crt_free(&mut self.root_ca);
-            sys::mbedtls_x509_crt_free(&mut self.client_cert);
             sys::mbedtls_pk_free(&mut self.client_key);
         }
+        // Under the lock too, after the contexts that point at them.
+        self.root_ca = None;
+        self.client_cert = None;
     }
 }
 
@@ -1508,7 +1588,7 @@ impl<T: Connection> Prepared<T> {
             // are not held while the server's chain is verified, the handshake's other peak.
             // An encrypted key stays: decrypting it twice would double its key derivation.
             if credentials.key_passphrase.is_none() {
-                engine.release_own_credentials();
+                engine.drop_own_credentials_until_due();
                 engine.own_cert_pending = true;
                 engine.own_key_pending = true;
             }
