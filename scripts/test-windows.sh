@@ -125,7 +125,7 @@ expect_pass_under_wine() {
         failed=1
     fi
 }
-for scenario in client_hello bad_key_is_named; do
+for scenario in client_hello bad_key_is_named rsa_exponentiation; do
     expect_pass_under_wine tls "target/$TARGET/debug/tls-offline-selftest.exe" "$scenario" \
         TLS_OFFLINE_CERTS="$certs"
 done

@@ -45,3 +45,9 @@ fn a_device_key_that_is_not_a_key_is_named_before_anything_is_sent() {
     let details = expect_pass("bad_key_is_named");
     assert!(details.contains("client key"), "{details}");
 }
+
+#[test]
+fn rsa_exponentiation_on_the_stack_agrees_with_mbed_tls_and_is_linked_in() {
+    let details = expect_pass("rsa_exponentiation");
+    assert!(details.contains("routed here"), "{details}");
+}

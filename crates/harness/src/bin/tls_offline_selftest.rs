@@ -31,6 +31,7 @@ struct Files {
 const SCENARIOS: &[Scenario<&'static Files>] = &[
     ("client_hello", client_hello),
     ("bad_key_is_named", bad_key_is_named),
+    ("rsa_exponentiation", rsa_exponentiation),
 ];
 
 fn main() -> ExitCode {
@@ -146,4 +147,26 @@ fn bad_key_is_named(files: &'static Files) -> Outcome {
         format!("{} bytes were sent with a bad key", sent.len())
     })?;
     Ok(format!("refused before sending: {text}"))
+}
+
+/// RSA's exponentiation on the stack against Mbed TLS's own, on random operands, the first
+/// through `mbedtls_mpi_exp_mod_unsafe` as Mbed TLS's RSA public operation calls it: the
+/// binary must be linked with the wrap (crates/harness/build.rs), on every simulator.
+fn rsa_exponentiation(_: &'static Files) -> Outcome {
+    const CASES: u32 = 3;
+    freertos_https::tls::initialise().map_err(|error| format!("TLS set-up: {error}"))?;
+    let mut entropy_failed = false;
+    let mut random = |buffer: &mut [u8]| {
+        entropy_failed |= freertos_https::board::fill_entropy(buffer).is_err();
+    };
+    let checked = freertos_https::tls::check_exp_mod_hook_against_mbed_tls(CASES, &mut random);
+    check(!entropy_failed, || {
+        "the board's entropy source failed".to_string()
+    })?;
+    checked.map_err(|error| error.to_string())?;
+    Ok(format!(
+        "{CASES} cases per modulus size agree with Mbed TLS's; the public operation is routed \
+         here ({} exponentiations on the stack)",
+        freertos_https::tls::exponentiations_on_the_stack()
+    ))
 }
