@@ -125,7 +125,8 @@ expect_pass_under_wine() {
         failed=1
     fi
 }
-for scenario in client_hello bad_key_is_named rsa_exponentiation; do
+tls_scenarios=(client_hello bad_key_is_named rsa_exponentiation)
+for scenario in "${tls_scenarios[@]}"; do
     expect_pass_under_wine tls "target/$TARGET/debug/tls-offline-selftest.exe" "$scenario" \
         TLS_OFFLINE_CERTS="$certs"
 done
@@ -168,4 +169,4 @@ if [ "$failed" -ne 0 ]; then
     echo "test-windows: some scenarios failed under wine" >&2
     exit 1
 fi
-echo "test-windows: all ${#scenarios[@]} kernel scenarios, 2 TLS scenarios, ${#net_scenarios[@]} network scenarios over the gateway card and the demo passed on the Windows simulator under wine"
+echo "test-windows: all ${#scenarios[@]} kernel scenarios, ${#tls_scenarios[@]} TLS scenarios, ${#net_scenarios[@]} network scenarios over the gateway card and the demo passed on the Windows simulator under wine"
