@@ -60,6 +60,14 @@ fn failure_within(mut demo: Command, limit: Duration) -> String {
 }
 
 /// Arguments that point the demo at an endpoint using the PKI in `dir`.
+/// A loopback port nothing listens on (bound once and let go).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
 fn endpoint_args(dir: &Path, port: u16) -> Vec<String> {
     let paths = certs::CertPaths::in_dir(dir);
     vec![
@@ -187,10 +195,7 @@ fn the_json_report_has_every_field_and_they_agree() {
 fn a_server_that_comes_up_late_is_reached_after_backoff_retries() {
     let dir = tempfile::tempdir().expect("temp dir");
     certs::generate_into(dir.path(), DeviceKey::P256).expect("certificates");
-    let port = {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("free port");
-        listener.local_addr().expect("address").port()
-    };
+    let port = free_port();
     let child = demo()
         .args(endpoint_args(dir.path(), port))
         .args(["--json", "--retry-delay-ms", "200"])
@@ -820,10 +825,7 @@ fn servers_that_speak_only_tls_1_0_or_1_1_are_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
     certs::generate_into(dir.path(), DeviceKey::P256).expect("certificates");
     for version in ["-tls1", "-tls1_1"] {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         let _server = OpensslServer::start(dir.path(), port, version);
         let output = demo()
             .args(endpoint_args(dir.path(), port))
@@ -936,10 +938,7 @@ fn tls_1_2_with_ecdhe_and_with_static_rsa_key_exchange_completes() {
         ),
         ("AES128-GCM-SHA256", "TLS-RSA-WITH-AES-128-GCM-SHA256"),
     ] {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         let args: Vec<std::ffi::OsString> = vec![
             "-rev".into(),
             "-tls1_2".into(),
@@ -1621,10 +1620,7 @@ fn a_server_that_refuses_the_session_is_verified_in_full_also_without_sni() {
     let dir = tempfile::tempdir().expect("temp dir");
     let pki = certs::generate_test_pki(dir.path()).expect("test PKI");
     let (device_cert, device_key) = pki.device(DeviceKey::P256);
-    let port = {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("free port");
-        listener.local_addr().expect("address").port()
-    };
+    let port = free_port();
     let serve = |(cert, key): &(std::path::PathBuf, std::path::PathBuf)| {
         let mut config = EndpointConfig::new(cert, key, &pki.ca_cert, port);
         config.resumption = iot_server::SessionResumption::Tickets { lifetime_s: 3600 };
