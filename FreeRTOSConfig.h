@@ -26,12 +26,14 @@
      * declare the same width so the kernel's checks and the Rust bindings agree. A 32-bit
      * tick wraps after 49 days; 64 bits never does. */
     #define configTICK_TYPE_WIDTH_IN_BITS          TICK_TYPE_WIDTH_64_BITS
-    /* Task code runs on its pthread's own stack, so this only sizes the (unused) block
-     * taken from the FreeRTOS heap for the idle and timer tasks. In words of 8 bytes: 1 KiB,
-     * what a 32-bit board gives its idle task at 256 words. The Windows port (MSVC-MingW)
-     * takes 64-bit ticks on x64 too (atomic there), and runs task code on its Windows
-     * threads' own stacks as well. */
-    #define configMINIMAL_STACK_SIZE               ( ( unsigned short ) 128 )
+    /* Task code runs on its host thread's own stack (a pthread, or a Windows thread), so the
+     * block the kernel takes from the FreeRTOS heap for a task's "stack" only ever holds the
+     * port's record of that thread: the POSIX port's Thread_t (40 bytes on x86-64) or the
+     * Windows port's ThreadState_t. 64 words of 8 bytes (512 B) leave room to spare; a
+     * bigger block would be heap that nothing uses. The tasks' real stacks are measured by
+     * painting the host threads' stacks (src/board/posix/stack_paint.rs). The Windows port
+     * (MSVC-MingW) takes 64-bit ticks on x64 too (atomic there). */
+    #define configMINIMAL_STACK_SIZE               ( ( unsigned short ) 64 )
 #else
     #define configTICK_TYPE_WIDTH_IN_BITS          TICK_TYPE_WIDTH_32_BITS
     #define configMINIMAL_STACK_SIZE               ( ( unsigned short ) 256 )

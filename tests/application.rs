@@ -1084,12 +1084,11 @@ fn the_heap_trace_accounts_for_the_peak_by_owner_and_marks_every_phase() {
             .map_or(0, |(_, bytes)| *bytes)
     };
     // At the handshake's peak Mbed TLS holds at least its 16 KiB incoming record buffer, and
-    // the kernel its task stacks.
+    // the kernel a block for each task's stack (the app, IP and idle tasks): on this port
+    // only the kernel's minimum, 512 B, since task code runs on the pthread's own stack.
     assert!(bytes_of("Mbed TLS (C)") > 16 * 1024, "{owners:?}");
-    assert!(
-        bytes_of("kernel (task stacks/TCBs/queues)") > 8 * 1024,
-        "{owners:?}"
-    );
+    let kernel = bytes_of("kernel (task stacks/TCBs/queues)");
+    assert!((3 * 512..8 * 1024).contains(&kernel), "{owners:?}");
     let phases: Vec<String> = text
         .lines()
         .filter(|line| line.contains(",phase,"))

@@ -64,9 +64,9 @@
 #define ipconfigIPv4_BACKWARD_COMPATIBLE           0
 
 /* The IP task: above the tasks that use sockets (the application runs at 2..5). Its stack:
- * - on the POSIX simulator task code runs on a host thread's own stack, so this only sizes the
- *   block taken from the FreeRTOS heap for it: 3 KiB in 8-byte words, as the smoltcp backend's
- *   IP task (board::port::IP_TASK_STACK_BYTES);
+ * - on the simulators task code runs on a host thread's own stack, so this only sizes the
+ *   block taken from the FreeRTOS heap for it, which holds the port's thread record: the
+ *   kernel's minimum (64 8-byte words, see FreeRTOSConfig.h), as for every task there;
  * - on a Cortex-M board it is the real stack: the IP task calls the interface's output, which
  *   builds a 1.5 KB frame and hands it to the card (frames move by value), so 1.5 KiB (384
  *   words) overflowed on mps2-an386 at the first DHCP frame; 8 KiB (2048 4-byte words). */
@@ -74,7 +74,7 @@
 #if defined( __arm__ )
     #define ipconfigIP_TASK_STACK_SIZE_WORDS       ( 2048 )
 #else
-    #define ipconfigIP_TASK_STACK_SIZE_WORDS       ( 384 )
+    #define ipconfigIP_TASK_STACK_SIZE_WORDS       ( configMINIMAL_STACK_SIZE )
 #endif
 /* The IP task re-checks its timers at least this often; every other wake-up is an event. */
 #define ipconfigMAX_IP_TASK_SLEEP_TIME             ( pdMS_TO_TICKS( 1000 ) )

@@ -59,6 +59,10 @@ pub struct DemoReport {
     pub tls_cipher: &'static str,
     /// The TCP/IP stack the demo ran on ([`crate::net::TcpIpStack::name`]).
     pub tcpip_stack: &'static str,
+    /// The demo task's real stack use by the end of the run, in bytes, where the board
+    /// measures it: the kernel's high-water mark on a board, the painted pthread stack on the
+    /// POSIX simulator (host code; see `board::posix::stack_paint`). `None` elsewhere.
+    pub app_stack_peak: Option<usize>,
     // -- resume: TLS session resumption.
     /// For each completed cycle, whether its connection resumed a TLS session (`false`: a
     /// full handshake).
@@ -184,6 +188,7 @@ impl DemoReport {
             tls_version: "",
             tls_cipher: "",
             tcpip_stack,
+            app_stack_peak: None,
             // -- resume: reserved up front too, for the same reason.
             resumed_per_iteration: {
                 let mut resumed = Vec::new();
@@ -387,6 +392,12 @@ impl DemoReport {
         );
         let _ = write!(
             json,
+            "\"app_stack_peak\":{},",
+            self.app_stack_peak
+                .map_or_else(|| "null".to_owned(), |bytes| bytes.to_string())
+        );
+        let _ = write!(
+            json,
             "\"tcpip_stack\":{},\"tls\":{{\"version\":{},\"cipher\":{}}}",
             json_string(self.tcpip_stack),
             json_string(self.tls_version),
@@ -522,6 +533,7 @@ mod tests {
         let json = report.to_json();
         assert!(json.starts_with("{\"result\":\"fail\",\"error\":\"server said \\\"no\\\"\",\"http_status\":null,\"iterations\":2,"), "{json}");
         assert!(json.contains("\"heap_peak_used\":60"), "{json}");
+        assert!(json.contains(",\"app_stack_peak\":null,"), "{json}");
         assert!(
             json.contains(
                 "\"tcpip_stack\":\"smoltcp\",\"tls\":{\"version\":\"\",\"cipher\":\"\"},"

@@ -154,9 +154,10 @@ impl TaskBuilder {
         self
     }
 
-    /// Sets the stack depth in words (`StackType_t`). On the POSIX simulator task code runs
-    /// on its pthread's own stack and this only sizes the block the kernel takes from the
-    /// FreeRTOS heap; on a board it is the real stack.
+    /// Sets the stack depth in words (`StackType_t`), at least the kernel's minimum
+    /// (`configMINIMAL_STACK_SIZE`). On a board it is the real stack. On the simulators task
+    /// code runs on its host thread's own stack, and this only sizes the block the kernel
+    /// takes from the FreeRTOS heap, which holds the port's record of the thread.
     pub fn stack_words(mut self, words: usize) -> TaskBuilder {
         self.stack_words = words.max(minimal_stack_words());
         self

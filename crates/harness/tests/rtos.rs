@@ -249,6 +249,12 @@ fn freertos_sim_cpu_any_leaves_tasks_unpinned() {
     assert_eq!(reported_cpus(&details), (ours, ours, ours), "{details}");
 }
 
+#[cfg(target_os = "linux")]
+#[test]
+fn painting_measures_each_tasks_own_stack() {
+    expect_pass("stack_painting");
+}
+
 #[test]
 fn freertos_sim_cpu_picks_the_cpu() {
     let details = common::expect_pass_with_env(SELFTEST, "host_cpus", &[("FREERTOS_SIM_CPU", "0")]);

@@ -125,6 +125,16 @@ pub fn main() -> ExitCode {
                 format!("cannot start the network: {error}"),
             ),
         };
+        // The demo task's real stack: its pthread's, painted when the task started.
+        #[cfg(board = "posix")]
+        let mut report = report;
+        #[cfg(board = "posix")]
+        if let Some(peak) = crate::board::posix::stack_paint::current_thread_peak() {
+            log::info!("Stack of task 'app': peak {peak} of its host thread's stack (painted).");
+            if let crate::board::posix::stack_paint::StackPeak::Bytes(bytes) = peak {
+                report.app_stack_peak = Some(bytes);
+            }
+        }
         let passed = report.passed();
         for line in report.human_lines() {
             console::write_text_line(Stream::Stdout, &line);

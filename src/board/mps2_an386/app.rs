@@ -135,7 +135,7 @@ pub fn main() -> ! {
     // own copy of them (~0.4 KB) onto the demo task's stack, under the whole run.
     let config = Box::new(config);
     let ran = scheduler::run_application(priority, move || {
-        let report = match net::start(card, demo::network_config()) {
+        let mut report = match net::start(card, demo::network_config()) {
             Ok(stack) => {
                 let report = demo::run(stack, started, &config, &server_name, &credentials);
                 let frames = stack.link_counters();
@@ -153,6 +153,8 @@ pub fn main() -> ! {
             ),
         };
         log_stack_use();
+        report.app_stack_peak = super::port::current_stack_unused_bytes()
+            .map(|unused| super::port::APPLICATION_STACK_BYTES.saturating_sub(unused));
         for line in report.human_lines() {
             console::write_text_line(Stream::Stdout, &line);
         }

@@ -12,6 +12,7 @@
 //! | [`files`] | credentials read from files, pcap captures written to files (shared with Windows: `board::hosted`) |
 //! | [`app`] | the demo's `main`: command line, bundled endpoint, card, exit status (shared with Windows) |
 //! | [`heap_trace`] | heap in use at every allocation and free, the peak by owner |
+//! | [`stack_paint`] | a task's real stack use: its pthread's stack, painted |
 //!
 //! [`PosixBoard`] provides the [`BoardServices`]: the host's CSPRNG, its calendar and
 //! monotonic clocks, standard output and error through `write(2)`, and `_exit`.
@@ -32,6 +33,7 @@ pub mod host_thread;
 pub mod idle;
 pub(crate) mod port;
 pub mod slirp;
+pub mod stack_paint;
 
 pub use super::hosted::{app, files};
 

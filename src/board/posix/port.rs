@@ -15,14 +15,25 @@ use crate::rtos::ffi;
 pub(crate) use super::SERVICES as DEFAULT_SERVICES;
 pub(crate) use super::alloc::reclaim_deferred_frees;
 
-/// Stack of the application task, in bytes. Task code runs on its pthread's own stack here,
-/// so this only sizes the block the kernel takes from the FreeRTOS heap for it.
-pub(crate) const APPLICATION_STACK_BYTES: usize = 8 * 1024;
-/// Stack of the IP task, in bytes (smoltcp's poll and DHCP; no TLS runs here). As above, a
-/// heap block only on this port.
-pub(crate) const IP_TASK_STACK_BYTES: usize = 3 * 1024;
+/// Stack of the application task, in bytes: the kernel's minimum. Task code runs on its
+/// pthread's own stack here (the host's default size), and the block the kernel takes from
+/// the FreeRTOS heap for a task only holds the port's thread record (see FreeRTOSConfig.h).
+/// The real stack is measured by painting the pthread's ([`super::stack_paint`]).
+pub(crate) const APPLICATION_STACK_BYTES: usize = 0;
+/// Stack of the IP task, in bytes: the kernel's minimum, as above.
+pub(crate) const IP_TASK_STACK_BYTES: usize = 0;
+/// Stack of FreeRTOS+TCP's receive task `EMAC`, in bytes: the kernel's minimum, as above.
+#[cfg_attr(not(feature = "freertos-plus-tcp"), allow(dead_code))]
+pub(crate) const RECEIVE_TASK_STACK_BYTES: usize = 0;
 
-pub(crate) use crate::board::hosted::{in_task, run_task_body, task_ending, task_started};
+pub(crate) use crate::board::hosted::{Panicked, in_task, task_ending, task_started};
+
+/// Runs a task's body (see `board::hosted::run_task_body`), on a thread whose stack is painted
+/// first, so that the task's real stack use can be measured ([`super::stack_paint`]).
+pub(crate) fn run_task_body(body: Box<dyn FnOnce() + Send>) -> Result<(), Panicked> {
+    super::stack_paint::paint_current_thread();
+    crate::board::hosted::run_task_body(body)
+}
 
 /// Called by `run_application` in `main` before the scheduler starts: panics are reported
 /// without locks, and the kernel's threads are pinned to one host CPU (see [`super::host_cpu`]).

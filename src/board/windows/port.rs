@@ -13,11 +13,15 @@ use std::{format, thread_local, vec};
 
 pub(crate) use super::SERVICES as DEFAULT_SERVICES;
 
-/// Stack of the application task, in bytes. Task code runs on its Windows thread's own stack
-/// here, so this only sizes the block the kernel takes from the FreeRTOS heap for it.
-pub(crate) const APPLICATION_STACK_BYTES: usize = 8 * 1024;
-/// Stack of the IP task, in bytes. As above, a heap block only on this port.
-pub(crate) const IP_TASK_STACK_BYTES: usize = 3 * 1024;
+/// Stack of the application task, in bytes: the kernel's minimum. Task code runs on its
+/// Windows thread's own stack here, and the block the kernel takes from the FreeRTOS heap for
+/// a task only holds the port's thread record (see FreeRTOSConfig.h).
+pub(crate) const APPLICATION_STACK_BYTES: usize = 0;
+/// Stack of the IP task, in bytes: the kernel's minimum, as above.
+pub(crate) const IP_TASK_STACK_BYTES: usize = 0;
+/// Stack of FreeRTOS+TCP's receive task `EMAC`, in bytes: the kernel's minimum, as above.
+#[cfg_attr(not(feature = "freertos-plus-tcp"), allow(dead_code))]
+pub(crate) const RECEIVE_TASK_STACK_BYTES: usize = 0;
 pub(crate) use super::alloc::reclaim_deferred_frees;
 
 pub(crate) use crate::board::hosted::{in_task, run_task_body, task_ending, task_started};

@@ -150,7 +150,7 @@ impl Interface {
             .map_err(StartError::Priority)?;
         let receive_task = task::TaskBuilder::new("EMAC")
             .priority(priority)
-            .stack_bytes(crate::board::port::IP_TASK_STACK_BYTES)
+            .stack_bytes(crate::board::port::RECEIVE_TASK_STACK_BYTES)
             .spawn(move || run_receive_task(interface, interrupt_line))
             .map_err(StartError::IpTask)?;
         let _ = interface.receive_task.set(Box::new(receive_task));

@@ -35,6 +35,9 @@ const SIMULATOR_SCENARIOS: &[Scenario<()>] = &[
     ("interrupt_stress", simulator::interrupt_stress),
     #[cfg(unix)]
     ("host_cpus", simulator::host_cpus),
+    // A task's real stack, painted (Linux).
+    #[cfg(target_os = "linux")]
+    ("stack_painting", simulator::stack_painting),
 ];
 
 /// The application task runs above every task a scenario spawns, so it can always observe.

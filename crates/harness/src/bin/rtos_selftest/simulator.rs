@@ -349,3 +349,56 @@ pub(crate) fn interrupt_stress(_: ()) -> Outcome {
         latencies.len()
     ))
 }
+
+/// A task's real stack use, painted (`board::posix::stack_paint`): a call that fills a 48 KiB
+/// frame moves the calling task's peak by at least that much and not much more, and another
+/// task's 16 KiB frame shows in that task's figure only.
+#[cfg(target_os = "linux")]
+pub(crate) fn stack_painting(_: ()) -> Outcome {
+    use freertos_https::board::posix::stack_paint::{StackPeak, current_thread_peak};
+
+    fn bytes(peak: Option<StackPeak>) -> Result<usize, String> {
+        match peak {
+            Some(StackPeak::Bytes(bytes) | StackPeak::AtMost(bytes)) => Ok(bytes),
+            other => Err(format!("unexpected stack figure {other:?}")),
+        }
+    }
+    /// Touches every byte of an `N`-byte frame, then returns the task's peak.
+    #[inline(never)]
+    fn deep<const N: usize>() -> Option<StackPeak> {
+        let mut frame = [0u8; N];
+        for (index, byte) in frame.iter_mut().enumerate() {
+            *byte = black_box(index as u8) | 1;
+        }
+        black_box(&mut frame);
+        current_thread_peak()
+    }
+    const OURS: usize = 48 * 1024;
+    const THEIRS: usize = 16 * 1024;
+    // At most: a frame's own overhead, the painting's clearance below the entry, and a tick
+    // signal's frame (the POSIX port's tick handler runs on whichever task thread it hits).
+    const SLACK: usize = 12 * 1024;
+
+    let before = bytes(current_thread_peak())?;
+    let other = Arc::new(AtomicUsize::new(0));
+    let seen = other.clone();
+    spawn("deep-task", APP_PRIORITY + 1, move || {
+        seen.store(bytes(deep::<THEIRS>()).unwrap_or(0), Ordering::SeqCst);
+    })?;
+    let theirs = other.load(Ordering::SeqCst);
+    check((THEIRS..THEIRS + SLACK).contains(&theirs), || {
+        format!("the other task's peak is {theirs} B after a {THEIRS} B frame")
+    })?;
+    let unchanged = bytes(current_thread_peak())?;
+    // Spawning (and a tick signal) may go a little deeper here, but not by the other frame.
+    check(unchanged < before + THEIRS / 2, || {
+        format!("this task's peak moved from {before} B to {unchanged} B by another task's frame")
+    })?;
+    let after = bytes(deep::<OURS>())?;
+    check((OURS..before.max(OURS) + SLACK).contains(&after), || {
+        format!("this task's peak is {after} B after a {OURS} B frame (it was {before} B)")
+    })?;
+    Ok(format!(
+        "peak {before} B, then {after} B after a {OURS} B frame; another task's {theirs} B after a {THEIRS} B one"
+    ))
+}
