@@ -1085,10 +1085,15 @@ fn the_heap_trace_accounts_for_the_peak_by_owner_and_marks_every_phase() {
     };
     // At the handshake's peak Mbed TLS holds at least its 16 KiB incoming record buffer, and
     // the kernel a block for each task's stack (the app, IP and idle tasks): on this port
-    // only the kernel's minimum, 512 B, since task code runs on the pthread's own stack.
+    // only the kernel's minimum, 512 B, since task code runs on the pthread's own stack. On
+    // FreeRTOS+TCP the kernel's share also holds that stack's own C allocations (its network
+    // buffers and queues come from pvPortMalloc too), so only the floor applies there.
     assert!(bytes_of("Mbed TLS (C)") > 16 * 1024, "{owners:?}");
     let kernel = bytes_of("kernel (task stacks/TCBs/queues)");
-    assert!((3 * 512..8 * 1024).contains(&kernel), "{owners:?}");
+    assert!(kernel >= 3 * 512, "{owners:?}");
+    if !cfg!(feature = "freertos-plus-tcp") {
+        assert!(kernel < 8 * 1024, "{owners:?}");
+    }
     let phases: Vec<String> = text
         .lines()
         .filter(|line| line.contains(",phase,"))
