@@ -175,11 +175,21 @@ pub fn main() -> ! {
 /// (`scripts/bench-cortex-m.sh`) reads these lines.
 fn log_stack_use() {
     let idle_bytes = super::port::idle_stack_bytes();
-    for (name, size) in [
+    #[cfg(not(feature = "freertos-plus-tcp"))]
+    let tasks = [
         (c"app", super::port::APPLICATION_STACK_BYTES),
         (c"IP", super::port::IP_TASK_STACK_BYTES),
         (c"IDLE", idle_bytes),
-    ] {
+    ];
+    // FreeRTOS+TCP's own IP task, and its receive task.
+    #[cfg(feature = "freertos-plus-tcp")]
+    let tasks = [
+        (c"app", super::port::APPLICATION_STACK_BYTES),
+        (c"IP-task", super::port::PLUS_TCP_IP_TASK_STACK_BYTES),
+        (c"EMAC", super::port::RECEIVE_TASK_STACK_BYTES),
+        (c"IDLE", idle_bytes),
+    ];
+    for (name, size) in tasks {
         if let Some(unused) = super::port::stack_unused_bytes(name) {
             log::info!(
                 "Stack of task '{}': {unused} B never used of {size} B (peak {} B).",
