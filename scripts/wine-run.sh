@@ -29,15 +29,17 @@ if [ ! -f "$system32/bcryptprimitives.dll" ]; then
     x86_64-w64-mingw32-gcc -shared -O2 -o "$system32/bcryptprimitives.dll" \
         "$root/scripts/wine/bcryptprimitives.c" "$root/scripts/wine/bcryptprimitives.def" -ladvapi32
 fi
-# The whole process on one host CPU (WINE_CPU, else the first this process may use). The
-# FreeRTOS Windows port switches tasks by suspending one task's thread and resuming another's,
-# and pins those threads to CPU 0 with SetThreadAffinityMask; under wine 8 that is not
-# enough: with the threads on two CPUs the kernel scenarios where two tasks hand the CPU to
-# each other (rtos-selftest `mutex`, `queue`) hung in most runs on this 2-CPU machine (on
-# 2026-12-01: `mutex` 7 runs of 7, `queue` 5 of 8); pinned, 8 runs of 8 passed. A real Windows host needs none of
-# this. The POSIX simulator pins its task threads the same way (board::posix::host_cpu).
+# The whole process, wineserver included, on one host CPU: WINE_CPU (default: the first this
+# process may use; `off` for none). The FreeRTOS Windows port switches tasks by suspending one
+# task's thread and resuming another's, and pins those threads to CPU 0 with
+# SetThreadAffinityMask; under wine 8 that is not enough: with wine on two CPUs the kernel
+# scenarios where two tasks hand the CPU to each other thousands of times (rtos-selftest
+# `mutex`, `queue`) hung in most runs on this 2-CPU machine (on 2026-12-01: `mutex` 7 runs of 7,
+# `queue` 5 of 8); pinned, 8 of 8 passed. Pinning only the program is not enough: a wineserver
+# left running unpinned by an earlier program kept them hanging. A real Windows host needs none
+# of this. The POSIX simulator pins its task threads the same way (board::posix::host_cpu).
 cpu=${WINE_CPU:-$(sed -n 's/^Cpus_allowed_list:[[:space:]]*\([0-9]*\).*/\1/p' /proc/self/status 2>/dev/null)}
-if [ -n "$cpu" ] && command -v taskset >/dev/null 2>&1; then
+if [ -n "$cpu" ] && [ "$cpu" != off ] && command -v taskset >/dev/null 2>&1; then
     exec taskset -c "$cpu" wine "$@"
 fi
 exec wine "$@"

@@ -529,7 +529,17 @@ fn two_tasks(port: RingCard) -> Outcome {
             Priority::new(2).expect("valid"),
             move || {
                 let result = (|| {
-                    let mut socket = connect(stack, echo)?;
+                    // A generous receive timeout: this checks that two tasks' connections stay
+                    // apart, not latency. Under wine a run took 13-15 s where Linux takes well
+                    // under 1 s (lost frames waiting for TCP's retransmission), and one echo
+                    // once waited out the default 10 s.
+                    let options = TcpOptions {
+                        recv_timeout: Duration::from_secs(30),
+                        ..TcpOptions::default()
+                    };
+                    let mut socket = stack
+                        .connect(host(), echo, options)
+                        .map_err(|e| format!("connect to port {echo}: {e}"))?;
                     for round in 0..200 {
                         echo_once(&mut socket, format!("task {id} round {round}").as_bytes())?;
                     }
