@@ -20,8 +20,14 @@ cargo build --locked --target "$TARGET" -p freertos-https-harness --bin rtos-sel
 cargo build --locked --target "$TARGET" -p freertos-https --bin http-mutual-auth-demo
 exe="target/$TARGET/debug/rtos-selftest.exe"
 
+# The kernel scenarios run on one host CPU, wineserver included (see scripts/wine-run.sh,
+# WINE_CPU): the first this script may use. The network scenarios and the demo run unpinned,
+# with a wineserver of their own.
+kernel_cpu=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*\([0-9]*\).*/\1/p' /proc/self/status)
+stop_wineserver() { WINEPREFIX="${WINEPREFIX:-$PWD/target/wine-prefix}" wineserver -k 2>/dev/null || true; }
+stop_wineserver
 # The scenario list comes from the program itself: it holds only the portable ones there.
-mapfile -t scenarios < <(./scripts/wine-run.sh "$exe" --list | tr -d '\r')
+mapfile -t scenarios < <(WINE_CPU="$kernel_cpu" ./scripts/wine-run.sh "$exe" --list | tr -d '\r')
 # under_wine [VAR=value...] -- PROGRAM ARGS...: runs PROGRAM under wine with the hang limit,
 # output and status as it gave them. A run that printed nothing at all and failed never
 # started: every program here prints before it can fail, and the demo once exited 1 under wine
@@ -88,7 +94,7 @@ for scenario in "${scenarios[@]}"; do
         *) want_status=0 want_text="PASS $scenario" ;;
     esac
     set +e
-    output=$(under_wine -- "$exe" "$scenario")
+    output=$(under_wine WINE_CPU="$kernel_cpu" -- "$exe" "$scenario")
     status=$?
     set -e
     if [ "$scenario" = logger_stress ] && ! logger_lines_whole_and_in_order <<<"$output"; then
@@ -102,6 +108,7 @@ for scenario in "${scenarios[@]}"; do
         failed=1
     fi
 done
+stop_wineserver
 # Mbed TLS in the Windows build, without a network: credentials parsed, the ClientHello sent
 # (SNI, fresh random), a peer that leaves is PeerClosed, a bad key is named. The test PKI is
 # made on the host by the bundled endpoint's generator.
