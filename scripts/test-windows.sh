@@ -171,7 +171,7 @@ else
     failed=1
 fi
 
-WINEPREFIX="${WINEPREFIX:-$PWD/target/wine-prefix}" wineserver -k 2>/dev/null || true
+stop_wineserver
 if [ "$failed" -ne 0 ]; then
     echo "test-windows: some scenarios failed under wine" >&2
     exit 1
