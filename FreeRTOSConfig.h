@@ -36,7 +36,11 @@
     #define configMINIMAL_STACK_SIZE               ( ( unsigned short ) 64 )
 #else
     #define configTICK_TYPE_WIDTH_IN_BITS          TICK_TYPE_WIDTH_32_BITS
-    #define configMINIMAL_STACK_SIZE               ( ( unsigned short ) 256 )
+    /* The idle task's stack (128 words, 512 B): its high-water mark on the Cortex-M board is
+     * 84-108 B (the kernel's idle loop and the frees of deleted tasks; no idle hook there).
+     * Tasks created from Rust get at least this, and the port's default size when they name
+     * none (src/board/<board>/port.rs, DEFAULT_TASK_STACK_BYTES). */
+    #define configMINIMAL_STACK_SIZE               ( ( unsigned short ) 128 )
 #endif
 
 #ifdef FREERTOS_HTTPS_PORT_ARM_CM4F

@@ -13,6 +13,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::link::faults::{FaultSpec, FaultSpecError};
+use crate::rtos::console::Quoted;
 use iot_publish::{PayloadFormat, Publish, Qos, Topic, UserProperty};
 
 /// Port AWS IoT serves mutual TLS on without ALPN.
@@ -245,13 +246,15 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConfigError::HelpRequested => f.write_str("help requested"),
-            ConfigError::UnknownArgument(argument) => write!(f, "unknown argument {argument:?}"),
+            ConfigError::UnknownArgument(argument) => {
+                write!(f, "unknown argument {}", Quoted(argument))
+            }
             ConfigError::MissingValue(flag) => write!(f, "{flag} needs a value"),
             ConfigError::InvalidValue {
                 setting,
                 value,
                 expected,
-            } => write!(f, "{setting}: {value:?} is not {expected}"),
+            } => write!(f, "{setting}: {} is not {expected}", Quoted(value)),
             ConfigError::MissingCredential(flag) => {
                 write!(f, "--endpoint needs {flag} (or its environment variable)")
             }

@@ -33,6 +33,7 @@ use core::time::Duration;
 
 use super::{Frame, LinkCard, LinkCounters, ReceiveHandler, RingFull};
 use crate::board;
+use crate::rtos::console::Quoted;
 
 /// How long a reordered frame is held back, on top of any `delay`.
 pub const REORDER_HOLD: Duration = Duration::from_millis(10);
@@ -139,10 +140,11 @@ pub enum FaultSpecError {
 impl fmt::Display for FaultSpecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FaultSpecError::NotKeyValue(item) => write!(f, "{item:?} is not key=value"),
+            FaultSpecError::NotKeyValue(item) => write!(f, "{} is not key=value", Quoted(item)),
             FaultSpecError::UnknownKey(key) => write!(
                 f,
-                "unknown fault {key:?} (known: drop, duplicate, reorder, delay, seed)"
+                "unknown fault {} (known: drop, duplicate, reorder, delay, seed)",
+                Quoted(key)
             ),
             FaultSpecError::Repeated(key) => write!(f, "{key} is given twice"),
             FaultSpecError::BadPercentage(key) => write!(

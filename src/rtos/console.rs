@@ -3,9 +3,15 @@
 //!
 //! `println!` takes the process-wide stdout lock. On the POSIX simulator a task can be
 //! pre-empted while holding it, and the next task that prints then waits forever (measured
-//! here). This module never takes a lock: a line is formatted into a buffer on the caller's
-//! stack and handed to the board in one call. On a task that call runs with the scheduler
-//! suspended, so lines from different tasks never interleave.
+//! here). This module never takes a lock:
+//!
+//! * On a task, a line is formatted with the scheduler suspended, into a [`PIECE_BYTES`]
+//!   buffer on the task's stack that goes to the board each time it fills: lines from
+//!   different tasks never interleave, a line of any length is written whole, and no task's
+//!   stack has to hold a whole line (a 1 KiB line buffer was 40 % of the board's IP task's
+//!   peak). So a `Display` used in a line must not block (none of ours does).
+//! * Elsewhere (a host thread on a simulator; a board before its scheduler starts) a line is
+//!   formatted into a [`MAX_LINE`] buffer on the caller's stack and handed over in one call.
 //!
 //! Use it (or the `log` macros, see [`crate::rtos::log`]) instead of `print!` in task code.
 //!
@@ -17,8 +23,13 @@ use super::critical::SchedulerSuspended;
 use super::task::in_task;
 use crate::board;
 
-/// Longest formatted line; longer ones are cut and end with `...`.
+/// Longest line formatted outside a task (see the module docs); longer ones are cut and end
+/// with `...`.
 pub const MAX_LINE: usize = 1024;
+
+/// How much of a task's line is formatted before it is handed to the board (see the module
+/// docs): a console write per 256 bytes, and 256 bytes of the task's stack.
+pub const PIECE_BYTES: usize = 256;
 
 /// Where a line goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,18 +120,75 @@ impl<const N: usize> fmt::Write for LineBuffer<N> {
     }
 }
 
-/// Formats one line (a newline is added) and writes it to `stream`.
+/// Formats one line (a newline is added) and writes it to `stream` (see the module docs).
 pub fn write_line(stream: Stream, args: fmt::Arguments<'_>) {
-    let mut line = LineBuffer::<MAX_LINE>::new();
-    // Writing into a LineBuffer never fails; a Display impl that errors just ends the text.
+    if !in_task() {
+        return write_line_outside_tasks(stream, args);
+    }
+    let _suspended = SchedulerSuspended::enter();
+    let mut line = StreamedLine {
+        stream,
+        piece: [0; PIECE_BYTES],
+        len: 0,
+    };
+    // Writing into a StreamedLine never fails; a Display impl that errors just ends the text.
     let _ = line.write_fmt(args);
-    emit_line(stream, &mut line);
+    line.finish();
 }
 
-/// Ends the buffered line with a newline and writes it to `stream`.
-pub fn emit_line<const N: usize>(stream: Stream, line: &mut LineBuffer<N>) {
+/// [`write_line`] off a task: the whole line in one buffer, one write. Out of line, so that
+/// the buffer is on the stack only of the callers that come here.
+#[inline(never)]
+fn write_line_outside_tasks(stream: Stream, args: fmt::Arguments<'_>) {
+    let mut line = LineBuffer::<MAX_LINE>::new();
+    let _ = line.write_fmt(args);
     line.finish_line();
-    write_bytes(stream, line.as_bytes());
+    raw_write(stream, line.as_bytes());
+}
+
+/// A task's line on its way to the board, a piece at a time (scheduler suspended by the
+/// caller).
+struct StreamedLine {
+    stream: Stream,
+    piece: [u8; PIECE_BYTES],
+    len: usize,
+}
+
+impl StreamedLine {
+    /// Hands the buffered piece to the board.
+    fn flush(&mut self) {
+        if self.len > 0 {
+            raw_write(self.stream, &self.piece[..self.len]);
+            self.len = 0;
+        }
+    }
+
+    /// Ends the line with its newline and writes what is left.
+    fn finish(mut self) {
+        if self.len == PIECE_BYTES {
+            self.flush();
+        }
+        self.piece[self.len] = b'\n';
+        self.len += 1;
+        self.flush();
+    }
+}
+
+impl fmt::Write for StreamedLine {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        // Pieces may split a character: the board receives the bytes in order, whole.
+        let mut bytes = text.as_bytes();
+        while !bytes.is_empty() {
+            if self.len == PIECE_BYTES {
+                self.flush();
+            }
+            let take = bytes.len().min(PIECE_BYTES - self.len);
+            self.piece[self.len..self.len + take].copy_from_slice(&bytes[..take]);
+            self.len += take;
+            bytes = &bytes[take..];
+        }
+        Ok(())
+    }
 }
 
 /// Writes `text` and a newline to `stream`, whatever its length (no formatting buffer).
@@ -139,6 +207,41 @@ pub fn write_bytes(stream: Stream, bytes: &[u8]) {
 
 fn raw_write(stream: Stream, bytes: &[u8]) {
     board::services().console_write(stream, bytes);
+}
+
+/// Text in double quotes with `"`, `\\` and control characters escaped, as `{:?}` shows a
+/// `str` for the text this project quotes (names and values from settings or a server) but
+/// without the Unicode tables `{:?}` links (about 2.5 KB of a board's flash). Other characters
+/// are written as they are.
+#[derive(Clone, Copy)]
+pub struct Quoted<'a>(pub &'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_char('"')?;
+        let mut plain = 0;
+        for (at, c) in self.0.char_indices() {
+            let escape = match c {
+                '"' => "\\\"",
+                '\\' => "\\\\",
+                '\n' => "\\n",
+                '\r' => "\\r",
+                '\t' => "\\t",
+                '\0' => "\\0",
+                c if c.is_ascii_control() => "",
+                _ => continue,
+            };
+            f.write_str(&self.0[plain..at])?;
+            if escape.is_empty() {
+                write!(f, "\\u{{{:x}}}", u32::from(c))?;
+            } else {
+                f.write_str(escape)?;
+            }
+            plain = at + c.len_utf8();
+        }
+        f.write_str(&self.0[plain..])?;
+        f.write_char('"')
+    }
 }
 
 /// Writes a message to [`Stream::Stderr`] and ends the program at once with `status`
@@ -177,6 +280,22 @@ mod tests {
         line.finish_line();
         assert!(line.is_truncated());
         assert_eq!(line.as_bytes(), b"012345...\n");
+    }
+
+    #[test]
+    fn quoted_text_matches_debug_for_ascii() {
+        for text in [
+            "plain",
+            "",
+            "a \"b\" c",
+            "back\\slash",
+            "tab\tnl\ncr\r",
+            "nul\0",
+            "esc\u{1b}del\u{7f}",
+            "é ü ☃",
+        ] {
+            assert_eq!(format!("{}", Quoted(text)), format!("{text:?}"), "{text}");
+        }
     }
 
     #[test]

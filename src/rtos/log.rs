@@ -1,8 +1,7 @@
 //! A [`log`] backend for tasks and host threads that cannot deadlock.
 //!
-//! Each record becomes one line, formatted on the caller's stack and written by
-//! [`super::console`] without any lock: a task pre-empted in the middle of logging
-//! holds nothing that another task needs. Lines look like
+//! Each record becomes one line, written by [`super::console::write_line`] without any lock: a
+//! task pre-empted in the middle of logging holds nothing that another task needs. Lines look like
 //!
 //! ```text
 //! [    0.012345] INFO  [app] freertos_https::demo: Connecting to 10.0.2.2:8443
@@ -11,14 +10,13 @@
 //! with the seconds since the board started ([`Instant`]), the level, the task's name (`host`
 //! for host threads) and the record's target.
 
-use core::fmt::Write as _;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 use log::{LevelFilter, Log, Metadata, Record};
 
-use super::console::{self, LineBuffer, MAX_LINE, Stream};
+use super::console::{self, Stream};
 use super::task;
 use super::time::Instant;
 
@@ -60,8 +58,8 @@ impl core::fmt::Display for InvalidLevel {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(
             f,
-            "invalid log level {:?}: use off, error, warn, info, debug or trace",
-            self.0
+            "invalid log level {}: use off, error, warn, info, debug or trace",
+            console::Quoted(&self.0)
         )
     }
 }
@@ -83,18 +81,18 @@ impl Log for ConsoleLogger {
         } else {
             Stream::Stdout
         };
-        let mut line = LineBuffer::<MAX_LINE>::new();
-        let _ = write!(
-            line,
-            "[{:>5}.{:06}] {:<5} [{}] {}: {}",
-            elapsed.as_secs(),
-            elapsed.subsec_micros(),
-            record.level(),
-            task::current_name(),
-            record.target(),
-            record.args()
+        console::write_line(
+            stream,
+            format_args!(
+                "[{:>5}.{:06}] {:<5} [{}] {}: {}",
+                elapsed.as_secs(),
+                elapsed.subsec_micros(),
+                record.level(),
+                task::current_name(),
+                record.target(),
+                record.args()
+            ),
         );
-        console::emit_line(stream, &mut line);
     }
 
     fn flush(&self) {}

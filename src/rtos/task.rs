@@ -139,13 +139,15 @@ pub struct TaskBuilder {
 }
 
 impl TaskBuilder {
-    /// A builder for a task called `name`, at priority 1 with the kernel's minimal stack.
+    /// A builder for a task called `name`, at priority 1 with the port's default stack (the
+    /// board's `DEFAULT_TASK_STACK_BYTES`; the kernel's minimum on the simulators).
     pub fn new(name: &str) -> TaskBuilder {
         TaskBuilder {
             name: name.to_owned(),
             priority: Priority(1),
             stack_words: minimal_stack_words(),
         }
+        .stack_bytes(port::DEFAULT_TASK_STACK_BYTES)
     }
 
     /// Sets the priority.

@@ -1358,6 +1358,12 @@ fn parser_input(credential: &Credential) -> Vec<u8> {
     bytes
 }
 
+/// Whether `name` is an IP address rather than a DNS name: an IPv4 literal, or anything with
+/// a `:` (an IPv6 literal; no DNS name has one). Cheaper in flash than parsing an `IpAddr`.
+fn is_ip_literal(name: &str) -> bool {
+    name.contains(':') || name.parse::<core::net::Ipv4Addr>().is_ok()
+}
+
 fn parse_certificates(
     chain: &mut sys::mbedtls_x509_crt,
     credential: &Credential,
@@ -1579,7 +1585,7 @@ impl<T: Connection> Prepared<T> {
         let server_name = CString::new(config.server_name.as_str())
             .map_err(|_| TlsError::Config("the server name contains a NUL byte"))?;
         // SNI carries DNS names only (RFC 6066): an IP address is checked but not sent.
-        let send_sni = config.send_sni && config.server_name.parse::<core::net::IpAddr>().is_err();
+        let send_sni = config.send_sni && !is_ip_literal(&config.server_name);
         let mut engine = Engine::new();
         engine.locked(|engine| {
             engine.load_credentials(credentials)?;

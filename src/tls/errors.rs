@@ -4,6 +4,7 @@ use core::fmt;
 
 use super::Source;
 use crate::net::ConnectError;
+use crate::rtos::console::Quoted;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -334,8 +335,9 @@ impl fmt::Display for TlsError {
             ),
             TlsError::AlpnNotOffered { chosen, offered } => write!(
                 f,
-                "the server picked the ALPN protocol {chosen:?}, which the device never offered \
-                 (it offered {offered})"
+                "the server picked the ALPN protocol {}, which the device never offered \
+                 (it offered {offered})",
+                Quoted(chosen)
             ),
             TlsError::PeerAlert(alert) => {
                 write!(f, "the server ended the connection with {}", Alert(*alert))

@@ -16,22 +16,28 @@ pub(crate) use super::SERVICES as DEFAULT_SERVICES;
 
 /// Stack of the application task (the demo: TLS handshakes, and smoltcp's poll when a socket
 /// call runs the stack), in bytes. Measured peak with the board profile (opt-level "z", LTO;
-/// `scripts/bench-cortex-m.sh` reports it): 8.4 KB for TLS 1.3 handshakes (full and resumed)
-/// and POSTs, with a P-256 or an RSA-2048 device key, and the same in an image built with
-/// `IOT_LINK_FAULTS` (10% loss with reordering and duplicates); a refused connection 6.7 KB.
-/// The deepest path is the handshake: the demo's cycle (2.4 KB), `connect_with_backoff`, the
-/// TLS glue (1.2 KB) and Mbed TLS's TLS 1.3 key schedule (HKDF, SHA-512: ~4.3 KB). Frames cross
-/// the link by reference (see [`crate::link::LinkCard`]); the network's start, the demo's
-/// settings, its response buffer and its failure texts are off that path. 11 KiB leaves ~35%
-/// over the peak (it was 24 KiB for 18.0 KB, 22.5 KB with `IOT_LINK_FAULTS`, when 1.5 KB
-/// frames were moved by value).
-pub(crate) const APPLICATION_STACK_BYTES: usize = 11 * 1024;
-/// Stack of the IP task (smoltcp's), in bytes. Measured peak with the board profile: 2.5 KB
-/// (DHCP, TCP, retransmissions under `IOT_LINK_FAULTS`), of which a log line's buffer is 1 KB.
-/// 4 KiB leaves 1.6 KB (65 % of the peak) for paths a run may not take; an overflow is caught
-/// by the kernel's check (exit status 70). It was 16 KiB for 9.1 KB, 13.8 KB with
-/// `IOT_LINK_FAULTS`, with frames moved by value, then 6 KiB.
-pub(crate) const IP_TASK_STACK_BYTES: usize = 4 * 1024;
+/// `scripts/bench-cortex-m.sh` reports it): 7.3 KB for TLS 1.3 handshakes (full and resumed)
+/// and POSTs with a P-256 device key, 7.5 KB with an RSA-2048 one. The deepest path is the
+/// handshake: the demo's cycle (1.7 KB), `connect_with_backoff` with the TLS glue (1.3 KB)
+/// and Mbed TLS's TLS 1.3 key schedule (HKDF, SHA-512: ~3.8 KB). Frames cross the link by
+/// reference (see [`crate::link::LinkCard`]); what is built on the stack only to be moved to
+/// the heap (the network's start, a TCP socket, a DNS query and its answer), the demo's
+/// settings, its response buffer and its failure texts are off that path. 10 KiB leaves
+/// ~35% over the peak (it was 24 KiB for 18.0 KB when 1.5 KB frames were moved by value,
+/// then 11 KiB for 8.4-8.6 KB while a TCP socket and a DNS exchange were built in the
+/// handshake's callers' frames).
+pub(crate) const APPLICATION_STACK_BYTES: usize = 10 * 1024;
+/// Stack of the IP task (smoltcp's), in bytes. Measured peak with the board profile: 2.0 KB
+/// (DHCP, TCP, retransmissions under `IOT_LINK_FAULTS`). 3 KiB leaves 1 KB (50 % of the peak)
+/// for paths a run may not take; an overflow is caught by the kernel's check (exit status
+/// 70). It was 16 KiB for 9.1 KB with frames moved by value, then 6 KiB, then 4 KiB for
+/// 2.5 KB while a log line was formatted whole on the logging task's stack (see
+/// [`crate::rtos::console`]).
+pub(crate) const IP_TASK_STACK_BYTES: usize = 3 * 1024;
+/// Stack of a task whose builder names no size ([`crate::rtos::task::TaskBuilder::new`]), in
+/// bytes: the kernel scenarios' tasks (formatting, a few nested calls). The kernel's minimum
+/// (`configMINIMAL_STACK_SIZE`, 512 B) is for its idle task, which peaks at about 100 B.
+pub(crate) const DEFAULT_TASK_STACK_BYTES: usize = 1024;
 /// Stack of FreeRTOS+TCP's receive task `EMAC`, in bytes. It still takes each frame by value
 /// (1.5 KB, twice at most): its high-water mark was 3,504 B for a demo run (the board's stack
 /// report with `--features freertos-plus-tcp`), so it keeps 6 KiB.

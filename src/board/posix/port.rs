@@ -22,6 +22,8 @@ pub(crate) use super::alloc::reclaim_deferred_frees;
 pub(crate) const APPLICATION_STACK_BYTES: usize = 0;
 /// Stack of the IP task, in bytes: the kernel's minimum, as above.
 pub(crate) const IP_TASK_STACK_BYTES: usize = 0;
+/// Stack of a task whose builder names no size, in bytes: the kernel's minimum, as above.
+pub(crate) const DEFAULT_TASK_STACK_BYTES: usize = 0;
 /// Stack of FreeRTOS+TCP's receive task `EMAC`, in bytes: the kernel's minimum, as above.
 #[cfg_attr(not(feature = "freertos-plus-tcp"), allow(dead_code))]
 pub(crate) const RECEIVE_TASK_STACK_BYTES: usize = 0;

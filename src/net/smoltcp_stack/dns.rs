@@ -48,6 +48,11 @@ impl Stack {
     }
 
     /// Asks the DNS server at `server:port` for the IPv4 address of `name`.
+    ///
+    /// Never inlined: its two 512-byte messages would otherwise sit in the caller's frame for
+    /// as long as the caller runs (inlined into the demo, they were 1 KB of a board's demo
+    /// task stack under the TLS handshake, long after the name was resolved).
+    #[inline(never)]
     pub fn resolve_with(
         &'static self,
         name: &str,

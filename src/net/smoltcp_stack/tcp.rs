@@ -58,6 +58,11 @@ impl Stack {
     }
 
     /// Creates a smoltcp socket in a free slot and starts the handshake.
+    ///
+    /// Never inlined: smoltcp builds the socket (with its enum wrapper, about 1 KB on a board)
+    /// on the stack before the socket set takes it, and inlined into a caller that goes on to
+    /// run a TLS handshake, that space stayed in the caller's frame under the handshake.
+    #[inline(never)]
     fn open_socket(&self, address: Ipv4Addr, port: u16) -> Result<SocketId, ConnectError> {
         let mut inner = self.inner.lock();
         if inner.ipv4.is_none() {
