@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Sourced by scripts/bench-report.sh: test certificates and the real servers it measures the
-# demo against. Every server requires a client certificate, listens on 127.0.0.1 only, on a
-# free port, with its files in the caller's temporary directory ($work), and is stopped by
-# stop_servers.
+# Sourced by scripts/bench-report.sh (and by scripts/test-cortex-m.sh and
+# scripts/bench-cortex-m.sh, for the certificates): test certificates and the real servers
+# the demo is measured against. Every server requires a client certificate, listens on
+# 127.0.0.1 only, on a free port, with its files in the caller's temporary directory ($work),
+# and is stopped by stop_servers.
 
 # Debian packages of the servers, installed if missing (idempotent; says what it does).
 ensure_server_packages() {

@@ -12,6 +12,9 @@
 #    (IOT_PUBLISHES=2): exit 0, the 10 POSTs arrive over 5 connections, and the free heap is the
 #    same after every cycle;
 #    3b. the same key over a flaky link (IOT_LINK_FAULTS), 2 cycles: exit 0, the stacks hold;
+#    3c. a server chain like AWS IoT's (RSA-2048 root, RSA-2048 intermediate and leaf; the
+#        server sends leaf + intermediate) with a P-256 device key: exit 0, the stacks hold
+#        (verifying RSA signatures is the demo task's deepest path);
 # 4. the RTOS layer's portable scenarios on the board (examples/board_rtos_scenarios.rs runs
 #    the same source as the simulator's rtos-selftest: crates/harness/.../portable.rs);
 # 5. the fault paths: a task panic ends the boot with 101, a failed kernel assert with 70, a
@@ -96,10 +99,10 @@ image=target/thumbv7em-none-eabihf/board/http-mutual-auth-demo
 ./scripts/check-float-abi.sh "$image"
 if command -v arm-none-eabi-size >/dev/null 2>&1; then
     arm-none-eabi-size -A "$image" | awk '
-        $1 == ".vector_table" || $1 == ".text" || $1 == ".rodata" { flash += $2 }
+        $1 == ".vector_table" || $1 == ".text" || $1 == ".p256-cortex-m4" || $1 == ".rodata" { flash += $2 }
         $1 == ".data" { flash += $2; ram += $2 }
         $1 == ".bss" || $1 == ".uninit" { ram += $2 }
-        END { printf "[test-cortex-m] image size: flash (vectors+text+rodata+data) %d B, RAM (data+bss, FreeRTOS heap included) %d B\n", flash, ram }'
+        END { printf "[test-cortex-m] image size: flash (vectors+text+p256+rodata+data) %d B, RAM (data+bss, FreeRTOS heap included) %d B\n", flash, ram }'
 fi
 
 say "2. the same image with the endpoint gone (must fail with 1)"
@@ -140,6 +143,26 @@ dropped=$(sed -n 's/.*LAN9118: [0-9]* frames received, \([0-9]*\) dropped.*/\1/p
 stacks=$(grep -o "Stack of task '[A-Za-z]*': [0-9]* B never used of [0-9]* B (peak [0-9]* B)" "$work/guest.out" | tr '\n' ';')
 [ -n "$stacks" ] || fail "the image did not report its stacks: $(tail -n 3 "$work/guest.out")"
 say "pass: exit 0 over the flaky link ($dropped frames dropped), 2 POSTs; $stacks"
+
+say "3c. a server chain like AWS IoT's: RSA-2048 root and intermediate, P-256 device key (must pass)"
+# The bundled endpoint serves the chain bench-servers.sh makes for the real-server benchmarks
+# (openssl): the device verifies two RSA-2048 signatures, the intermediate's and the leaf's, and
+# the leaf's RSA signature of the handshake (TLS 1.3 CertificateVerify).
+stop_server
+# shellcheck source=bench-servers.sh
+source scripts/bench-servers.sh
+make_bench_certs
+mkdir -p "$work/aws-like"
+cp "$work/certs/root.pem" "$work/aws-like/ca.pem"
+cp "$work/certs/device-ec.pem" "$work/aws-like/device.pem"
+cp "$work/certs/device-ec.key" "$work/aws-like/device.key"
+start_server "$work/certs/endpoint" keep
+boot localhost "$work/aws-like" 2
+expect_pass 2
+stacks=$(grep -o "Stack of task '[A-Za-z]*': [0-9]* B never used of [0-9]* B (peak [0-9]* B)" "$work/guest.out" | tr '\n' ';')
+[ -n "$stacks" ] || fail "the image did not report its stacks: $(tail -n 3 "$work/guest.out")"
+peak=$(printf '%s' "$last" | sed -n 's/.*"heap_peak_used":\([0-9]*\).*/\1/p')
+say "pass: exit 0 over an RSA chain with an intermediate, 2 POSTs; peak heap $peak B; $stacks"
 
 say "4. the RTOS layer's portable scenarios on the board"
 status=0

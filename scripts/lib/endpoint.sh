@@ -15,9 +15,12 @@ stop_server() {
 cargo build --quiet --release --locked -p iot-server
 server=target/release/iot-server
 
-# start_server DIR [rsa|ec]: fresh certificates in DIR, the endpoint on a free port ($port).
+# start_server DIR [rsa|ec|keep]: fresh certificates in DIR (device key rsa or ec; keep: the
+# ones DIR has, in the endpoint's layout), the endpoint on a free port ($port).
 start_server() {
-    "$server" gen-certs --dir "$1" --device-key "${2:-ec}" >/dev/null
+    if [ "${2:-ec}" != keep ]; then
+        "$server" gen-certs --dir "$1" --device-key "${2:-ec}" >/dev/null
+    fi
     "$server" --port 0 --certs "$1" >"$work/server.out" 2>"$work/server.log" &
     server_pid=$!
     port=
