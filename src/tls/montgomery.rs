@@ -48,6 +48,9 @@ pub(crate) const MAX_LIMBS: usize = MAX_BITS / LIMB_BITS;
 /// The window table's room: half a kilobyte per 1024 bits of [`MAX_BITS`] (2 KiB on the
 /// simulators: 16 entries of 1024 bits, RSA-2048's private halves; 8 of 2048; 4 of 4096).
 const TABLE_LIMBS: usize = 4 * MAX_LIMBS;
+/// The table's room for a one-bit window over the largest modulus (a public exponent such as
+/// 65537): two entries.
+const SMALL_TABLE_LIMBS: usize = 2 * MAX_LIMBS;
 /// The widest window used.
 const MAX_WINDOW: u32 = 4;
 
@@ -142,8 +145,8 @@ impl<'a> Modulus<'a> {
         }
     }
 
-    /// `out = a + b mod m` for `a, b < m`.
-    fn add(&self, a: &[Limb], b: &[Limb], out: &mut [Limb]) {
+    /// `a = a + b mod m` for `a, b < m`.
+    fn add_assign(&self, a: &mut [Limb], b: &[Limb]) {
         let n = self.n();
         let mut sum = [0 as Limb; MAX_LIMBS + 1];
         let mut carry = false;
@@ -154,7 +157,7 @@ impl<'a> Modulus<'a> {
             carry = first | second;
         }
         sum[n] = Limb::from(carry);
-        self.reduce_once(&sum[..n + 1], out);
+        self.reduce_once(&sum[..n + 1], a);
         sum.zeroize();
     }
 
@@ -207,22 +210,23 @@ impl<'a> Modulus<'a> {
         let n = self.n();
         let x = &x[..significant_limbs(x)];
         out[..n].fill(0);
-        let mut shifted = [0 as Limb; MAX_LIMBS];
+        // Two temporaries, not three: on a board this runs at the demo task's deepest point
+        // (under the RSA-PSS verification of a TLS 1.3 CertificateVerify).
+        let mut product = [0 as Limb; MAX_LIMBS];
         let mut chunk = [0 as Limb; MAX_LIMBS];
-        let mut converted = [0 as Limb; MAX_LIMBS];
         for top in (0..x.len().div_ceil(n)).rev() {
             let start = top * n;
             let end = (start + n).min(x.len());
             chunk[..n].fill(0);
             chunk[..end - start].copy_from_slice(&x[start..end]);
             // out = out * R + chunk, in Montgomery form: (out * R^2 / R) + (chunk * R^2 / R).
-            self.mul(&out[..n], r_squared, &mut shifted);
-            self.mul(&chunk[..n], r_squared, &mut converted);
-            self.add(&shifted[..n], &converted[..n], out);
+            self.mul(&out[..n], r_squared, &mut product);
+            out[..n].copy_from_slice(&product[..n]);
+            self.mul(&chunk[..n], r_squared, &mut product);
+            self.add_assign(&mut out[..n], &product[..n]);
         }
         chunk.zeroize();
-        converted.zeroize();
-        shifted.zeroize();
+        product.zeroize();
     }
 }
 
@@ -239,14 +243,34 @@ pub(crate) fn exp_mod(
     let n = modulus.n();
     let exponent_bits = bit_length(exponent);
     let window = window_bits(exponent_bits, n);
+    // A public exponent (one-bit windows: two entries) needs a table of half the room: its
+    // own frame, 512 B smaller on a board, where an RSA verification is the demo task's
+    // deepest point.
+    if n << window <= SMALL_TABLE_LIMBS {
+        exp_mod_with_table::<SMALL_TABLE_LIMBS>(&modulus, base, exponent, window, out);
+    } else {
+        exp_mod_with_table::<TABLE_LIMBS>(&modulus, base, exponent, window, out);
+    }
+    Ok(n)
+}
+
+/// [`exp_mod`] with a window table of `ROOM` limbs (at least `n << window`).
+#[inline(never)]
+fn exp_mod_with_table<const ROOM: usize>(
+    modulus: &Modulus<'_>,
+    base: &[Limb],
+    exponent: &[Limb],
+    window: usize,
+    out: &mut Number,
+) {
+    let entries = modulus.n() << window;
     // table[i] = base^i in Montgomery form, i < 2^window. The table is the only array of
     // this frame; the set-up and the loop each have their own frame, one after the other, so
     // the stack holds the table and one of them at a time.
-    let mut table = [0 as Limb; TABLE_LIMBS];
-    fill_table(&modulus, base, &mut table[..n << window]);
-    exponentiate(&modulus, &table[..n << window], exponent, window, out);
+    let mut table = [0 as Limb; ROOM];
+    fill_table(modulus, base, &mut table[..entries]);
+    exponentiate(modulus, &table[..entries], exponent, window, out);
     table.zeroize();
-    Ok(n)
 }
 
 /// The window table: Montgomery's forms of `base^0 .. base^(entries - 1)`.

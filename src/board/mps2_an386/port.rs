@@ -15,17 +15,20 @@ use crate::rtos::heap::FreeRtosHeap;
 pub(crate) use super::SERVICES as DEFAULT_SERVICES;
 
 /// Stack of the application task (the demo: TLS handshakes, and smoltcp's poll when a socket
-/// call runs the stack), in bytes. Measured peak with the board profile (opt-level "z", LTO;
-/// `scripts/bench-cortex-m.sh` reports it): 7.3 KB for TLS 1.3 handshakes (full and resumed)
-/// and POSTs with a P-256 device key, 7.5 KB with an RSA-2048 one. The deepest path is the
-/// handshake: the demo's cycle (1.7 KB), `connect_with_backoff` with the TLS glue (1.3 KB)
-/// and Mbed TLS's TLS 1.3 key schedule (HKDF, SHA-512: ~3.8 KB). Frames cross the link by
-/// reference (see [`crate::link::LinkCard`]); what is built on the stack only to be moved to
-/// the heap (the network's start, a TCP socket, a DNS query and its answer), the demo's
-/// settings, its response buffer and its failure texts are off that path. 10 KiB leaves
-/// ~35% over the peak (it was 24 KiB for 18.0 KB when 1.5 KB frames were moved by value,
-/// then 11 KiB for 8.4-8.6 KB while a TCP socket and a DNS exchange were built in the
-/// handshake's callers' frames).
+/// call runs the stack), in bytes. Measured peaks with the board profile (opt-level "z", LTO;
+/// `scripts/bench-cortex-m.sh` reports them): 7.6 KB with a server chain like AWS IoT's (RSA-2048
+/// root and intermediate), 7.3 KB with an ECDSA chain and a P-256 or an RSA-2048 device key,
+/// the same in an image built with `IOT_LINK_FAULTS`. The deepest path is the handshake: the
+/// demo's cycle (1.7 KB), `connect_with_backoff` with the TLS glue (1.3 KB), then Mbed TLS's
+/// TLS 1.3 key schedule (HKDF, SHA-512) or, deeper, its RSA-PSS verification of the server's
+/// CertificateVerify (1.1 KB of its own) over the exponentiation in
+/// [`crate::tls::montgomery`]. Frames cross the link by reference (see
+/// [`crate::link::LinkCard`]); what is built on the stack only to be moved to the heap (the
+/// network's start, a TCP socket, a DNS query and its answer), the demo's settings, its
+/// response buffer and its failure texts are off that path. 10 KiB leaves a third over the
+/// peak (it was 24 KiB for 18.0 KB when 1.5 KB frames were moved by value, then 11 KiB for
+/// 8.4-8.6 KB while a TCP socket and a DNS exchange were built in the handshake's callers'
+/// frames; the RSA chain, not measured then, would have taken about 9.4 KB).
 pub(crate) const APPLICATION_STACK_BYTES: usize = 10 * 1024;
 /// Stack of the IP task (smoltcp's), in bytes. Measured peak with the board profile: 2.0 KB
 /// (DHCP, TCP, retransmissions under `IOT_LINK_FAULTS`). 3 KiB leaves 1 KB (50 % of the peak)
