@@ -522,8 +522,10 @@ fn two_tasks(port: RingCard) -> Outcome {
     let stack = start_stack(port, NetConfig::default())?;
     let done = Arc::new(AtomicUsize::new(0));
     let failures = Arc::new(HostMutex::new(Vec::<String>::new()));
+    // Every echo's round trip, for the slowest and the count of slow ones in the PASS line.
+    let round_trips = Arc::new(HostMutex::new(Vec::<Duration>::new()));
     for id in 0..2u8 {
-        let (done, failures) = (done.clone(), failures.clone());
+        let (done, failures, round_trips) = (done.clone(), failures.clone(), round_trips.clone());
         task::spawn(
             &format!("client{id}"),
             Priority::new(2).expect("valid"),
@@ -541,7 +543,12 @@ fn two_tasks(port: RingCard) -> Outcome {
                         .connect(host(), echo, options)
                         .map_err(|e| format!("connect to port {echo}: {e}"))?;
                     for round in 0..200 {
+                        let sent = Instant::now();
                         echo_once(&mut socket, format!("task {id} round {round}").as_bytes())?;
+                        round_trips
+                            .lock()
+                            .expect("not poisoned")
+                            .push(sent.elapsed());
                     }
                     Ok::<(), String>(())
                 })();
@@ -565,7 +572,16 @@ fn two_tasks(port: RingCard) -> Outcome {
     }
     let failures = failures.lock().expect("not poisoned");
     check(failures.is_empty(), || failures.join("; "))?;
-    Ok(format!("2 tasks x 200 echoes in {:?}", start.elapsed()))
+    let took = start.elapsed();
+    let round_trips = round_trips.lock().expect("not poisoned");
+    let slowest = round_trips.iter().max().copied().unwrap_or_default();
+    let slow = round_trips
+        .iter()
+        .filter(|&&trip| trip > Duration::from_millis(200))
+        .count();
+    Ok(format!(
+        "2 tasks x 200 echoes in {took:?}; slowest echo {slowest:?}, {slow} over 200 ms"
+    ))
 }
 
 /// A task that never blocks keeps the idle task (which serves slirp when the device is idle)
