@@ -13,8 +13,9 @@
 #    same after every cycle;
 #    3b. the same key over a flaky link (IOT_LINK_FAULTS), 2 cycles: exit 0, the stacks hold;
 #    3c. a server chain like AWS IoT's (RSA-2048 root, RSA-2048 intermediate and leaf; the
-#        server sends leaf + intermediate) with a P-256 device key: exit 0, the stacks hold
-#        (verifying RSA signatures is the demo task's deepest path);
+#        server sends leaf + intermediate) with a P-256 device key, over TLS 1.3 and over
+#        TLS 1.2 (ECDHE-RSA): exit 0 both times, the stacks hold (verifying RSA signatures is
+#        the demo task's deepest path);
 # 4. the RTOS layer's portable scenarios on the board (examples/board_rtos_scenarios.rs runs
 #    the same source as the simulator's rtos-selftest: crates/harness/.../portable.rs);
 # 5. the fault paths: a task panic ends the boot with 101, a failed kernel assert with 70, a
@@ -144,7 +145,7 @@ stacks=$(grep -o "Stack of task '[A-Za-z]*': [0-9]* B never used of [0-9]* B (pe
 [ -n "$stacks" ] || fail "the image did not report its stacks: $(tail -n 3 "$work/guest.out")"
 say "pass: exit 0 over the flaky link ($dropped frames dropped), 2 POSTs; $stacks"
 
-say "3c. a server chain like AWS IoT's: RSA-2048 root and intermediate, P-256 device key (must pass)"
+say "3c. a server chain like AWS IoT's: RSA-2048 root and intermediate, P-256 device key, TLS 1.3 and 1.2 (must pass)"
 # The bundled endpoint serves the chain bench-servers.sh makes for the real-server benchmarks
 # (openssl): the device verifies two RSA-2048 signatures, the intermediate's and the leaf's, and
 # the leaf's RSA signature of the handshake (TLS 1.3 CertificateVerify).
@@ -156,13 +157,20 @@ mkdir -p "$work/aws-like"
 cp "$work/certs/root.pem" "$work/aws-like/ca.pem"
 cp "$work/certs/device-ec.pem" "$work/aws-like/device.pem"
 cp "$work/certs/device-ec.key" "$work/aws-like/device.key"
-start_server "$work/certs/endpoint" keep
-boot localhost "$work/aws-like" 2
-expect_pass 2
-stacks=$(grep -o "Stack of task '[A-Za-z]*': [0-9]* B never used of [0-9]* B (peak [0-9]* B)" "$work/guest.out" | tr '\n' ';')
-[ -n "$stacks" ] || fail "the image did not report its stacks: $(tail -n 3 "$work/guest.out")"
-peak=$(printf '%s' "$last" | sed -n 's/.*"heap_peak_used":\([0-9]*\).*/\1/p')
-say "pass: exit 0 over an RSA chain with an intermediate, 2 POSTs; peak heap $peak B; $stacks"
+for version in 1.3 1.2; do
+    SERVER_ARGS="--tls-versions $version" start_server "$work/certs/endpoint" keep
+    boot localhost "$work/aws-like" 2
+    expect_pass 2
+    case "$last" in
+        *'"tls":{"version":"TLSv'"$version"'"'*) ;;
+        *) fail "expected TLS $version: $last" ;;
+    esac
+    stacks=$(grep -o "Stack of task '[A-Za-z]*': [0-9]* B never used of [0-9]* B (peak [0-9]* B)" "$work/guest.out" | tr '\n' ';')
+    [ -n "$stacks" ] || fail "the image did not report its stacks: $(tail -n 3 "$work/guest.out")"
+    peak=$(printf '%s' "$last" | sed -n 's/.*"heap_peak_used":\([0-9]*\).*/\1/p')
+    say "pass: exit 0 over TLS $version and an RSA chain with an intermediate, 2 POSTs; peak heap $peak B; $stacks"
+    stop_server
+done
 
 say "4. the RTOS layer's portable scenarios on the board"
 status=0

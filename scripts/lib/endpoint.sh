@@ -16,12 +16,14 @@ cargo build --quiet --release --locked -p iot-server
 server=target/release/iot-server
 
 # start_server DIR [rsa|ec|keep]: fresh certificates in DIR (device key rsa or ec; keep: the
-# ones DIR has, in the endpoint's layout), the endpoint on a free port ($port).
+# ones DIR has, in the endpoint's layout), the endpoint on a free port ($port). $SERVER_ARGS,
+# if set, adds options of the endpoint's (split on spaces), e.g. "--tls-versions 1.2".
 start_server() {
     if [ "${2:-ec}" != keep ]; then
         "$server" gen-certs --dir "$1" --device-key "${2:-ec}" >/dev/null
     fi
-    "$server" --port 0 --certs "$1" >"$work/server.out" 2>"$work/server.log" &
+    # shellcheck disable=SC2086 # split on purpose: a list of options
+    "$server" --port 0 --certs "$1" ${SERVER_ARGS:-} >"$work/server.out" 2>"$work/server.log" &
     server_pid=$!
     port=
     for _ in $(seq 1 100); do
