@@ -7,6 +7,7 @@
 #                    qemu-system-arm (boots the Cortex-M4F image: mps2-an386)
 #                    gcc-mingw-w64-x86-64 wine (the Windows simulator, run under wine)
 #                    openssl (s_server: a TLS 1.0/1.1-only server the device must refuse)
+#                    nginx-light (a real server the Cortex-M4F image is booted against)
 #                    (apt on Debian/Ubuntu; elsewhere it names what to install and stops)
 #   Rust targets     thumbv7em-none-eabihf (the portable core is checked to build for Cortex-M4F)
 #                    x86_64-pc-windows-gnu (the Windows simulator's kernel self-tests, under wine)
@@ -14,7 +15,7 @@
 set -euo pipefail
 
 SYSTEM_PACKAGES=(clang libclang-dev cmake ninja-build pkg-config libslirp-dev libglib2.0-dev binutils
-    gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc-mingw-w64-x86-64 wine openssl)
+    gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc-mingw-w64-x86-64 wine openssl nginx-light)
 CROSS_TARGETS=(thumbv7em-none-eabihf x86_64-pc-windows-gnu)
 
 say() { printf '[ensure-deps] %s\n' "$*"; }

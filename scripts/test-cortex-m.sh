@@ -16,6 +16,9 @@
 #        server sends leaf + intermediate) with a P-256 device key, over TLS 1.3 and over
 #        TLS 1.2 (ECDHE-RSA): exit 0 both times, the stacks hold (verifying RSA signatures is
 #        the demo task's deepest path);
+#    3d. nginx, a real server (Debian 12's negotiates TLS 1.2; the same RSA chain, a client
+#        certificate required), with the P-256 device key: exit 0, HTTP 200, the second cycle
+#        resumed;
 # 4. the RTOS layer's portable scenarios on the board (examples/board_rtos_scenarios.rs runs
 #    the same source as the simulator's rtos-selftest: crates/harness/.../portable.rs);
 # 5. the fault paths: a task panic ends the boot with 101, a failed kernel assert with 70, a
@@ -30,7 +33,7 @@ say() { printf '[test-cortex-m] %s\n' "$*"; }
 fail() { say "FAIL: $*"; exit 1; }
 
 work=$(mktemp -d)
-trap 'stop_server; rm -rf "$work"' EXIT
+trap 'stop_server; stop_servers 2>/dev/null || true; rm -rf "$work"' EXIT
 # shellcheck source=lib/endpoint.sh
 source scripts/lib/endpoint.sh
 
@@ -171,6 +174,20 @@ for version in 1.3 1.2; do
     say "pass: exit 0 over TLS $version and an RSA chain with an intermediate, 2 POSTs; peak heap $peak B; $stacks"
     stop_server
 done
+
+say "3d. nginx, a real server: the RSA chain, P-256 device key (must pass)"
+command -v nginx >/dev/null || fail "nginx not found (scripts/ensure-deps.sh installs nginx-light)"
+start_nginx
+port=${server_port[nginx]}
+boot localhost "$work/aws-like" 2
+[ "$status" -eq 0 ] || fail "QEMU exited with $status against nginx: $(tail -n 5 "$work/guest.out") $(cat "$work/guest.err")"
+case "$last" in
+    '{"result":"pass"'*'"http_status":200'*'"resumed_per_iteration":[false,true]'*) ;;
+    *) fail "expected a pass with the second cycle resumed, against nginx: $last" ;;
+esac
+tls=$(printf '%s' "$last" | sed -n 's/.*"tls":{"version":"\([^"]*\)","cipher":"\([^"]*\)".*/\1 \2/p')
+stop_servers
+say "pass: exit 0 against nginx ($(server_version nginx)), $tls, HTTP 200, the second cycle resumed"
 
 say "4. the RTOS layer's portable scenarios on the board"
 status=0
