@@ -391,6 +391,9 @@ fn cross_compiler_file(file: &str) -> Result<PathBuf, String> {
 /// Resolves the credential files named by `IOT_ROOT_CA`, `IOT_CLIENT_CERT` and
 /// `IOT_CLIENT_KEY` (absolute, or relative to the package directory) for `include_bytes!`.
 /// An unset variable embeds an empty file: the demo then stops with a configuration error.
+/// A PEM file is embedded with a NUL byte appended (a copy in `OUT_DIR`): Mbed TLS parses
+/// PEM only NUL-terminated, and so the image parses its credentials where they are in flash,
+/// with no copy on the heap.
 fn embed_credentials(manifest_dir: &Path) -> Result<(), String> {
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("set by cargo"));
     let empty = out_dir.join("no-credential");
@@ -410,12 +413,27 @@ fn embed_credentials(manifest_dir: &Path) -> Result<(), String> {
                     ));
                 }
                 println!("cargo:rerun-if-changed={}", path.display());
-                path
+                nul_terminated_if_pem(&path, &out_dir.join(embedded))?
             }
         };
         println!("cargo:rustc-env={embedded}={}", path.display());
     }
     Ok(())
+}
+
+/// `path` itself, or, for PEM text without a final NUL byte, a copy at `copy` with one.
+fn nul_terminated_if_pem(path: &Path, copy: &Path) -> Result<PathBuf, String> {
+    let bytes =
+        std::fs::read(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let is_pem = bytes.windows(10).any(|window| window == b"-----BEGIN");
+    if !is_pem || bytes.last() == Some(&0) {
+        return Ok(path.to_path_buf());
+    }
+    let mut terminated = bytes;
+    terminated.push(0);
+    std::fs::write(copy, &terminated)
+        .map_err(|error| format!("cannot write {}: {error}", copy.display()))?;
+    Ok(copy.to_path_buf())
 }
 
 /// Stops the build with a message cargo shows as an error.

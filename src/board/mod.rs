@@ -18,8 +18,9 @@
 //!   board installs its implementation with [`install`] before the scheduler starts.
 //! * [`crate::link::LinkCard`]: the network card (frames in and out, and the interrupt line
 //!   that announces them).
-//! * Credentials as bytes ([`crate::tls::Credentials::from_memory`]): the simulator reads
-//!   files, a board embeds them. TLS never opens a file.
+//! * Credentials as bytes: the simulator reads files ([`crate::tls::Credentials::from_memory`]
+//!   copies bytes), a board embeds them ([`crate::tls::Credentials::from_static`] uses them
+//!   in place). TLS never opens a file.
 //! * The port glue the RTOS layer needs (`port`, crate-private): which thread is a task,
 //!   how a task body runs, the global allocator, the critical-section implementation, and
 //!   what happens when the application ends.

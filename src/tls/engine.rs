@@ -11,7 +11,7 @@ use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use core::time::Duration;
 
-use alloc::borrow::ToOwned;
+use alloc::borrow::{Cow, ToOwned};
 use alloc::boxed::Box;
 use alloc::ffi::CString;
 use alloc::format;
@@ -1344,18 +1344,20 @@ fn fragment_code(length: MaxFragmentLength) -> c_uchar {
 }
 
 /// PEM must reach Mbed TLS with its terminating NUL counted; DER as it is.
-fn parser_input(credential: &Credential) -> Vec<u8> {
-    let source = &credential.bytes;
+fn parser_input(credential: &Credential) -> Cow<'_, [u8]> {
+    let source: &[u8] = &credential.bytes;
     let needs_nul =
         source.windows(10).any(|window| window == b"-----BEGIN") && source.last() != Some(&0);
+    if !needs_nul {
+        // DER, or PEM that ends in its NUL (a board's build embeds it so): parsed in place.
+        return Cow::Borrowed(source);
+    }
     // Sized exactly: a clone and a push would double the capacity, and this copy is made
     // at the handshake's busiest point (the key's PEM is ~1.7 KB).
-    let mut bytes = Vec::with_capacity(source.len() + usize::from(needs_nul));
+    let mut bytes = Vec::with_capacity(source.len() + 1);
     bytes.extend_from_slice(source);
-    if needs_nul {
-        bytes.push(0);
-    }
-    bytes
+    bytes.push(0);
+    Cow::Owned(bytes)
 }
 
 /// Whether `name` is an IP address rather than a DNS name: an IPv4 literal, or anything with
@@ -1398,8 +1400,11 @@ fn parse_key(
     if failed_with_passphrase && key_needs_passphrase(&input) {
         code = sys::MBEDTLS_ERR_PK_PASSWORD_MISMATCH;
     }
-    // The key's bytes are not kept around longer than needed.
-    input.fill(0);
+    // A copy of the key's bytes is not kept around longer than needed (the credential itself
+    // stays: the key is parsed again for every handshake).
+    if let Cow::Owned(copy) = &mut input {
+        copy.fill(0);
+    }
     let source = credential.source.clone();
     match code {
         0 => Ok(()),
@@ -1932,14 +1937,26 @@ mod tests {
     #[test]
     fn pem_gets_its_nul_and_der_does_not() {
         let pem = Credential {
-            bytes: b"-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n".to_vec(),
+            bytes: b"-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n"
+                .to_vec()
+                .into(),
             source: super::super::Source::Memory("test"),
         };
         assert_eq!(parser_input(&pem).last(), Some(&0));
+        assert!(matches!(parser_input(&pem), Cow::Owned(_)));
         let der = Credential {
-            bytes: vec![0x30, 0x82, 0x01],
+            bytes: vec![0x30, 0x82, 0x01].into(),
             source: super::super::Source::Memory("test"),
         };
-        assert_eq!(parser_input(&der), vec![0x30, 0x82, 0x01]);
+        assert_eq!(&*parser_input(&der), &[0x30, 0x82, 0x01]);
+        assert!(matches!(parser_input(&der), Cow::Borrowed(_)));
+        // PEM that already ends in its NUL (as a board embeds it) is parsed where it is.
+        let terminated = Credential {
+            bytes: Cow::Borrowed(
+                b"-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n\0",
+            ),
+            source: super::super::Source::Memory("test"),
+        };
+        assert!(matches!(parser_input(&terminated), Cow::Borrowed(_)));
     }
 }

@@ -72,7 +72,7 @@ pub use exp_mod_hook::{
 use core::net::Ipv4Addr;
 use core::time::Duration;
 
-use alloc::borrow::ToOwned;
+use alloc::borrow::{Cow, ToOwned};
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -183,8 +183,9 @@ impl core::fmt::Display for Source {
 /// One credential: its bytes (PEM or DER) and where they came from.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credential {
-    /// PEM text or DER bytes.
-    pub bytes: Vec<u8>,
+    /// PEM text or DER bytes: read into the heap (a file), or where they are (built into the
+    /// image: [`Credentials::from_static`]).
+    pub bytes: Cow<'static, [u8]>,
     /// Where they came from.
     pub source: Source,
 }
@@ -232,15 +233,49 @@ impl core::fmt::Debug for Credentials {
 }
 
 impl Credentials {
-    /// Credentials from bytes in memory (PEM or DER).
+    /// Credentials from bytes in memory (PEM or DER), copied.
     pub fn from_memory(
         root_ca: &[u8],
         client_cert: &[u8],
         client_key: &[u8],
         key_passphrase: Option<&str>,
     ) -> Credentials {
-        let memory = |bytes: &[u8], label| Credential {
-            bytes: bytes.to_vec(),
+        Credentials::from_bytes(
+            [
+                Cow::Owned(root_ca.to_vec()),
+                Cow::Owned(client_cert.to_vec()),
+                Cow::Owned(client_key.to_vec()),
+            ],
+            key_passphrase,
+        )
+    }
+
+    /// Credentials built into the image (PEM or DER), used where they are: nothing is copied to
+    /// the heap, for the run or (for PEM ending in a NUL byte, as a board's build embeds it) to
+    /// parse them. A board's flash holds them anyway; copies held 1.7 KB (P-256) to 4 KB
+    /// (RSA-2048) of a board's heap for the whole run.
+    pub fn from_static(
+        root_ca: &'static [u8],
+        client_cert: &'static [u8],
+        client_key: &'static [u8],
+        key_passphrase: Option<&str>,
+    ) -> Credentials {
+        Credentials::from_bytes(
+            [
+                Cow::Borrowed(root_ca),
+                Cow::Borrowed(client_cert),
+                Cow::Borrowed(client_key),
+            ],
+            key_passphrase,
+        )
+    }
+
+    fn from_bytes(
+        [root_ca, client_cert, client_key]: [Cow<'static, [u8]>; 3],
+        key_passphrase: Option<&str>,
+    ) -> Credentials {
+        let memory = |bytes, label| Credential {
+            bytes,
             source: Source::Memory(label),
         };
         Credentials {

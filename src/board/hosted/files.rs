@@ -19,7 +19,7 @@ pub fn read_credential(path: &Path) -> Result<Credential, CredentialError> {
     let source = Source::File(path.display().to_string());
     std::fs::read(path)
         .map(|bytes| Credential {
-            bytes,
+            bytes: bytes.into(),
             source: source.clone(),
         })
         .map_err(|error| CredentialError::Unreadable {

@@ -112,7 +112,7 @@ pub fn main() -> ! {
     if let Err(error) = rtos_log::init(level, Stream::Stdout) {
         fail(services, &format!("cannot install the logger: {error}"), 1);
     }
-    let credentials = Credentials::from_memory(
+    let credentials = Credentials::from_static(
         ROOT_CA,
         CLIENT_CERT,
         CLIENT_KEY,
