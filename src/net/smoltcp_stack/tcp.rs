@@ -59,7 +59,7 @@ impl Stack {
 
     /// Creates a smoltcp socket in a free slot and starts the handshake.
     ///
-    /// Never inlined: smoltcp builds the socket (with its enum wrapper, about 1 KB on a board)
+    /// Never inlined: smoltcp builds the socket (this function's frame is 756 B on a board)
     /// on the stack before the socket set takes it, and inlined into a caller that goes on to
     /// run a TLS handshake, that space stayed in the caller's frame under the handshake.
     #[inline(never)]
