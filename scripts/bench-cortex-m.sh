@@ -159,11 +159,7 @@ start_endpoint_for() {
             ;;
         aws)
             [ -f "$work/certs/root.pem" ] || make_bench_certs
-            creds=$work/aws
-            mkdir -p "$creds"
-            cp "$work/certs/root.pem" "$creds/ca.pem"
-            cp "$work/certs/device-ec.pem" "$creds/device.pem"
-            cp "$work/certs/device-ec.key" "$creds/device.key"
+            creds=$work/certs/device-p256
             start_server "$work/certs/endpoint" keep
             ;;
     esac

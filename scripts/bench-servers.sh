@@ -59,6 +59,11 @@ make_bench_certs() {
         cp devca.pem endpoint/ca.pem && cp devca.key endpoint/ca.key
         cp server-chain.pem endpoint/server.pem && cp server.key endpoint/server.key
         cp device-rsa.pem endpoint/device.pem && cp device-rsa.key endpoint/device.key
+        # The P-256 device's side in the same layout (what a board image embeds: the root its
+        # server chain ends in, its certificate and key).
+        mkdir -p device-p256
+        cp root.pem device-p256/ca.pem
+        cp device-ec.pem device-p256/device.pem && cp device-ec.key device-p256/device.key
     )
     # Servers may drop privileges (Apache's workers run as nobody): the files must be readable.
     chmod -R a+rX "$work"

@@ -156,13 +156,9 @@ stop_server
 # shellcheck source=bench-servers.sh
 source scripts/bench-servers.sh
 make_bench_certs
-mkdir -p "$work/aws-like"
-cp "$work/certs/root.pem" "$work/aws-like/ca.pem"
-cp "$work/certs/device-ec.pem" "$work/aws-like/device.pem"
-cp "$work/certs/device-ec.key" "$work/aws-like/device.key"
 for version in 1.3 1.2; do
     SERVER_ARGS="--tls-versions $version" start_server "$work/certs/endpoint" keep
-    boot localhost "$work/aws-like" 2
+    boot localhost "$work/certs/device-p256" 2
     expect_pass 2
     case "$last" in
         *'"tls":{"version":"TLSv'"$version"'"'*) ;;
@@ -179,7 +175,7 @@ say "3d. nginx, a real server: the RSA chain, P-256 device key (must pass)"
 command -v nginx >/dev/null || fail "nginx not found (scripts/ensure-deps.sh installs nginx-light)"
 start_nginx
 port=${server_port[nginx]}
-boot localhost "$work/aws-like" 2
+boot localhost "$work/certs/device-p256" 2
 [ "$status" -eq 0 ] || fail "QEMU exited with $status against nginx: $(tail -n 5 "$work/guest.out") $(cat "$work/guest.err")"
 case "$last" in
     '{"result":"pass"'*'"http_status":200'*'"resumed_per_iteration":[false,true]'*) ;;
